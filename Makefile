@@ -1,0 +1,52 @@
+# leadscore: the front door. `make demo` and `make test` do all the set-up from nothing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export AWS_DEFAULT_REGION ?= us-east-1
+export PYENV_VERSION ?= 3.13.0
+
+# Find a Python 3.13: one on PATH, pyenv's 3.13.x, or the pyenv shim.
+PYTHON313 := $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then echo $$c; break; fi; done)
+
+.PHONY: venv demo serve test lint typecheck validate build unit bench clean
+
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -r shared/requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) -m tools.local demo
+
+serve: venv
+	$(PY) -m tools.local serve --port $${PORT:-3000}
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+validate: venv
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/sam validate --lint --template template.yaml
+
+build: venv
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/sam build --template template.yaml
+
+unit: venv
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck validate unit
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

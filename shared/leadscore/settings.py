@@ -1,0 +1,47 @@
+"""Environment settings, validated once per container. Names match template.yaml's Globals/Environment."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from leadscore.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    """Every environment variable a function may read. Each function reads only what it needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    leads_table: str = Field(default="", alias="LEADS_TABLE")
+    rules_bucket: str = Field(default="", alias="RULES_BUCKET")
+    rules_key: str = Field(default="rules/current.json", alias="RULES_KEY")
+    rules_refresh_seconds: int = Field(default=60, ge=1, le=3600, alias="RULES_REFRESH_SECONDS")
+    events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
+    alerts_topic_arn: str = Field(default="", alias="ALERTS_TOPIC_ARN")
+    sales_ready_threshold: float | None = Field(default=None, alias="SALES_READY_THRESHOLD")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="MAX_BODY_BYTES")
+    history_ttl_days: int = Field(default=400, ge=1, alias="HISTORY_TTL_DAYS")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once. Tests call ``get_settings.cache_clear()`` after changing it."""
+    values = {k: v for k, v in os.environ.items() if k in _NAMES and v != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise ConfigurationError(f"invalid environment settings: {fields}") from exc
+
+
+def require(value: str, name: str) -> str:
+    """Fail clearly when a function needs a setting its template entry did not give it."""
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+_NAMES = {f.alias for f in Settings.model_fields.values() if f.alias}
