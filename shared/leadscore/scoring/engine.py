@@ -1,0 +1,511 @@
+"""Pure scoring: apply events to a lead's state, evaluate its score card, decide alerts.
+
+No AWS here. Given the same state, events, rules and clock, the result is always the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from leadscore.models.event import CanonicalEvent
+from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
+from leadscore.scoring.state import AlertEntry, AlertKind, Contribution, LeadState, RecentActivity, ScoreCard
+
+DAY = 86_400
+DEDUPE_DAYS = 35  # event ids are remembered this long: SendGrid retries for 72 h, Lambda/SQS for days
+RECENT_ACTIVITIES = 10
+TOP_REASONS = 5
+MIN_WEIGHT = 0.01  # decayed day buckets below this weight are dropped
+SURGE_COOLDOWN_HOURS = 72
+
+
+def epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def event_digest(event_id: str) -> str:
+    """A short, fixed-size digest of an event id (64 bits): what the lead item remembers for dedupe."""
+    return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+
+
+# --------------------------------------------------------------------------- facts
+def profile_facts(state: LeadState) -> dict[str, object]:
+    facts: dict[str, object] = dict(state.profile)
+    if state.email:
+        local, _, domain = state.email.partition("@")
+        facts.update(email=state.email, email_domain=domain, email_local=local)
+    return facts
+
+
+def event_facts(event: CanonicalEvent) -> dict[str, object]:
+    facts: dict[str, object] = {"type": event.type, "name": event.name, "source": event.source}
+    for key, value in event.properties.items():
+        facts["properties." + key] = value
+    return facts
+
+
+def bot_reason(event: CanonicalEvent, rules: CompiledRules, state: LeadState) -> str | None:
+    """Why this event looks automated (kept in history, never scored), or None."""
+    if event.bot:
+        return event.bot
+    bots = rules.bots
+    props = event.properties
+    if bots.ignore_machine_opens and event.type == "email_open" and props.get("machine_open") is True:
+        return "machine open"
+    agent = props.get("user_agent")
+    if isinstance(agent, str) and bots.user_agent_contains:
+        lowered = agent.lower()
+        for needle in bots.user_agent_contains:
+            if needle.lower() in lowered:
+                return f"scanner user agent ({needle})"
+    if bots.min_seconds_after_delivery and event.type in ("email_open", "email_click"):
+        message_id = props.get("message_id")
+        delivered = state.delivered.get(str(message_id)) if message_id is not None else None
+        if (
+            delivered is not None
+            and 0 <= epoch(event.occurred_at) - delivered < bots.min_seconds_after_delivery
+        ):
+            return f"within {bots.min_seconds_after_delivery}s of delivery"
+    return None
+
+
+# --------------------------------------------------------------------------- evaluation
+def _weight(model: CompiledModel, rule: CompiledRule, age_days: int) -> float:
+    if not rule.decays:
+        return 1.0
+    decay = model.decay
+    if decay.expire_after_days is not None and age_days >= decay.expire_after_days:
+        return 0.0
+    if decay.half_life_days is not None:
+        return float(0.5 ** (max(age_days, 0) / decay.half_life_days))
+    return 1.0
+
+
+def _activity_points(
+    model: CompiledModel, rule: CompiledRule, days: dict[str, int], now_day: int
+) -> tuple[float, int]:
+    """Decayed, capped points of one activity rule, and how many occurrences counted."""
+    cap = rule.cap
+    remaining: dict[int, int] = {}
+    total = 0.0
+    counted = 0
+    for day, count in sorted((int(d), c) for d, c in days.items()):
+        n = count
+        if cap is not None and cap.per_window is not None:
+            window = day // cap.window_days
+            left = remaining.get(window, cap.per_window)
+            n = min(count, left)
+            remaining[window] = left - n
+        if n <= 0:
+            continue
+        weight = _weight(model, rule, now_day - day)
+        if weight <= 0:
+            continue
+        total += n * weight * rule.points
+        counted += n
+    if cap is not None and cap.max_points is not None:
+        total = max(min(total, cap.max_points), -cap.max_points)
+    return total, counted
+
+
+def _grade(model: CompiledModel, fit: float, activity: float) -> str:
+    letter = next((k for k in ("A", "B", "C") if fit >= model.grade.fit[k]), "D")
+    digit = next((k for k in ("4", "3", "2") if activity >= model.grade.activity[k]), "1")
+    return letter + digit
+
+
+def _tier(model: CompiledModel, score: float, threshold: float, disqualified: bool) -> str:
+    if disqualified:
+        return "disqualified"
+    if score >= threshold:
+        return "sales_ready"
+    tier = "cold"
+    for t in model.thresholds.tiers:
+        if score >= t.min:
+            tier = t.name
+    return tier
+
+
+def _surge(model: CompiledModel, state: LeadState, now_day: int) -> bool:
+    surge = model.surge
+    if surge is None:
+        return False
+    recent = baseline = 0.0
+    start = now_day - surge.window_days
+    base_start = start - surge.baseline_days
+    for rule in model.activity:
+        if rule.points <= 0:
+            continue
+        for d, count in state.counters.get(rule.id, {}).items():
+            day = int(d)
+            if start < day <= now_day:
+                recent += count * rule.points
+            elif base_start < day <= start:
+                baseline += count * rule.points
+    if recent < surge.min_points or baseline <= 0:
+        return False  # a surge is a change against the lead's own baseline: a new lead has none
+    per_window = baseline * surge.window_days / surge.baseline_days
+    return recent >= surge.ratio * per_window
+
+
+def _fmt_points(points: float) -> str:
+    return f"{points:+.0f}" if abs(points - round(points)) < 0.05 else f"{points:+.1f}"
+
+
+def _ago(seconds: int) -> str:
+    days = seconds // DAY
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 14:
+        return f"{days} days ago"
+    return f"{days // 7} weeks ago"
+
+
+def reason_text(c: Contribution, now: int) -> str:
+    """Plain words a rep can read: "Viewed pricing page 3×, last 2 days ago (+30)"."""
+    text = c.description
+    if c.kind == "activity":
+        if c.count > 1:
+            text += f" {c.count}×"
+        if c.last_seen is not None:
+            text += f", last {_ago(now - c.last_seen)}"
+    if c.disqualify:
+        text += " [disqualifies]"
+    return f"{text} ({_fmt_points(c.points)})"
+
+
+def evaluate(
+    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> ScoreCard:
+    """The lead's score card at ``now``: a pure function of its facts and the rules."""
+    now_s = epoch(now)
+    now_day = now_s // DAY
+    facts: Facts = profile_facts(state)
+    model = rules.model_for(facts)
+    contributions: list[Contribution] = []
+    disqualified = False
+    fit = activity = 0.0
+    for rule in model.fit:
+        if rule.test(facts):
+            fit += rule.points
+            disqualified |= rule.disqualify
+            contributions.append(
+                Contribution(
+                    rule=rule.id,
+                    kind="fit",
+                    description=rule.description,
+                    points=rule.points,
+                    category=rule.category,
+                    disqualify=rule.disqualify,
+                )
+            )
+    for rule in model.activity:
+        days = state.counters.get(rule.id)
+        if not days:
+            continue
+        points, counted = _activity_points(model, rule, days, now_day)
+        if counted == 0:
+            continue
+        disqualified |= rule.disqualify
+        activity += points
+        contributions.append(
+            Contribution(
+                rule=rule.id,
+                kind="activity",
+                description=rule.description,
+                points=round(points, 2),
+                count=counted,
+                last_seen=state.last_seen.get(rule.id),
+                category=rule.category,
+                disqualify=rule.disqualify,
+            )
+        )
+    threshold = model.sales_ready(default_threshold)
+    score = round(fit + activity, 2)
+    categories: dict[str, float] = defaultdict(float)
+    for c in contributions:
+        if c.category:
+            categories[c.category] += c.points
+    contributions.sort(key=lambda c: (-abs(c.points), c.rule))
+    card = ScoreCard(
+        score=score,
+        fit=round(fit, 2),
+        activity=round(activity, 2),
+        tier=_tier(model, score, threshold, disqualified),
+        grade=_grade(model, fit, activity),
+        categories={k: round(v, 2) for k, v in sorted(categories.items())},
+        contributions=contributions,
+        reasons=[reason_text(c, now_s) for c in contributions[:TOP_REASONS] if c.points or c.disqualify],
+        disqualified=disqualified,
+        surge=_surge(model, state, now_day),
+        model=model.name,
+        rules_version=rules.version,
+        threshold=threshold,
+        computed_at=now_s,
+    )
+    card.due_at = _next_due(state, rules, model, card, now_s, default_threshold)
+    return card
+
+
+def _rearm_level(model: CompiledModel, threshold: float) -> float:
+    return threshold - model.thresholds.hysteresis
+
+
+def _band(model: CompiledModel, card: ScoreCard) -> tuple[str, bool]:
+    return card.tier, card.score < _rearm_level(model, card.threshold)
+
+
+def _next_due(
+    state: LeadState,
+    rules: CompiledRules,
+    model: CompiledModel,
+    card: ScoreCard,
+    now_s: int,
+    default_threshold: float | None,
+) -> int | None:
+    """The first day on which decay alone changes the tier or the re-arm state, if within a year."""
+    if not any(rule.decays and state.counters.get(rule.id) for rule in model.activity):
+        return None
+    start = _band(model, card)
+
+    def band_at(day_offset: int) -> tuple[str, bool]:
+        later = now_s - now_s % DAY + day_offset * DAY
+        activity = 0.0
+        for rule in model.activity:
+            days = state.counters.get(rule.id)
+            if days:
+                activity += _activity_points(model, rule, days, later // DAY)[0]
+        score = card.fit + activity
+        tier = _tier(model, score, card.threshold, card.disqualified)
+        return tier, score < _rearm_level(model, card.threshold)
+
+    lo, hi = 0, 1
+    while band_at(hi) == start:
+        lo, hi = hi, hi * 2
+        if hi > 512:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if band_at(mid) == start:
+            lo = mid
+        else:
+            hi = mid
+    return now_s - now_s % DAY + hi * DAY
+
+
+# --------------------------------------------------------------------------- applying events
+@dataclass
+class Outcome:
+    """What applying a batch of events to one lead did."""
+
+    state: LeadState
+    before: ScoreCard
+    after: ScoreCard
+    accepted: list[CanonicalEvent] = field(default_factory=list)
+    duplicates: list[CanonicalEvent] = field(default_factory=list)
+    unscored: list[tuple[CanonicalEvent, str]] = field(default_factory=list)  # (event, why)
+    alerts: list[AlertEntry] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.accepted)
+
+
+def _horizon_days(model: CompiledModel) -> int | None:
+    decay = model.decay
+    horizons = []
+    if decay.expire_after_days is not None:
+        horizons.append(decay.expire_after_days)
+    if decay.half_life_days is not None:
+        horizons.append(math.ceil(decay.half_life_days * math.log2(1 / MIN_WEIGHT)))
+    return min(horizons) if horizons else None
+
+
+def _prune(state: LeadState, rules: CompiledRules, now_day: int) -> None:
+    """Forget what can no longer change a score: old dedupe ids, fully decayed counters, sent alerts."""
+    state.seen = {d: ids for d, ids in state.seen.items() if int(d) > now_day - DEDUPE_DAYS}
+    cutoff_s = (now_day - DEDUPE_DAYS) * DAY
+    state.delivered = {m: t for m, t in state.delivered.items() if t > cutoff_s}
+    horizon = max((h for m in rules.models if (h := _horizon_days(m)) is not None), default=None)
+    if horizon is not None:
+        decaying = {r.id for r in rules.activity if r.decays}
+        for rule_id in list(state.counters):
+            if rule_id in decaying:
+                days = {d: c for d, c in state.counters[rule_id].items() if now_day - int(d) < horizon}
+                if days:
+                    state.counters[rule_id] = days
+                else:
+                    del state.counters[rule_id]
+    sent = sorted((a for a in state.outbox.values() if a.status == "sent"), key=lambda a: a.created_at)
+    for old in sent[:-5]:
+        del state.outbox[old.id]
+
+
+def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
+    if event.identity.email and not state.email:
+        state.email = event.identity.email
+    anon = event.identity.anonymous_id
+    if anon and anon not in state.anonymous_ids:
+        state.anonymous_ids = [*state.anonymous_ids, anon][-20:]
+    if event.profile is not None:
+        state.profile.update({k: v for k, v in event.profile.fields().items() if v is not None})
+
+
+def _decide_alerts(
+    state: LeadState,
+    rules: CompiledRules,
+    before: ScoreCard,
+    after: ScoreCard,
+    now_s: int,
+) -> list[AlertEntry]:
+    """One alert per upward crossing, re-armed by hysteresis, limited by a cooldown."""
+    model = next(m for m in rules.models if m.name == after.model)
+    threshold = after.threshold
+    rearm_below = _rearm_level(model, threshold)
+    cooldown = int(model.thresholds.alert_cooldown_hours * 3600)
+    alerts: list[AlertEntry] = []
+
+    def cooling(kind: str, seconds: int) -> bool:
+        last = state.last_alert_at.get(kind)
+        return last is not None and now_s - last < seconds
+
+    def raise_alert(kind: AlertKind) -> None:
+        entry = AlertEntry(id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=after)
+        state.outbox[entry.id] = entry
+        state.last_alert_at[kind] = now_s
+        alerts.append(entry)
+
+    armed = state.armed.get("sales_ready", True) or before.score < rearm_below
+    crossed = before.score < threshold <= after.score and not after.disqualified
+    if crossed and armed and not cooling("sales_ready", cooldown):
+        raise_alert("sales_ready")
+        state.armed["sales_ready"] = False
+    elif after.score < rearm_below:
+        state.armed["sales_ready"] = True
+    elif crossed and armed:
+        state.armed["sales_ready"] = False  # crossed inside the cooldown: counted as alerted
+
+    if (
+        after.surge
+        and not before.surge
+        and not after.disqualified
+        and not cooling("surge", SURGE_COOLDOWN_HOURS * 3600)
+    ):
+        raise_alert("surge")
+    return alerts
+
+
+def apply_events(
+    state: LeadState,
+    events: Iterable[CanonicalEvent],
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None = None,
+    max_age_days: int | None = DEDUPE_DAYS,
+) -> Outcome:
+    """Apply events to a copy of ``state``. Duplicates (by event id) change nothing.
+
+    Live scoring refuses events older than the dedupe memory (``max_age_days``): they are kept in
+    history for a rescore. A replay from history or a dry run passes ``None``.
+    """
+    now_s = epoch(now)
+    now_day = now_s // DAY
+    before = evaluate(state, rules, now, default_threshold)
+    new = state.model_copy(deep=True)
+    outcome = Outcome(state=new, before=before, after=before)
+    batch_seen: set[str] = set()
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+        occurred = min(epoch(event.occurred_at), now_s)
+        day = occurred // DAY
+        digest = event_digest(event.event_id)
+        if digest in batch_seen or digest in new.seen.get(str(day), ()):
+            outcome.duplicates.append(event)
+            continue
+        if max_age_days is not None and day <= now_day - max_age_days:
+            outcome.unscored.append(
+                (event, f"older than {DEDUPE_DAYS} days: kept in history, rescore to count it")
+            )
+            continue
+        batch_seen.add(digest)
+        new.seen[str(day)] = [*new.seen.get(str(day), []), digest]
+        outcome.accepted.append(event)
+        new.events_total += 1
+        _merge_profile(new, event)
+        if event.type == "email_delivered" and event.properties.get("message_id") is not None:
+            new.delivered[str(event.properties["message_id"])] = occurred
+        why = bot_reason(event, rules, new)
+        matched: list[str] = []
+        if why is None:
+            facts = event_facts(event)
+            for rule in rules.activity:
+                if rule.test(facts):
+                    matched.append(rule.id)
+                    days = new.counters.setdefault(rule.id, {})
+                    days[str(day)] = days.get(str(day), 0) + 1
+                    new.totals[rule.id] = new.totals.get(rule.id, 0) + 1
+                    new.last_seen[rule.id] = max(new.last_seen.get(rule.id, 0), occurred)
+        else:
+            outcome.unscored.append((event, why))
+        if event.type not in ("identify", "email_delivered"):
+            path = event.properties.get("path")
+            new.recent.append(
+                RecentActivity(
+                    at=occurred,
+                    type=event.type,
+                    source=event.source,
+                    name=event.name,
+                    path=str(path) if path is not None else None,
+                    rules=matched,
+                    bot=why,
+                )
+            )
+    new.recent = sorted(new.recent, key=lambda r: r.at)[-RECENT_ACTIVITIES:]
+    if not outcome.accepted:
+        return outcome
+    new.ver = state.ver + 1
+    new.created_at = state.created_at or now_s
+    new.updated_at = now_s
+    _prune(new, rules, now_day)
+    after = evaluate(new, rules, now, default_threshold)
+    outcome.after = after
+    new.card = after
+    outcome.alerts = _decide_alerts(new, rules, before, after, now_s)
+    return outcome
+
+
+def rescore(
+    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> LeadState | None:
+    """Re-evaluate a lead with no new events (decay sweep, new rules). None if nothing changed."""
+    card = evaluate(state, rules, now, default_threshold)
+    if state.card is not None and _same(card, state.card):
+        return None
+    new = state.model_copy(deep=True)
+    new.ver = state.ver + 1
+    new.updated_at = epoch(now)
+    new.card = card
+    _prune(new, rules, epoch(now) // DAY)
+    model = next(m for m in rules.models if m.name == card.model)
+    if card.score < _rearm_level(model, card.threshold):
+        new.armed["sales_ready"] = True
+    return new
+
+
+def _same(a: ScoreCard, b: ScoreCard) -> bool:
+    keys = ("score", "tier", "grade", "surge", "rules_version", "due_at", "disqualified")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def coalesce(events: Sequence[CanonicalEvent]) -> dict[str, list[CanonicalEvent]]:
+    """Group a batch's events by lead, so each lead is written once per batch."""
+    groups: dict[str, list[CanonicalEvent]] = defaultdict(list)
+    for event in events:
+        groups[event.lead_id].append(event)
+    return groups

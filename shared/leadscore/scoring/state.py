@@ -1,0 +1,97 @@
+"""The lead's state: everything scoring needs, kept in one DynamoDB item.
+
+The state holds *facts* (profile, per-rule counters by day, recent dedupe ids, recent activity) and
+*derived* values (the score card). Derived values are a pure function of the facts, the rules and the
+time, so a lead can always be rescored. Every writer bumps ``ver``; writes are conditional on it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = str | int | float | bool
+AlertKind = Literal["sales_ready", "surge"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Contribution(_Model):
+    """What one rule adds to the score, and the evidence for it."""
+
+    rule: str
+    kind: Literal["fit", "activity", "adjustment"]
+    description: str
+    points: float
+    count: int = 1
+    last_seen: int | None = None  # epoch seconds
+    category: str | None = None
+    disqualify: bool = False
+
+
+class ScoreCard(_Model):
+    score: float
+    fit: float
+    activity: float
+    tier: str
+    grade: str
+    categories: dict[str, float] = Field(default_factory=dict)
+    contributions: list[Contribution] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    disqualified: bool = False
+    surge: bool = False
+    model: str = "lead"
+    rules_version: str = ""
+    threshold: float = 100.0
+    computed_at: int = 0
+    due_at: int | None = None  # when decay may next move the tier or re-arm an alert
+
+
+class RecentActivity(_Model):
+    at: int
+    type: str
+    source: str
+    name: str | None = None
+    path: str | None = None
+    rules: list[str] = Field(default_factory=list)
+    bot: str | None = None
+
+
+class AlertEntry(_Model):
+    """An alert in the lead's outbox. The notifier publishes it, exactly once per crossing."""
+
+    id: str
+    kind: AlertKind
+    status: Literal["pending", "sending", "sent"] = "pending"
+    created_at: int
+    lease_until: int = 0
+    sent_at: int | None = None
+    card: ScoreCard
+
+
+class LeadState(_Model):
+    lead_id: str
+    email: str | None = None
+    anonymous_ids: list[str] = Field(default_factory=list)
+    profile: dict[str, Scalar] = Field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = Field(default_factory=dict)  # rule id -> epoch day -> matches
+    totals: dict[str, int] = Field(default_factory=dict)  # rule id -> lifetime matches
+    last_seen: dict[str, int] = Field(default_factory=dict)  # rule id -> epoch seconds
+    seen: dict[str, list[str]] = Field(default_factory=dict)  # occurred epoch day -> event digests
+    delivered: dict[str, int] = Field(default_factory=dict)  # email message id -> delivered at (bot check)
+    recent: list[RecentActivity] = Field(default_factory=list)
+    events_total: int = 0
+    ver: int = 0
+    created_at: int = 0
+    updated_at: int = 0
+    card: ScoreCard | None = None
+    armed: dict[str, bool] = Field(default_factory=dict)
+    last_alert_at: dict[str, int] = Field(default_factory=dict)
+    outbox: dict[str, AlertEntry] = Field(default_factory=dict)
+
+    @property
+    def pending_alerts(self) -> list[AlertEntry]:
+        return [a for a in self.outbox.values() if a.status != "sent"]

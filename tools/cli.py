@@ -1,0 +1,202 @@
+"""The `leadscore` command line (dev environment): rules validate / test / publish / schema.
+
+leadscore rules validate FILE                 exit 1 with every error, each naming rule and field
+leadscore rules compile FILE [-o OUT.json]    YAML or JSON in, the JSON the scorer loads out
+leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
+leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
+leadscore rules schema [-o rules/rules.schema.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from leadscore.errors import RulesValidationError
+from leadscore.models.event import CanonicalEvent, lead_id_for_email
+from leadscore.rules.compiler import CompiledRules, compile_document, content_version, parse_document
+from leadscore.rules.model import RulesDocument
+from leadscore.scoring.engine import apply_events
+from leadscore.scoring.state import LeadState
+
+DEFAULT_KEY = "rules/current.json"
+
+
+def read_document(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RulesValidationError([f"document: not valid YAML ({exc})"]) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise RulesValidationError([f"document: not valid JSON ({exc})"]) from None
+
+
+def compile_file(path: Path) -> tuple[bytes, CompiledRules]:
+    """Validate a YAML/JSON rules file; return the canonical JSON bytes and the compiled rules."""
+    doc = parse_document(read_document(path))
+    body = doc.model_dump_json(by_alias=True, exclude_defaults=False, indent=1).encode()
+    return body, compile_document(doc, content_version(body))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    _, rules = compile_file(Path(args.file))
+    rule_count = sum(len(m.fit) + len(m.activity) for m in rules.models)
+    print(f"ok: {args.file}: {len(rules.models)} model(s), {rule_count} rules, version {rules.version}")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    body, rules = compile_file(Path(args.file))
+    if args.output:
+        Path(args.output).write_bytes(body + b"\n")
+        print(f"wrote {args.output} ({len(body)} bytes, version {rules.version})")
+    else:
+        sys.stdout.write(body.decode() + "\n")
+    return 0
+
+
+def load_leads(path: Path) -> list[tuple[str, list[CanonicalEvent]]]:
+    """JSONL: one lead per line, ``{"email": ..., "events": [canonical event without identity...]}``."""
+    leads = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        email = row["email"]
+        events = []
+        for i, given in enumerate(row.get("events", [])):
+            ev = {"event_id": f"{email}:{i}", "source": "sample", "identity": {"email": email}, **given}
+            try:
+                events.append(CanonicalEvent.model_validate(ev))
+            except Exception as exc:
+                raise SystemExit(f"{path}:{number}: event {i}: {exc}") from None
+        leads.append((email, events))
+    return leads
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    _, rules = compile_file(Path(args.file))
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for email, events in load_leads(Path(args.leads)):
+        state = LeadState(lead_id=lead_id_for_email(email))
+        outcome = apply_events(state, events, rules, now, args.threshold, max_age_days=None)
+        card = outcome.after
+        rows.append(
+            {
+                "email": email,
+                "score": card.score,
+                "fit": card.fit,
+                "activity": card.activity,
+                "tier": card.tier,
+                "grade": card.grade,
+                "categories": card.categories,
+                "reasons": card.reasons,
+                "alerts": [a.kind for a in outcome.alerts],
+            }
+        )
+    rows.sort(key=lambda r: -r["score"])
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'lead':<34} {'score':>7} {'tier':<13} {'grade':<5} top reasons")
+    for r in rows:
+        print(
+            f"{r['email']:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}"
+        )
+    return 0
+
+
+def _bucket_from_stack(stack: str) -> str:
+    import boto3
+
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for out in outputs:
+        if out["OutputKey"] == "RulesBucketName":
+            return str(out["OutputValue"])
+    raise SystemExit(f"stack {stack} has no RulesBucketName output")
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    body, rules = compile_file(Path(args.file))
+    bucket = args.bucket or (_bucket_from_stack(args.stack) if args.stack else None)
+    if not bucket:
+        raise SystemExit("give --bucket or --stack (set AWS_ENDPOINT_URL for the local stack)")
+    import boto3
+
+    response = boto3.client("s3").put_object(
+        Bucket=bucket, Key=args.key, Body=body, ContentType="application/json"
+    )
+    print(f"published s3://{bucket}/{args.key} version {response.get('VersionId') or rules.version}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = RulesDocument.model_json_schema(by_alias=True)
+    schema["title"] = "leadscore rules document"
+    text = json.dumps(schema, indent=1, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadscore", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="group", required=True)
+    rules = sub.add_parser("rules", help="validate, test and publish rules").add_subparsers(
+        dest="command", required=True
+    )
+    p = rules.add_parser("validate")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
+    p = rules.add_parser("compile")
+    p.add_argument("file")
+    p.add_argument("-o", "--output")
+    p.set_defaults(func=cmd_compile)
+    p = rules.add_parser("test")
+    p.add_argument("file")
+    p.add_argument("--leads", required=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--now", help="ISO time to score at (default: now)")
+    p.add_argument("--threshold", type=float, default=None, help="the SalesReadyThreshold parameter")
+    p.set_defaults(func=cmd_test)
+    p = rules.add_parser("publish")
+    p.add_argument("file")
+    p.add_argument("--bucket")
+    p.add_argument("--stack")
+    p.add_argument("--key", default=DEFAULT_KEY)
+    p.set_defaults(func=cmd_publish)
+    p = rules.add_parser("schema")
+    p.add_argument("-o", "--output")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RulesValidationError as exc:
+        print(f"{getattr(args, 'file', '')}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  - {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
