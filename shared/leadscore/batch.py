@@ -1,0 +1,53 @@
+"""Powertools batch processing, extended to coalesce an SQS batch per lead.
+
+Powertools' ``BatchProcessor`` calls a handler per record. Scoring wants one write per lead per
+batch, so this processor parses each record alone (a poison message fails alone), hands the parsed
+events to a group handler, and maps each lead's result back onto its records. The partial-failure
+response (``batchItemFailures``) is built by Powertools as usual.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from leadscore.models.event import CanonicalEvent
+
+GroupHandler = Callable[[Sequence[CanonicalEvent]], dict[str, Exception]]
+
+
+class CoalescingSqsProcessor(BatchProcessor):
+    def __init__(self, group_handler: GroupHandler) -> None:
+        super().__init__(event_type=EventType.SQS)
+        self.group_handler = group_handler
+
+    def process(self) -> list[tuple[Any, ...]]:
+        results: list[tuple[Any, ...]] = []
+        parsed: list[tuple[SQSRecord, CanonicalEvent]] = []
+        for raw in self.records:
+            record = SQSRecord(raw)
+            try:
+                event = self.handler(record=record)
+            except Exception:
+                results.append(self.failure_handler(record=record, exception=sys.exc_info()))
+                continue
+            parsed.append((record, event))
+        if not parsed:
+            return results
+        try:
+            failures = self.group_handler([event for _, event in parsed])
+        except Exception as exc:  # e.g. no valid rules: every parsed record is retried
+            failures = {event.lead_id: exc for _, event in parsed}
+        for record, event in parsed:
+            error = failures.get(event.lead_id)
+            if error is None:
+                results.append(self.success_handler(record=record, result=event.event_id))
+            else:
+                results.append(
+                    self.failure_handler(record=record, exception=(type(error), error, error.__traceback__))
+                )
+        return results
