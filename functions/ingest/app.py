@@ -1,0 +1,210 @@
+"""IngestFunction: POST /forms, POST /track, POST /webhooks/<provider> → CanonicalEvents → SQS.
+
+Each route: build the request (413 before parsing), ask :mod:`leadscore.ingest.service` for events,
+enqueue them, answer 202 with counts. Every error type maps to one JSON error body below; nothing a
+caller can send produces a 5xx (503 only when SQS did not take the events, so the sender retries).
+Logs carry counts and error codes, never bodies or email addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from leadscore.dal.queue import EnqueueError, enqueue
+from leadscore.errors import BadRequestError, ConfigurationError, UnauthorizedError
+from leadscore.ingest import service
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import (
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnknownProviderError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+)
+from leadscore.ingest.request import IngestRequest, from_http_api_event
+from leadscore.ingest.result import IngestResult
+from leadscore.observability import count, logger, metrics, redact
+from leadscore.settings import get_settings, require
+
+app = APIGatewayHttpResolver()
+
+ROUTES = ("/forms", "/track", "/webhooks/<provider>")
+OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _request() -> IngestRequest:
+    return from_http_api_event(app.current_event.raw_event, max_body_bytes=get_settings().max_body_bytes)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def _accepted(result: IngestResult, route: str) -> Response[str]:
+    if result.events:
+        enqueue(result.events, require(get_settings().events_queue_url, "EVENTS_QUEUE_URL"))
+    count("EventsAccepted", len(result.events), source=result.source)
+    if result.rejected:
+        count("EventsRejected", len(result.rejected), source=result.source)
+    if result.ignored:
+        count("EventsIgnored", len(result.ignored), source=result.source)
+    if result.duplicates_in_request:
+        count("EventsDuplicateInRequest", result.duplicates_in_request, source=result.source)
+    if result.honeypot:
+        count("FormHoneypotTriggered", source=result.source)
+    logger.info(
+        "ingested",
+        extra={
+            "route": route,
+            "source": result.source,
+            "accepted": len(result.events),
+            "rejected": len(result.rejected),
+            "ignored": len(result.ignored),
+            "duplicates_in_request": result.duplicates_in_request,
+            "warnings": len(result.warnings),
+            "honeypot": result.honeypot,
+        },
+    )
+    return _json(HTTPStatus.ACCEPTED, result.to_response())
+
+
+@app.post("/forms")
+def post_forms() -> Response[str]:
+    return _accepted(service.ingest_form(_request(), IngestConfig.from_env()), "/forms")
+
+
+@app.post("/track")
+def post_track() -> Response[str]:
+    return _accepted(service.ingest_track(_request(), IngestConfig.from_env()), "/track")
+
+
+@app.post("/webhooks/<provider>")
+def post_webhook(provider: str) -> Response[str]:
+    result = service.ingest_webhook(provider, _request(), IngestConfig.from_env())
+    return _accepted(result, "/webhooks/" + result.source)
+
+
+def _method_not_allowed(**_: str) -> Response[str]:
+    return _error(
+        HTTPStatus.METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "only POST is allowed here",
+        headers={"Allow": "POST"},
+    )
+
+
+for _rule in ROUTES:
+    app.route(_rule, method=OTHER_METHODS)(_method_not_allowed)
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    count("RequestsRejected", status=int(status), error=code)
+    logger.warning(
+        "request rejected", extra={"status": int(status), "error": code, "reason": redact(message)}
+    )
+    return _json(status, {"error": code, "message": message, "details": details or []}, headers)
+
+
+def _from_bad_request(exc: BadRequestError, code: str) -> Response[str]:
+    return _error(exc.status, code, exc.message, exc.details)
+
+
+def _malformed(exc: MalformedBodyError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
+def _unauthorized(exc: UnauthorizedError) -> Response[str]:
+    return _from_bad_request(exc, "unauthorized")
+
+
+def _unknown_provider(exc: UnknownProviderError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
+def _too_large(exc: PayloadTooLargeError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
+def _unsupported_media_type(exc: UnsupportedMediaTypeError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
+def _unprocessable(exc: UnprocessableError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
+def _bad_request(exc: BadRequestError) -> Response[str]:
+    return _from_bad_request(exc, "bad_request")
+
+
+def _queue_unavailable(exc: EnqueueError) -> Response[str]:
+    count("EnqueueFailed", exc.failed)
+    logger.error("enqueue failed", extra={"failed": exc.failed, "total": exc.total, "codes": exc.codes})
+    return _error(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "queue_unavailable",
+        "the events could not be queued; retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _misconfigured(exc: ConfigurationError) -> Response[str]:
+    logger.error("configuration error", extra={"reason": redact(str(exc))})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "the service is misconfigured")
+
+
+def _not_found(_: NotFoundError) -> Response[str]:
+    return _error(
+        HTTPStatus.NOT_FOUND, "not_found", "no such route; POST /forms, /track or /webhooks/<provider>"
+    )
+
+
+def _unexpected(exc: Exception) -> Response[str]:
+    # The stack frames, not the exception message: a message may quote the caller's input.
+    stack = traceback.format_tb(exc.__traceback__)
+    logger.error("unexpected error", extra={"error_type": type(exc).__name__, "stack": stack})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "unexpected error")
+
+
+# One handler per error type (Powertools picks the most specific by MRO). Registered as a table because
+# Powertools' exception_handler decorator is untyped.
+_ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], ...] = (
+    (MalformedBodyError, _malformed),
+    (UnauthorizedError, _unauthorized),
+    (UnknownProviderError, _unknown_provider),
+    (PayloadTooLargeError, _too_large),
+    (UnsupportedMediaTypeError, _unsupported_media_type),
+    (UnprocessableError, _unprocessable),
+    (BadRequestError, _bad_request),
+    (EnqueueError, _queue_unavailable),
+    (ConfigurationError, _misconfigured),
+    (NotFoundError, _not_found),
+    (Exception, _unexpected),
+)
+for _exc_type, _handler in _ERROR_HANDLERS:
+    app.exception_handler(_exc_type)(_handler)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,91 @@
+"""Ingest configuration read from the environment (not in ``leadscore.settings``: these belong to ingest).
+
+Environment variables (all optional):
+
+``SENDGRID_WEBHOOK_PUBLIC_KEYS``
+    One or more SendGrid "Signed Event Webhook" verification keys, comma-separated: each the base64 DER
+    public key SendGrid shows (``MFkwEwYHKoZIzj0CAQYI...``), or a PEM block. A request is accepted when its
+    signature verifies with any of them, so a new key can be added before the old one is removed (rotation).
+    When set, every SendGrid request must be signed and fresh (timestamp within 5 minutes).
+
+``LEADSCORE_INSECURE_ALLOW_UNSIGNED``
+    ``1`` accepts unsigned webhook requests for providers that have no verification key configured. For
+    local development only. Without it, a provider with no key answers 401 "key not configured".
+
+``LEADSCORE_FORM_HONEYPOT_FIELDS``
+    Comma-separated form field names that humans never fill in (hidden inputs). A submission where any of
+    them is non-empty is answered 202 and dropped. Matched exactly, by the raw field name.
+    Default: ``website_url,_hp``.
+
+``LEADSCORE_FORM_FIELD_ALIASES``
+    A JSON object of extra field-name aliases, ``{"How many people work there?": "company_size"}``, merged
+    over the built-in table in :mod:`leadscore.ingest.forms` (see ``FIELD_ALIASES`` there for the targets).
+
+The environment is read on every request (a handful of dictionary lookups); anything costly derived from it
+(parsed aliases, loaded keys) is cached by the raw string, so a changed variable takes effect at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from leadscore.errors import ConfigurationError
+
+SENDGRID_PUBLIC_KEYS_ENV = "SENDGRID_WEBHOOK_PUBLIC_KEYS"
+ALLOW_UNSIGNED_ENV = "LEADSCORE_INSECURE_ALLOW_UNSIGNED"
+HONEYPOT_FIELDS_ENV = "LEADSCORE_FORM_HONEYPOT_FIELDS"
+FIELD_ALIASES_ENV = "LEADSCORE_FORM_FIELD_ALIASES"
+
+DEFAULT_HONEYPOT_FIELDS = frozenset({"website_url", "_hp"})
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """What ingest needs beyond ``leadscore.settings``. Build with :meth:`from_env`, or directly in tests."""
+
+    sendgrid_public_keys: tuple[str, ...] = ()
+    allow_unsigned: bool = False
+    honeypot_fields: frozenset[str] = DEFAULT_HONEYPOT_FIELDS
+    field_aliases: Mapping[str, str] = field(default_factory=dict)
+    signature_tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestConfig:
+        env = os.environ if environ is None else environ
+        honeypot = env.get(HONEYPOT_FIELDS_ENV, "").strip()
+        return cls(
+            sendgrid_public_keys=_split_keys(env.get(SENDGRID_PUBLIC_KEYS_ENV, "")),
+            allow_unsigned=env.get(ALLOW_UNSIGNED_ENV, "").strip().lower() in _TRUE,
+            honeypot_fields=_split_names(honeypot) if honeypot else DEFAULT_HONEYPOT_FIELDS,
+            field_aliases=_parse_aliases(env.get(FIELD_ALIASES_ENV, "")),
+        )
+
+
+def _split_keys(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _split_names(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+@lru_cache(maxsize=8)
+def _parse_aliases(raw: str) -> Mapping[str, str]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{FIELD_ALIASES_ENV} is not valid JSON") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigurationError(f"{FIELD_ALIASES_ENV} must be a JSON object of strings")
+    return dict(value)

@@ -1,0 +1,227 @@
+"""SendGrid Event Webhook (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event).
+
+The body is a JSON array of events. With "Signed Event Webhook" enabled, SendGrid signs
+``timestamp + raw body`` with ECDSA P-256/SHA-256 and sends the base64 DER signature and the timestamp in
+``X-Twilio-Email-Event-Webhook-Signature`` and ``X-Twilio-Email-Event-Webhook-Timestamp``. We verify against
+every key in ``SENDGRID_WEBHOOK_PUBLIC_KEYS`` (rotation) and refuse timestamps more than 300 s from now.
+No key configured: 401 unless ``LEADSCORE_INSECURE_ALLOW_UNSIGNED=1`` (see :mod:`leadscore.ingest.config`).
+
+Mapping (``sendgrid event`` → ``CanonicalEvent.type``): delivered → email_delivered, open → email_open,
+click → email_click, bounce → email_bounce, dropped → email_dropped, deferred → email_deferred,
+unsubscribe and group_unsubscribe → email_unsubscribe, spamreport → email_spam_report. ``processed``
+(accepted by SendGrid, not yet an outcome) and ``group_resubscribe`` are ignored with a reason, as is any
+event type we do not know. ``event_id`` is ``sg_event_id``; ``name`` is SendGrid's event name;
+``sg_machine_open: true`` sets ``bot = "machine open"`` (Apple Mail Privacy Protection and the like), and a
+scanner-like ``useragent`` on an open or click sets ``bot`` too. Clicks carry ``url`` and its ``path``.
+IP addresses, user agents and SMTP responses are not copied into properties.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from leadscore.ingest.body import JSON, parse_json, require_content_type
+from leadscore.ingest.bots import bot_reason
+from leadscore.ingest.config import SENDGRID_PUBLIC_KEYS_ENV, IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.normalize import clean_properties, occurred_at, page_properties
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult, describe_validation_error
+from leadscore.ingest.signatures import check_timestamp, sign_ecdsa_sha256, verify_ecdsa_sha256
+from leadscore.models.event import CanonicalEvent, EventType, Identity, content_event_id, normalize_email
+
+SOURCE = "sendgrid"
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+EVENT_TYPES: Mapping[str, EventType] = {
+    "delivered": "email_delivered",
+    "open": "email_open",
+    "click": "email_click",
+    "bounce": "email_bounce",
+    "dropped": "email_dropped",
+    "deferred": "email_deferred",
+    "unsubscribe": "email_unsubscribe",
+    "group_unsubscribe": "email_unsubscribe",
+    "spamreport": "email_spam_report",
+}
+IGNORED_EVENTS: Mapping[str, str] = {
+    "processed": "processed: accepted by SendGrid, not a delivery outcome or engagement",
+    "group_resubscribe": "group_resubscribe is not scored",
+}
+# Copied into properties when present (scalars only). Everything else SendGrid defines is left out:
+# ip, useragent, response, smtp-id, tls, cert_err, sg_content_type, pool...
+_KEPT = ("sg_message_id", "category", "asm_group_id", "marketing_campaign_id", "marketing_campaign_name")
+_PER_TYPE = {
+    "bounce": {"type": "bounce_type", "bounce_classification": "bounce_classification", "status": "status"},
+    "dropped": {"reason": "reason"},
+    "deferred": {"attempt": "attempt"},
+}
+_KNOWN = frozenset(
+    {
+        "email",
+        "timestamp",
+        "event",
+        "sg_event_id",
+        "sg_message_id",
+        "smtp-id",
+        "category",
+        "ip",
+        "useragent",
+        "url",
+        "url_offset",
+        "response",
+        "reason",
+        "status",
+        "type",
+        "attempt",
+        "tls",
+        "cert_err",
+        "sg_machine_open",
+        "asm_group_id",
+        "marketing_campaign_id",
+        "marketing_campaign_name",
+        "marketing_campaign_version",
+        "marketing_campaign_split_id",
+        "sg_content_type",
+        "sg_template_id",
+        "sg_template_name",
+        "bounce_classification",
+        "pool",
+        "send_at",
+        "singlesend_id",
+        "singlesend_name",
+        "template_id",
+        "template_version_id",
+        "mc_stats",
+        "phase_id",
+        "post_type",
+        "ab_variation_id",
+        "ab_phase_id",
+        "sg_user_id",
+        "newsletter",
+    }
+)
+
+
+def sign_sendgrid(body: bytes, timestamp: str, private_key_pem: bytes) -> str:
+    """The ``X-Twilio-Email-Event-Webhook-Signature`` SendGrid would send for ``body`` at ``timestamp``.
+
+    Dev-only (tests and the local demo re-sign sample events with a test key); production only verifies.
+    """
+    return sign_ecdsa_sha256(timestamp.encode("utf-8") + body, private_key_pem)
+
+
+def signed_headers(body: bytes, private_key_pem: bytes, timestamp: str | None = None) -> dict[str, str]:
+    """Both signature headers for ``body`` signed now (or at ``timestamp``), with a JSON content type."""
+    ts = timestamp if timestamp is not None else str(int(time.time()))
+    return {
+        "content-type": "application/json",
+        SIGNATURE_HEADER.lower(): sign_sendgrid(body, ts, private_key_pem),
+        TIMESTAMP_HEADER.lower(): ts,
+    }
+
+
+class SendGridProvider:
+    """SendGrid Event Webhook: ECDSA-signed JSON arrays of email events."""
+
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        keys = config.sendgrid_public_keys
+        if not keys:
+            if config.allow_unsigned:
+                return
+            raise SignatureError(
+                "the SendGrid webhook verification key is not configured; unsigned requests are refused",
+                details=[f"set {SENDGRID_PUBLIC_KEYS_ENV} to the Signed Event Webhook verification key"],
+            )
+        signature = request.header(SIGNATURE_HEADER)
+        if not signature or not signature.strip():
+            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        timestamp = request.header(TIMESTAMP_HEADER)
+        check_timestamp(
+            timestamp,
+            now=request.now,
+            tolerance_seconds=config.signature_tolerance_seconds,
+            header=TIMESTAMP_HEADER,
+        )
+        assert timestamp is not None  # checked above
+        if not verify_ecdsa_sha256(timestamp.encode("utf-8") + request.body, signature, keys):
+            raise SignatureError("the SendGrid signature does not match the body and timestamp")
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        require_content_type(request.content_type, (JSON,), default=JSON)
+        document = parse_json(request.body)
+        if not isinstance(document, list):
+            raise MalformedBodyError("a SendGrid Event Webhook body is a JSON array of events")
+        result = IngestResult(source=SOURCE)
+        for index, item in enumerate(document):
+            if not isinstance(item, dict):
+                result.reject(index, "must be an event object")
+                continue
+            _add_item(result, index, item, request)
+        return result
+
+
+def _add_item(result: IngestResult, index: int, item: Mapping[str, Any], request: IngestRequest) -> None:
+    kind = item.get("event")
+    if not isinstance(kind, str) or not kind.strip():
+        result.reject(index, "event: missing or not a string")
+        return
+    kind = kind.strip().lower()
+    if kind in IGNORED_EVENTS:
+        result.ignore(index, IGNORED_EVENTS[kind])
+        return
+    event_type = EVENT_TYPES.get(kind)
+    if event_type is None:
+        result.ignore(index, f"unknown SendGrid event type {kind[:40]!r}")
+        return
+    email = item.get("email")
+    if not isinstance(email, str):
+        result.reject(index, "email: missing or not a string")
+        return
+    try:
+        identity = Identity(email=normalize_email(email))
+    except ValueError:
+        result.reject(index, "email: not a valid email address")
+        return
+
+    properties: dict[str, Any] = {key: item.get(key) for key in _KEPT}
+    properties.update({ours: item.get(theirs) for theirs, ours in _PER_TYPE.get(kind, {}).items()})
+    if kind == "click" and isinstance(item.get("url"), str):
+        properties.update(page_properties(item["url"]))
+    custom_args = {k: v for k, v in item.items() if k not in _KNOWN and isinstance(k, str)}
+
+    bot: str | None = None
+    if kind == "open" and item.get("sg_machine_open") is True:
+        bot = "machine open"
+    elif kind in ("open", "click"):
+        useragent = item.get("useragent")
+        bot = bot_reason(useragent if isinstance(useragent, str) else None)
+
+    sg_event_id = item.get("sg_event_id")
+    event_id = sg_event_id.strip() if isinstance(sg_event_id, str) and sg_event_id.strip() else None
+    try:
+        event = CanonicalEvent(
+            event_id=(event_id or content_event_id(SOURCE, item))[:256],
+            source=SOURCE,
+            type=event_type,
+            name=kind,
+            occurred_at=occurred_at(item.get("timestamp"), request.received_at),
+            received_at=request.received_at,
+            identity=identity,
+            properties=clean_properties(properties, custom_args),
+            bot=bot,
+        )
+    except ValidationError as exc:
+        result.reject(index, "; ".join(describe_validation_error(exc)))
+        return
+    result.add(event)
+
+
+PROVIDER = SendGridProvider()

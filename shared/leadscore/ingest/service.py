@@ -1,0 +1,29 @@
+"""The three things the HTTP handler asks of ingest. Each returns an :class:`IngestResult` or raises one
+of :mod:`leadscore.ingest.errors`; none touches AWS (the handler enqueues what was accepted).
+"""
+
+from __future__ import annotations
+
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.forms import form_events
+from leadscore.ingest.providers import get_provider
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.tracking import track_events
+
+
+def ingest_form(request: IngestRequest, config: IngestConfig) -> IngestResult:
+    """``POST /forms``: one submission (JSON, urlencoded or multipart) → one ``form_submit`` event."""
+    return form_events(request, config)
+
+
+def ingest_track(request: IngestRequest, config: IngestConfig) -> IngestResult:
+    """``POST /track``: a Segment message or batch."""
+    return track_events(request, config)
+
+
+def ingest_webhook(provider_name: str, request: IngestRequest, config: IngestConfig) -> IngestResult:
+    """``POST /webhooks/<provider>``: 404 if unknown, then authenticate (raw bytes), then parse."""
+    provider = get_provider(provider_name)
+    provider.authenticate(request, config)
+    return provider.parse(request, config)

@@ -1,0 +1,410 @@
+"""Property tests: nothing a caller can send makes the ingest handler answer 5xx, and a 202 always means
+exactly ``accepted`` events were queued.
+
+The handler runs in-process under moto with a real (mocked) queue. Hypothesis shares the function-scoped
+fixture across examples on purpose: the queue is drained after every example.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_outcome
+from hypothesis import strategies as st
+from leadscore.dal.clients import reset_clients
+from leadscore.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from leadscore.ingest.request import http_api_event
+from leadscore.models.event import CanonicalEvent
+from leadscore.settings import get_settings
+from moto import mock_aws
+
+from functions.ingest.app import lambda_handler
+
+CALLER_STATUSES = {202, 400, 401, 404, 405, 413, 415, 422}
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# A key that verifies nothing hypothesis can produce (SendGrid SDK test key).
+SOME_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfS"
+    "mpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+)
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "IngestFunction"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
+    aws_request_id: str = "hypothesis"
+
+
+@pytest.fixture
+def handler(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith(("AWS_ENDPOINT_URL", "LEADSCORE_", "SENDGRID_")) or key in (
+            "AWS_PROFILE",
+            "MAX_BODY_BYTES",
+        ):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv(
+        "LEADSCORE_INSECURE_ALLOW_UNSIGNED", "1"
+    )  # let unsigned SendGrid bodies reach the parser
+    reset_clients()
+    get_settings.cache_clear()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="events")["QueueUrl"]
+        monkeypatch.setenv("EVENTS_QUEUE_URL", url)
+        get_settings.cache_clear()
+        yield Invoker(sqs, url)
+    reset_clients()
+    get_settings.cache_clear()
+
+
+@dataclass
+class Invoker:
+    sqs: Any
+    url: str
+
+    def drain(self) -> list[CanonicalEvent]:
+        events: list[CanonicalEvent] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(CanonicalEvent.model_validate_json(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+    def check(self, event: dict[str, Any]) -> dict[str, Any]:
+        response = lambda_handler(event, FakeContext())
+        status = response["statusCode"]
+        assert status in CALLER_STATUSES, (status, response["body"])
+        body: dict[str, Any] = json.loads(response["body"])
+        queued = self.drain()
+        note_outcome(
+            f"{status} {body.get('error', '')}".strip()
+            if status != 202
+            else f"202 accepted>0: {bool(queued)}"
+        )
+        if status == 202:
+            assert body["accepted"] == len(queued)
+            assert body["accepted"] + body["duplicates_in_request"] + len(body["rejected"]) + len(
+                body["ignored"]
+            ) >= len(queued)
+        else:
+            assert queued == []
+            assert set(body) == {"error", "message", "details"}
+        return body
+
+
+ROUTES = st.sampled_from(["/forms", "/track", "/webhooks/sendgrid"])
+CONTENT_TYPES = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-16",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded; charset=no-such-charset",
+            "multipart/form-data",
+            "multipart/form-data; boundary=xyz",
+            'multipart/form-data; boundary="a b"; charset=rot13',
+            "application/xml",
+            "application/vnd.segment+json",
+        ]
+    ),
+    st.text(max_size=40),
+)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def event_for(route: str, body: str | bytes | None, content_type: str | None, *, b64: bool, **headers: str):
+    all_headers = {**headers}
+    if content_type is not None:
+        all_headers["content-type"] = content_type
+    params = {"provider": route.rsplit("/", 1)[-1]} if route.startswith("/webhooks/") else None
+    return http_api_event("POST", route, body, headers=all_headers, base64_encode=b64, path_parameters=params)
+
+
+@SETTINGS
+@given(route=ROUTES, body=st.binary(max_size=2000), content_type=CONTENT_TYPES)
+def test_random_bytes_never_5xx(handler, route, body, content_type):
+    handler.check(event_for(route, body, content_type, b64=True))
+
+
+@SETTINGS
+@given(route=ROUTES, body=st.text(max_size=2000), content_type=CONTENT_TYPES)
+def test_random_text_never_5xx(handler, route, body, content_type):
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates cannot arrive in a real HTTP body: send them as base64
+        handler.check(event_for(route, body.encode("utf-8", "surrogatepass"), content_type, b64=True))
+        return
+    handler.check(event_for(route, body, content_type, b64=False))
+
+
+@SETTINGS
+@given(
+    route=ROUTES, document=json_values, content_type=st.sampled_from([None, "application/json", "text/plain"])
+)
+def test_random_json_never_5xx(handler, route, document, content_type):
+    handler.check(event_for(route, json.dumps(document), content_type, b64=False))
+
+
+# Documents shaped like the real thing, so the parsers' deeper paths run.
+_emails = st.one_of(
+    st.emails(),
+    st.sampled_from(["dana.reyes@northwindlabs.io", "not-an-email", "", " A@B.IO ", "x" * 300 + "@a.io"]),
+    json_values,
+)
+_times = st.one_of(
+    st.sampled_from(["2026-11-23T14:00:00Z", "2999-01-01T00:00:00Z", "0000", "yesterday", "1795449600"]),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False),
+    json_values,
+)
+_scalars = json_values
+segment_message = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.one_of(
+            st.sampled_from(["page", "track", "identify", "screen", "group", "alias", "Page"]), _scalars
+        ),
+        "event": _scalars,
+        "name": _scalars,
+        "messageId": _scalars,
+        "anonymousId": _scalars,
+        "userId": st.one_of(_emails, _scalars),
+        "timestamp": _times,
+        "properties": st.one_of(
+            st.dictionaries(st.sampled_from(["path", "url", "title", "email", "referrer", "x"]), _scalars),
+            _scalars,
+        ),
+        "traits": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "email": _emails,
+                    "name": _scalars,
+                    "title": _scalars,
+                    "employees": _scalars,
+                    "company": st.one_of(
+                        st.fixed_dictionaries({}, optional={"name": _scalars, "employee_count": _scalars}),
+                        _scalars,
+                    ),
+                    "address": _scalars,
+                },
+            ),
+            _scalars,
+        ),
+        "context": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "userAgent": _scalars,
+                    "traits": st.fixed_dictionaries({}, optional={"email": _emails}),
+                    "page": st.dictionaries(st.sampled_from(["path", "url", "referrer"]), _scalars),
+                    "campaign": st.dictionaries(st.sampled_from(["name", "source", "medium"]), _scalars),
+                },
+            ),
+            _scalars,
+        ),
+    },
+)
+_sendgrid_optional = st.fixed_dictionaries(
+    {},
+    optional={
+        "event": st.one_of(
+            st.sampled_from(
+                [
+                    "processed",
+                    "delivered",
+                    "open",
+                    "click",
+                    "bounce",
+                    "dropped",
+                    "deferred",
+                    "unsubscribe",
+                    "group_unsubscribe",
+                    "spamreport",
+                    "group_resubscribe",
+                    "weird",
+                ]
+            ),
+            _scalars,
+        ),
+        "email": _emails,
+        "timestamp": _times,
+        "sg_event_id": _scalars,
+        "sg_machine_open": _scalars,
+        "url": st.one_of(
+            st.sampled_from(["https://x.io/pricing?utm_source=a", "http://[::1", "/rel"]), _scalars
+        ),
+        "useragent": _scalars,
+        "category": _scalars,
+        "type": _scalars,
+        "custom": _scalars,
+    },
+)
+_sendgrid_types = st.sampled_from(
+    ["processed", "delivered", "open", "click", "bounce", "dropped", "deferred", "unsubscribe", "spamreport"]
+)
+# Half fuzz, half plausible (a known event and a real-looking email), so the mapping runs to the end.
+sendgrid_event = st.one_of(
+    _sendgrid_optional,
+    st.builds(
+        lambda base, kind, email: {**base, "event": kind, "email": email},
+        _sendgrid_optional,
+        _sendgrid_types,
+        st.emails(),
+    ),
+)
+form_fields = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            [
+                "email",
+                "E-mail",
+                "Company size",
+                "employees",
+                "name",
+                "Job Title",
+                "form_id",
+                "submission_id",
+                "submitted_at",
+                "page_url",
+                "anonymous_id",
+                "website_url",
+                "_hp",
+                "revenue",
+                "utm_source",
+                "fields",
+            ]
+        ),
+        st.text(max_size=12),
+    ),
+    st.one_of(_emails, _times, _scalars),
+    max_size=10,
+)
+
+
+@SETTINGS
+@given(batch=st.one_of(segment_message, st.lists(segment_message, max_size=8)), wrap=st.booleans())
+def test_segment_shaped_documents_never_5xx(handler, batch, wrap):
+    document = (
+        {"batch": batch, "context": {"userAgent": "curl/8"}} if wrap and isinstance(batch, list) else batch
+    )
+    handler.check(event_for("/track", json.dumps(document), "application/json", b64=False))
+
+
+@SETTINGS
+@given(items=st.lists(sendgrid_event, max_size=8))
+def test_sendgrid_shaped_documents_never_5xx(handler, items):
+    handler.check(event_for("/webhooks/sendgrid", json.dumps(items) + "\r\n", "application/json", b64=False))
+
+
+@SETTINGS
+@given(
+    fields=st.one_of(form_fields, st.builds(lambda f, e: {**f, "email": e}, form_fields, st.emails())),
+    encoding=st.sampled_from(["json", "urlencoded", "multipart"]),
+)
+def test_form_shaped_documents_never_5xx(handler, fields, encoding):
+    if encoding == "json":
+        handler.check(event_for("/forms", json.dumps(fields), "application/json", b64=False))
+        return
+    pairs = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in fields.items()]
+    if encoding == "urlencoded":
+        from urllib.parse import urlencode
+
+        handler.check(event_for("/forms", urlencode(pairs), "application/x-www-form-urlencoded", b64=False))
+        return
+    boundary = "hypothesisBoundary"
+    body = (
+        "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k.replace(chr(34), "")}"\r\n\r\n{v}\r\n'
+            for k, v in pairs
+        )
+        + f"--{boundary}--\r\n"
+    )
+    handler.check(
+        event_for(
+            "/forms",
+            body.encode("utf-8", "surrogatepass"),
+            f"multipart/form-data; boundary={boundary}",
+            b64=True,
+        )
+    )
+
+
+@SETTINGS
+@given(
+    signature=st.one_of(
+        st.none(), st.text(max_size=120), st.binary(max_size=80).map(lambda b: base64.b64encode(b).decode())
+    ),
+    timestamp=st.one_of(
+        st.none(), st.text(alphabet=string.digits + " -x", max_size=14), st.text(max_size=14)
+    ),
+    body=st.binary(max_size=300),
+)
+def test_signed_route_with_a_key_answers_401_to_forgeries(handler, monkeypatch, signature, timestamp, body):
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", SOME_KEY)
+    headers: dict[str, str] = {}
+    if signature is not None:
+        headers[SIGNATURE_HEADER.lower()] = signature
+    if timestamp is not None:
+        headers[TIMESTAMP_HEADER.lower()] = timestamp
+    event = event_for("/webhooks/sendgrid", body, "application/json", b64=True, **headers)
+    body_json = handler.check(event)
+    assert body_json["error"] == "unauthorized"
+
+
+@SETTINGS
+@given(
+    route=st.one_of(
+        st.sampled_from(
+            ["forms", "track", "webhooks/sendgrid", "webhooks/SendGrid", "webhooks/x", "webhooks/", "forms/"]
+        ),
+        st.text(max_size=30),
+        st.text(max_size=30).map(lambda t: "webhooks/" + t),
+    ),
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]),
+)
+def test_any_path_and_method_never_5xx(handler, route, method):
+    event = http_api_event(method, "/" + route, "{}", headers={"content-type": "application/json"})
+    handler.check(event)
+
+
+@SETTINGS
+@given(size=st.integers(min_value=0, max_value=3000), b64=st.booleans())
+def test_the_size_limit_is_exact(handler, monkeypatch, size, b64):
+    monkeypatch.setenv("MAX_BODY_BYTES", "1024")
+    get_settings.cache_clear()
+    body = handler.check(event_for("/track", b"x" * size, "application/json", b64=b64))
+    assert (body.get("error") == "payload_too_large") == (size > 1024)
