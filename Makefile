@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYENV_VERSION ?= 3.13.0
+export SAM_CLI_TELEMETRY ?= 0
 
 # Find a Python 3.13: one on PATH, pyenv's 3.13.x, or the pyenv shim.
 PYTHON313 := $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \

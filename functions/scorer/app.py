@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from leadscore import clock
 from leadscore.batch import CoalescingSqsProcessor
-from leadscore.dal.leads import LeadRepository
+from leadscore.dal.leads import repository
 from leadscore.dal.rules_store import rules_store
 from leadscore.models.event import CanonicalEvent
 from leadscore.observability import count, logger, metrics
 from leadscore.scoring.service import score_batch
 from leadscore.settings import get_settings, require
 
-_repos: dict[str, LeadRepository] = {}
 _context: list[LambdaContext] = []
-
-
-def _repo(table: str) -> LeadRepository:
-    repo = _repos.get(table)
-    if repo is None:
-        repo = _repos[table] = LeadRepository(table)
-    return repo
 
 
 def parse(record: SQSRecord) -> CanonicalEvent:
@@ -39,10 +31,10 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
     ).current()
     context = _context[-1] if _context else None
     report = score_batch(
-        _repo(require(settings.leads_table, "LEADS_TABLE")),
+        repository(require(settings.leads_table, "LEADS_TABLE")),
         events,
         rules,
-        datetime.now(UTC),
+        clock.now(),
         settings.sales_ready_threshold,
         settings.history_ttl_days,
         time_left=(lambda: context.get_remaining_time_in_millis() / 1000) if context else None,

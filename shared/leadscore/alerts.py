@@ -67,7 +67,7 @@ def render_text(state: LeadState, alert: AlertEntry) -> str:
     if state.recent:
         lines += ["", "Latest activity:"]
         for act in reversed(state.recent[-5:]):
-            what = act.name or act.path or ""
+            what = act.path or act.name or ""
             lines.append(f"  - {_date(act.at)}  {act.type}{' ' + what if what else ''}")
     lines += [
         "",
@@ -101,6 +101,7 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "contributions": [c.model_dump(exclude_none=True) for c in card.contributions],
         "recent": [a.model_dump(exclude_none=True) for a in reversed(state.recent[-5:])],
         "rules_version": card.rules_version,
+        "text": render_text(state, alert),
     }
 
 
@@ -124,8 +125,9 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
 
 def sns_message(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
     """Keyword arguments for SNS Publish: text for email, JSON for machine protocols."""
-    text = render_text(state, alert)
-    body = json.dumps(render_json(state, alert), sort_keys=True)
+    structured = render_json(state, alert)
+    text = structured["text"]
+    body = json.dumps(structured, sort_keys=True)
     message = {
         "default": text,
         "email": text,

@@ -236,3 +236,19 @@ class LeadRepository:
             leads.extend(self.hot(tier, limit))
         leads.sort(key=lambda s: -(s.card.score if s.card else 0))
         return leads[:limit]
+
+
+_repositories: dict[str, LeadRepository] = {}
+
+
+def repository(table_name: str) -> LeadRepository:
+    """One repository (and so one lead-state cache) per container and table."""
+    repo = _repositories.get(table_name)
+    if repo is None:
+        repo = _repositories[table_name] = LeadRepository(table_name)
+    return repo
+
+
+def reset_repositories() -> None:
+    """Forget every cached lead state (tests)."""
+    _repositories.clear()

@@ -8,6 +8,7 @@ stream retries. Every write bumps ``ver`` so the scorer's cached state notices.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -22,20 +23,26 @@ LEASE_SECONDS = 120
 def _update(
     table: str, lead_id: str, alert_id: str, expression: str, condition: str, values: dict[str, Any]
 ) -> bool:
+    text = f"{expression} {condition}"
+    names = {
+        "#ob": "outbox",
+        "#id": alert_id,
+        "#st": "status",
+        "#lease": "lease_until",
+        "#tok": "lease_token",
+    }
+    values = {**values, ":one": {"N": "1"}}
+    # DynamoDB rejects names and values that the expressions do not use.
+    used_names = {k: v for k, v in names.items() if re.search(re.escape(k) + r"\b", text)}
+    used_values = {k: v for k, v in values.items() if re.search(re.escape(k) + r"\b", text)}
     try:
         clients.dynamodb().update_item(
             TableName=table,
             Key={"pk": {"S": lead_pk(lead_id)}, "sk": {"S": LEAD_SK}},
             UpdateExpression=expression,
             ConditionExpression=condition,
-            ExpressionAttributeNames={
-                "#ob": "outbox",
-                "#id": alert_id,
-                "#st": "status",
-                "#lease": "lease_until",
-                "#tok": "lease_token",
-            },
-            ExpressionAttributeValues={**values, ":one": {"N": "1"}},
+            ExpressionAttributeNames=used_names,
+            ExpressionAttributeValues=used_values,
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -1,0 +1,163 @@
+"""`python -m tools.local serve|demo`: the whole stack on this machine, without Docker or AWS.
+
+    serve [--port 3000] [--host 127.0.0.1]   serve the HTTP API; queue, stream and alerts run behind it
+    demo                                      replay events/http-*.json, then print leads and alerts
+
+Exit codes: 0 ok; 1 demo produced no alert; 2 the stack cannot start (e.g. no rules/example.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tools.local.runner import (
+    Console,
+    LocalStack,
+    SetupError,
+    format_score,
+    free_port,
+    lead_summary,
+    replay_request,
+    resign_sendgrid,
+    shorten,
+    signals_to,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m tools.local", description=summary)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API locally until Ctrl-C")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--rules", type=Path, default=Path("rules/example.json"), help="rules document to load"
+    )
+    demo = commands.add_parser("demo", help="replay the sample HTTP events and show the outcome")
+    demo.add_argument("--rules", type=Path, default=Path("rules/example.json"), help="rules document to load")
+    demo.add_argument("--events", type=Path, default=ROOT / "events", help="folder of http-*.json events")
+    args = parser.parse_args(argv)
+
+    console = Console(sys.stdout)
+    local = LocalStack(ROOT, console, rules=args.rules)
+    try:
+        local.start()
+    except SetupError as exc:
+        console(f"cannot start: {exc}")
+        local.stop()
+        return 2
+    try:
+        if args.command == "serve":
+            return _serve(local, args.host, args.port)
+        return _demo(local, args.events)
+    finally:
+        local.stop()
+
+
+def _serve(local: LocalStack, host: str, port: int) -> int:
+    stop = threading.Event()
+    with signals_to(stop):
+        try:
+            base = local.serve_http(host, port)
+        except OSError as exc:
+            local.console(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+            return 2
+        local.console(f"HTTP API      {base}")
+        local.describe_routes(base)
+        local.pump_forever(0.5)
+        local.console("Queue, stream and alerts are pumped every 0.5 s. Ctrl-C to stop.")
+        stop.wait()
+    local.console("stopping")
+    return 0
+
+
+def _demo(local: LocalStack, events_dir: Path) -> int:
+    say = local.console
+    started = time.monotonic()
+    # http-bad-* are the refused samples (events/README.md): tests use them, the demo does not.
+    files = sorted(p for p in events_dir.glob("http-*.json") if not p.name.startswith("http-bad-"))
+    if not files:
+        say(f"no sample events: {events_dir}/http-*.json matched nothing")
+        return 1
+    local.log_requests = False
+    port = free_port()
+    base = local.serve_http("127.0.0.1", port)
+    say(f"HTTP API      {base}")
+    say("")
+    samples = [(path, json.loads(path.read_text())) for path in files]
+    # The samples were recorded at a fixed time: score them as of then (an hour after the last),
+    # so decay and the dedupe window treat them the same whatever day the demo runs.
+    recorded = max(int((e.get("requestContext") or {}).get("timeEpoch") or 0) for _, e in samples) // 1000
+    if recorded:
+        from leadscore import clock
+
+        clock.pin(datetime.fromtimestamp(recorded + 3600, UTC))
+        say(f"clock         pinned at {clock.now():%Y-%m-%d %H:%M} UTC (an hour after the samples)")
+    say(f"Replaying {len(files)} sample request(s) from {events_dir.name}/:")
+    for path, event in samples:
+        resign_sendgrid(event, local.root)
+        method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "POST").upper()
+        status, body = replay_request(port, event)
+        text = body.decode("utf-8", "replace")
+        say(f"  {path.name:<40} {method} {event.get('rawPath', '?')} -> {status} {shorten(text, 90)}")
+
+    say("")
+    say("Pumping EventsQueue -> ScorerFunction -> LeadsTable stream -> NotifierFunction:")
+    results = local.stack.drain(timeout=30)
+    for result in results:
+        local.report(result)
+    if not results:
+        say("  nothing was queued")
+
+    say("")
+    _print_leaderboard(local)
+
+    notifications = local.stack.inbox()
+    say("")
+    say(f"SNS notifications ({len(notifications)}):")
+    for note in notifications:
+        local.print_notification(note)
+    say("")
+    say(f"done in {time.monotonic() - started:.1f}s (handler logs: {local.log_path.relative_to(local.root)})")
+    return 0 if notifications else 1
+
+
+def _print_leaderboard(local: LocalStack) -> None:
+    say = local.console
+    try:
+        leads = local.leaderboard(20)
+    except ImportError as exc:
+        say(f"Leaderboard unavailable (leadscore.dal.leads.LeadRepository: {exc})")
+        return
+    say(f"Leaderboard ({len(leads)} lead(s)):")
+    if not leads:
+        return
+    rows = [lead_summary(lead) for lead in leads]
+    width = max(len(str(r["email"])) for r in rows)
+    tier = max(4, *(len(str(r["tier"])) for r in rows))
+    say(f"  {'lead':<{width}}  {'score':>6}  {'tier':<{tier}}  {'grade':<5}  top reasons")
+    for row in rows:
+        reasons = "; ".join(row["reasons"]) or "-"
+        say(
+            f"  {row['email']:<{width}}  {format_score(row['score']):>6}  {row['tier']:<{tier}}  "
+            f"{row['grade']:<5}  {shorten(reasons, 100)}"
+        )
+
+
+if __name__ == "__main__":
+    code = main()
+    # Everything is stopped and flushed by now; skip the interpreter's teardown of moto's and boto's
+    # module state, which takes seconds and does nothing useful for a process that is exiting.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,584 @@
+"""The local stack behind `make serve` and `make demo`: a moto server, the template's stack in it,
+the HTTP API served by a small HTTP server, and the event sources pumped in the background.
+
+Everything AWS-shaped is done by the engine (tools.localstack); this module only wires it to a
+socket and a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tools.localstack import PumpResult, Stack, path_is_known
+
+RULES_FILE = Path("rules/example.json")
+# The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
+SENDGRID_TEST_PUBLIC_KEY = Path("events/keys/sendgrid-test-public.b64")
+SENDGRID_TEST_PRIVATE_KEY = Path("events/keys/sendgrid-test-private.pem")
+SENDGRID_KEYS_ENV = "SENDGRID_WEBHOOK_PUBLIC_KEYS"
+SENDGRID_SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+LOG_FILE = Path(".local/lambda.log")
+LEADS_PREFIX = "/_local/leads"
+
+# Headers the HTTP layer owns; never copied from a handler's response.
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+
+
+class SetupError(Exception):
+    """The local stack cannot start (e.g. the rules file is missing)."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Console:
+    """Thread-safe printing to the terminal, whatever handlers do with sys.stdout meanwhile."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str = "") -> None:
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+
+class LocalStack:
+    """A moto server with the template's stack, ready to serve and pump."""
+
+    def __init__(self, root: Path, console: Console, *, rules: Path = RULES_FILE) -> None:
+        self.root = root
+        self.console = console
+        self.rules = rules if rules.is_absolute() else root / rules
+        self.log_path = root / LOG_FILE
+        self._moto: Any = None
+        self._log: TextIO | None = None
+        self._stdout: TextIO | None = None
+        self._stack: Stack | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self.log_requests = True
+
+    @property
+    def stack(self) -> Stack:
+        if self._stack is None:
+            raise RuntimeError("the local stack is not started")
+        return self._stack
+
+    # ------------------------------------------------------------------------------------------ setup
+    def start(self) -> None:
+        if not self.rules.is_file():
+            raise SetupError(
+                f"rules file {self._rel(self.rules)} not found: the scorer needs a rules document "
+                "(write one, or validate yours with `leadscore rules validate`)"
+            )
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL") or k == "AWS_PROFILE"]:
+            del os.environ[key]
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+            }
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", buffering=1, encoding="utf-8")
+        # Handlers (Powertools logs, EMF metrics) print to sys.stdout, often through a stream captured
+        # at import time: send the process's stdout to the log file; the console keeps the terminal.
+        self._stdout = sys.stdout
+        sys.stdout = self._log
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's request lines
+        self._log.write(f"\n==== local stack started {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
+        started = time.monotonic()
+        parameters, key_note = self._parameters()
+        self._stack = Stack.create(
+            self.root / "template.yaml",
+            parameters=parameters,
+            endpoint_url=endpoint,
+            handler_output=self._log,
+        )
+        version = self._stack.upload_rules(self.rules)
+        env = self._stack.env("ScorerFunction")
+        self.console(
+            f"moto server   {endpoint}  (stack {self._stack.name}, {time.monotonic() - started:.1f}s)"
+        )
+        target = f"s3://{env['RULES_BUCKET']}/{env['RULES_KEY']}"
+        self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
+        self.console(f"sendgrid key  {key_note}")
+        self.console(f"handler logs  {self._rel(self.log_path)}")
+
+    def _parameters(self) -> tuple[dict[str, str], str]:
+        """Template parameters for local use: the SendGrid verification key from the environment, or
+        else the test key the sample events are signed with."""
+        own = os.environ.get(SENDGRID_KEYS_ENV, "").strip()
+        if own:
+            return {"SendgridWebhookPublicKeys": own}, f"from ${SENDGRID_KEYS_ENV}"
+        test_key = self.root / SENDGRID_TEST_PUBLIC_KEY
+        if test_key.is_file():
+            note = f"test key {SENDGRID_TEST_PUBLIC_KEY} (set ${SENDGRID_KEYS_ENV} to use yours)"
+            return {"SendgridWebhookPublicKeys": test_key.read_text().strip()}, note
+        return {}, f"none: /webhooks/sendgrid answers 401 (set ${SENDGRID_KEYS_ENV})"
+
+    def _rel(self, path: Path) -> str:
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(self.root))
+        return str(path)
+
+    # ------------------------------------------------------------------------------------------ HTTP
+    def serve_http(self, host: str, port: int) -> str:
+        """Serve the template's HTTP API (and /_local/leads) on host:port in a thread; returns its URL."""
+        handler = type("Handler", (_Handler,), {"local": self})
+        self._http = ThreadingHTTPServer((host, port), handler)
+        self._http.daemon_threads = True
+        thread = threading.Thread(target=self._http.serve_forever, name="http", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return f"http://{host}:{self._http.server_port}"
+
+    def describe_routes(self, base: str) -> None:
+        for route in self.stack.routes:
+            self.console(f"  {route.method:<6} {base}{route.path}  -> {route.function}")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (leaderboard)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (one lead)")
+
+    # ------------------------------------------------------------------------------------------ pumping
+    def pump(self) -> tuple[list[PumpResult], list[dict[str, Any]]]:
+        """Drain queue -> scorer -> stream -> notifier until idle; report batches and notifications."""
+        results = self.stack.drain(timeout=20)
+        for result in results:
+            self.report(result)
+        notifications = self.stack.inbox()
+        for note in notifications:
+            self.print_notification(note)
+        return results, notifications
+
+    def report(self, result: PumpResult) -> None:
+        first_lines = [e.strip().splitlines()[0] for e in result.errors if e.strip()]
+        errors = f"\n              error: {shorten('; '.join(first_lines), 200)}" if first_lines else ""
+        if result.source == "EventsQueue" or result.function == "ScorerFunction":
+            line = f"scored batch  {result.records} event(s) from {result.source}"
+        else:
+            line = f"{result.function:<13} {result.records} record(s) from {result.source} stream"
+        if result.failed:
+            line += f", {result.failed} failed (retried)"
+        if result.to_dlq:
+            line += f", {result.to_dlq} given up (sent to the OnFailure destination)"
+        if result.errors or result.failed or result.source == "EventsQueue":
+            self.console(line + errors)
+
+    def print_notification(self, note: dict[str, Any]) -> None:
+        self.console(f"ALERT  {note.get('Subject') or '(no subject)'}")
+        for line in describe_message(str(note.get("Message", ""))):
+            self.console(f"       {line}")
+
+    def pump_forever(self, interval: float = 0.5) -> None:
+        def loop() -> None:
+            failures = 0
+            while not self._stop.wait(interval):
+                try:
+                    self.pump()
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    if failures == 1 and not self._stop.is_set():
+                        self.console(f"pump error: {type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=loop, name="pump", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------------------------------ leads
+    def leaderboard(self, limit: int = 20) -> list[Any]:
+        from leadscore.dal.leads import LeadRepository
+
+        with self.stack.environment("ScorerFunction") as env:
+            return list(LeadRepository(env["LEADS_TABLE"]).leaderboard(limit))
+
+    def lead(self, email: str) -> Any:
+        from leadscore.dal.leads import LeadRepository
+
+        with self.stack.environment("ScorerFunction") as env:
+            return LeadRepository(env["LEADS_TABLE"]).get_by_email(email)
+
+    # ------------------------------------------------------------------------------------------ teardown
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._moto is not None:
+            with contextlib.suppress(Exception):
+                self._moto.stop()
+        if self._stdout is not None:
+            sys.stdout = self._stdout
+        if self._log is not None:
+            self._log.close()
+
+
+# ---------------------------------------------------------------------------------------------- HTTP handler
+class _Handler(BaseHTTPRequestHandler):
+    local: LocalStack
+    protocol_version = "HTTP/1.1"
+    server_version = "leadscore-local"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # one line per request is printed by _dispatch instead
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        path = unquote(split.path) or "/"
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length > 0 else None
+        try:
+            status, headers, payload = self._route(self.command, path, split.query, body)
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            status, headers, payload = _json(
+                500, {"message": f"Internal Server Error ({type(exc).__name__})"}
+            )
+        self._respond(status, headers, payload)
+        if self.local.log_requests and not path.startswith(LEADS_PREFIX):
+            elapsed = (time.monotonic() - started) * 1000
+            self.local.console(f"{self.command:<6} {path} -> {status}  ({elapsed:.0f} ms)")
+
+    def _route(
+        self, method: str, path: str, query: str, body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if path == LEADS_PREFIX or path.startswith(LEADS_PREFIX + "/"):
+            if method != "GET":
+                return _json(405, {"message": "Method Not Allowed"})
+            return self._leads(path, query)
+        stack = self.local.stack
+        found = stack.route(method, path)
+        if found is None:
+            if method == "OPTIONS" and path_is_known(stack.routes, path):
+                return 204, self._cors(preflight=True), b""
+            if path_is_known(stack.routes, path):
+                return _json(405, {"message": "Method Not Allowed"})
+            return _json(404, {"message": "Not Found"})
+        route, _ = found
+        event = stack.http_event(
+            method,
+            path,
+            body,
+            list(self.headers.items()),
+            query or None,
+            source_ip=self.client_address[0],
+        )
+        try:
+            result = stack.invoke(route.function, event)
+        except Exception as exc:
+            self.local.console(f"{route.function} raised {type(exc).__name__}: {exc} (see {LOG_FILE})")
+            if self.local._log is not None:
+                traceback.print_exc(file=self.local._log)
+            return _json(500, {"message": "Internal Server Error"})
+        status, headers, payload = _from_lambda(result)
+        headers.update(self._cors())
+        return status, headers, payload
+
+    def _cors(self, *, preflight: bool = False) -> dict[str, str]:
+        """The CORS headers API Gateway adds for the template's CorsConfiguration."""
+        origin = self.headers.get("origin")
+        config = _cors_config(self.local.stack)
+        if not origin or not config:
+            return {}
+        allowed = config.get("allowOrigins") or []
+        allowed = [allowed] if isinstance(allowed, str) else allowed
+        if origin not in allowed and "*" not in allowed:
+            return {}
+        headers = {"access-control-allow-origin": origin, "vary": "origin"}
+        if preflight:
+            headers["access-control-allow-methods"] = ",".join(config.get("allowMethods") or ["*"])
+            headers["access-control-allow-headers"] = ",".join(config.get("allowHeaders") or ["*"])
+            if config.get("maxAge") is not None:
+                headers["access-control-max-age"] = str(config["maxAge"])
+        return headers
+
+    def _leads(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
+        rest = path[len(LEADS_PREFIX) :].strip("/")
+        try:
+            if not rest:
+                params = dict(parse_qsl(query))
+                limit = max(1, min(int(params.get("limit", "20")), 500))
+                leads = self.local.leaderboard(limit)
+                return _json(200, {"leads": [_plain(lead) for lead in leads]})
+            lead = self.local.lead(rest)
+        except ImportError as exc:
+            return _json(501, {"message": f"lead repository not available: {exc}"})
+        except ValueError as exc:
+            return _json(400, {"message": str(exc)})
+        if lead is None:
+            return _json(404, {"message": f"no lead for {rest}"})
+        return _json(200, _plain(lead))
+
+    def _respond(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() in _HOP_BY_HOP:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                self.send_header(name, str(item))
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
+    return status, {"content-type": "application/json"}, json.dumps(body, default=_default).encode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _from_lambda(result: Any) -> tuple[int, dict[str, Any], bytes]:
+    """An HTTP response from a payload 2.0 handler result, as API Gateway maps it."""
+    import base64
+
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # 2.0 format: anything else is a 200 JSON body.
+        body = result if isinstance(result, str) else json.dumps(result, default=_default)
+        return 200, {"content-type": "application/json"}, body.encode()
+    headers: dict[str, Any] = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name).lower()] = [str(v) for v in values]
+    if result.get("cookies"):
+        headers["set-cookie"] = [str(c) for c in result["cookies"]]
+    raw = result.get("body")
+    if raw is None:
+        payload = b""
+    elif result.get("isBase64Encoded"):
+        payload = base64.b64decode(raw)
+    else:
+        payload = str(raw).encode()
+    return int(result["statusCode"]), headers, payload
+
+
+_cors_cache: dict[int, dict[str, Any]] = {}
+
+
+def _cors_config(stack: Stack) -> dict[str, Any]:
+    key = id(stack)
+    if key not in _cors_cache:
+        config: dict[str, Any] = {}
+        for resource in stack.translation.of_type("AWS::ApiGatewayV2::Api").values():
+            body = (resource.get("Properties") or {}).get("Body") or {}
+            if isinstance(body.get("x-amazon-apigateway-cors"), dict):
+                config = body["x-amazon-apigateway-cors"]
+        _cors_cache[key] = config
+    return _cors_cache[key]
+
+
+# ---------------------------------------------------------------------------------------------- demo helpers
+def resign_sendgrid(event: dict[str, Any], root: Path) -> bool:
+    """Re-sign a signed SendGrid sample with a fresh timestamp (the saved one is stale after 5 minutes).
+
+    Uses the sample key pair and leadscore's own signer; returns False (event unchanged) when either is
+    missing.
+    """
+    headers = event.get("headers") or {}
+    if not any(str(k).lower() == SENDGRID_SIGNATURE_HEADER for k in headers):
+        return False
+    private_key = root / SENDGRID_TEST_PRIVATE_KEY
+    try:
+        from leadscore.ingest.providers.sendgrid import signed_headers
+    except ImportError:
+        return False
+    if not private_key.is_file():
+        return False
+    fresh = signed_headers(event_body(event), private_key.read_bytes())
+    kept = {k: v for k, v in headers.items() if str(k).lower() not in {n.lower() for n in fresh}}
+    event["headers"] = {**kept, **fresh}
+    return True
+
+
+def event_body(event: dict[str, Any]) -> bytes:
+    """The bytes a payload 2.0 sample carries (its body, base64-decoded when flagged and valid)."""
+    import base64
+    import binascii
+
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        with contextlib.suppress(binascii.Error, ValueError):
+            return base64.b64decode(str(body), validate=True)
+    return str(body).encode()
+
+
+def replay_request(base_port: int, event: dict[str, Any], timeout: float = 30.0) -> tuple[int, bytes]:
+    """Send a payload 2.0 sample event as a real HTTP request to the local server."""
+    import http.client
+
+    http_ctx = (event.get("requestContext") or {}).get("http") or {}
+    method = str(http_ctx.get("method") or "POST").upper()
+    path = str(event.get("rawPath") or http_ctx.get("path") or "/")
+    raw_query = str(event.get("rawQueryString") or "")
+    body = event.get("body")
+    payload = event_body(event)
+    headers = {
+        str(k): str(v)
+        for k, v in (event.get("headers") or {}).items()
+        if str(k).lower() not in _DEMO_SKIP_HEADERS
+    }
+    if event.get("cookies"):
+        headers["cookie"] = "; ".join(str(c) for c in event["cookies"])
+    connection = http.client.HTTPConnection("127.0.0.1", base_port, timeout=timeout)
+    try:
+        target = path + (f"?{raw_query}" if raw_query else "")
+        connection.request(method, target, body=payload if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+_DEMO_SKIP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "x-forwarded-port"}
+
+
+def describe_message(message: str, width: int = 150) -> list[str]:
+    """Readable lines for an SNS message: text as is; a JSON document (what an SQS subscriber gets
+    from a ``MessageStructure=json`` publish) as its scalar fields and lists, one per line."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return message.splitlines() or [""]
+    if not isinstance(document, dict):
+        return [shorten(message, width)]
+    if isinstance(document.get("text"), str):  # a leadscore alert: show it as the rep reads it
+        return str(document["text"]).splitlines()
+    lines = []
+    for key, value in document.items():
+        if isinstance(value, dict):
+            scalars = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
+            if scalars:
+                pairs = ", ".join(f"{k}={_scalar(v)}" for k, v in scalars.items())
+                lines.append(shorten(f"{key}: {pairs}", width))
+        elif isinstance(value, list):
+            if value and all(isinstance(v, str | int | float) for v in value):
+                lines.append(shorten(f"{key}: " + "; ".join(str(v) for v in value), width))
+        else:
+            lines.append(shorten(f"{key}: {_scalar(value)}", width))
+    return lines
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def lead_summary(lead: Any) -> dict[str, Any]:
+    """Email, score, tier, grade and top reasons of a lead as the repository returns it."""
+    card = _get(lead, "card")
+    reasons = _get(card, "reasons") or []
+    return {
+        "email": _get(lead, "email") or _get(lead, "lead_id") or "?",
+        "score": _get(card, "score"),
+        "tier": _get(card, "tier") or "-",
+        "grade": _get(card, "grade") or "-",
+        "reasons": [str(r) for r in reasons][:3],
+    }
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def format_score(value: Any) -> str:
+    if value is None:
+        return "-"
+    number = float(value)
+    return f"{number:.0f}" if number.is_integer() else f"{number:.1f}"
+
+
+@contextlib.contextmanager
+def signals_to(event: threading.Event) -> Iterator[None]:
+    """Set ``event`` on SIGINT/SIGTERM while inside the block (then restore the old handlers)."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def shorten(text: str, width: int = 160) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
