@@ -372,3 +372,19 @@ def test_caps_hold_for_any_history(hours: list[int]) -> None:
     for day, count in outcome.state.counters["pricing"].items():
         windows[int(day) // 7] = windows.get(int(day) // 7, 0) + count
     assert outcome.after.contributions[0].count <= sum(min(3, c) for c in windows.values())
+
+
+def test_manual_adjustment_is_scored_and_explained() -> None:
+    from leadscore.scoring.state import Adjustment
+
+    compiled = rules()
+    s = apply_events(fresh(), [event("form_submit", name="demo", profile=VP)], compiled, NOW, 100).state
+    s.adjustments.append(Adjustment(id="a1", points=-20, reason="budget frozen", by="rep@us.example", at=1))
+    card = evaluate(s, compiled, NOW, 100)
+    assert card.score == 50
+    assert "Adjusted by rep@us.example: budget frozen (-20)" in card.reasons
+    s.adjustments.append(
+        Adjustment(id="a2", disqualify=True, reason="is a competitor", by="rep@us.example", at=2)
+    )
+    card = evaluate(s, compiled, NOW, 100)
+    assert card.disqualified and card.tier == "disqualified"

@@ -227,8 +227,22 @@ def evaluate(
                 disqualify=rule.disqualify,
             )
         )
+    adjusted = 0.0
+    for adj in state.adjustments:
+        adjusted += adj.points
+        disqualified |= adj.disqualify
+        contributions.append(
+            Contribution(
+                rule=f"manual:{adj.id}",
+                kind="adjustment",
+                description=f"Adjusted by {adj.by}: {adj.reason}",
+                points=adj.points,
+                last_seen=adj.at,
+                disqualify=adj.disqualify,
+            )
+        )
     threshold = model.sales_ready(default_threshold)
-    score = round(fit + activity, 2)
+    score = round(fit + activity + adjusted, 2)
     categories: dict[str, float] = defaultdict(float)
     for c in contributions:
         if c.category:
@@ -282,7 +296,7 @@ def _next_due(
             days = state.counters.get(rule.id)
             if days:
                 activity += _activity_points(model, rule, days, later // DAY)[0]
-        score = card.fit + activity
+        score = card.fit + activity + sum(a.points for a in state.adjustments)
         tier = _tier(model, score, card.threshold, card.disqualified)
         return tier, score < _rearm_level(model, card.threshold)
 

@@ -72,6 +72,31 @@ class AlertEntry(_Model):
     card: ScoreCard
 
 
+class Adjustment(_Model):
+    """A manual change by a person (e.g. sales marks a lead as a competitor): audited, explained."""
+
+    id: str
+    points: float = 0
+    disqualify: bool = False
+    reason: str
+    by: str
+    at: int
+
+
+class SalesOutcome(_Model):
+    """What became of the lead: the ground truth for reviewing rules and threshold."""
+
+    status: Literal["converted", "lost"]
+    amount: float | None = None
+    currency: str | None = None
+    note: str | None = None
+    by: str
+    at: int
+    score_at_outcome: float | None = None
+    grade_at_outcome: str | None = None
+    rules_version: str | None = None
+
+
 class LeadState(_Model):
     lead_id: str
     email: str | None = None
@@ -91,6 +116,8 @@ class LeadState(_Model):
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    outcomes: list[SalesOutcome] = Field(default_factory=list)
 
     @property
     def pending_alerts(self) -> list[AlertEntry]:
