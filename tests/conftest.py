@@ -42,3 +42,50 @@ def stack(aws: None) -> Stack:
 def template() -> dict[str, Any]:
     """template.yaml translated to CloudFormation, as data (event source mappings included)."""
     return translate(TEMPLATE).cfn
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real moto server on 127.0.0.1 (threads and processes talk to it over HTTP); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    from tools.local.runner import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", endpoint)
+    reset_caches()
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        reset_caches()
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto checks a ConditionExpression and then writes, with no lock: two threads can both pass the
+    check. Real DynamoDB evaluates the condition and writes atomically per item, which is what the
+    optimistic writes rely on. Concurrency tests use this so that they test our code, not moto's race.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, functools.wraps(original)(locked))

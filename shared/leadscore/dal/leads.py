@@ -12,7 +12,7 @@ import json
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -151,6 +151,7 @@ class LeadRepository:
         lead_id: str,
         change: Callable[[LeadState], LeadState | None],
         max_attempts: int = 12,
+        start: LeadState | None = None,
     ) -> Saved | None:
         """Apply ``change`` to the lead's current state and write it atomically.
 
@@ -158,7 +159,7 @@ class LeadRepository:
         write". On a lost race it is called again with the state that won. Returns None when nothing
         was written.
         """
-        current = self._cache.get(lead_id) or LeadState(lead_id=lead_id)
+        current = start or self._cache.get(lead_id) or LeadState(lead_id=lead_id)
         for attempt in range(1, max_attempts + 1):
             new = change(current)
             if new is None:
@@ -218,17 +219,42 @@ class LeadRepository:
         out.sort(key=lambda pair: pair[0].occurred_at, reverse=True)
         return out[:limit] if limit is not None else out
 
+    def hot_page(
+        self, tier: str, limit: int = 50, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[LeadState], dict[str, Any] | None]:
+        """One page of a tier, highest score first, from the ``hot`` index (never a scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": HOT_INDEX,
+            "KeyConditionExpression": "hot_pk = :t",
+            "ExpressionAttributeValues": {":t": {"S": f"HOT#{tier}"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        response = clients.dynamodb().query(**kwargs)
+        last: dict[str, Any] | None = response.get("LastEvaluatedKey")
+        return [from_item(i) for i in response.get("Items", [])], last
+
     def hot(self, tier: str, limit: int = 50) -> list[LeadState]:
-        """Leads of one tier, highest score first, from the ``hot`` index (never a scan)."""
-        response = clients.dynamodb().query(
-            TableName=self.table,
-            IndexName=HOT_INDEX,
-            KeyConditionExpression="hot_pk = :t",
-            ExpressionAttributeValues={":t": {"S": f"HOT#{tier}"}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [from_item(i) for i in response.get("Items", [])]
+        return self.hot_page(tier, limit)[0]
+
+    def due(self, now: int) -> Iterator[str]:
+        """Ids of leads whose decayed score may have crossed a boundary by ``now`` (``due`` index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
+            "ExpressionAttributeValues": {":d": {"S": DUE_PK}, ":now": {"N": str(now)}},
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            for item in response.get("Items", []):
+                yield item["pk"]["S"].removeprefix("LEAD#")
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def leaderboard(self, limit: int = 50, tiers: Iterable[str] = DEFAULT_TIERS) -> list[LeadState]:
         leads: list[LeadState] = []
