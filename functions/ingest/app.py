@@ -2,7 +2,9 @@
 
 Each route: build the request (413 before parsing), ask :mod:`leadscore.ingest.service` for events,
 enqueue them, answer 202 with counts. Every error type maps to one JSON error body below; nothing a
-caller can send produces a 5xx (503 only when SQS did not take the events, so the sender retries).
+caller can send produces a 5xx (503 only when SQS did not take the events, or AWS could not be reached to
+verify an SNS message, so the sender retries). ``GET``/``HEAD /webhooks/<provider>`` answer the URL checks
+some platforms make when a webhook is created (Mailchimp, Mandrill); 405 for every other provider.
 Logs carry counts and error codes, never bodies or email addresses.
 """
 
@@ -28,6 +30,7 @@ from leadscore.ingest.errors import (
     UnknownProviderError,
     UnprocessableError,
     UnsupportedMediaTypeError,
+    UpstreamUnavailableError,
 )
 from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.ingest.result import IngestResult
@@ -97,6 +100,14 @@ def post_webhook(provider: str) -> Response[str]:
     return _accepted(result, "/webhooks/" + result.source)
 
 
+@app.route("/webhooks/<provider>", method=["GET", "HEAD"])
+def check_webhook_url(provider: str) -> Response[str]:
+    if service.check_webhook_url(provider, _request(), IngestConfig.from_env()):
+        count("WebhookUrlChecks", source=provider.strip().lower())
+        return _json(HTTPStatus.OK, {"ok": True})
+    return _method_not_allowed()
+
+
 def _method_not_allowed(**_: str) -> Response[str]:
     return _error(
         HTTPStatus.METHOD_NOT_ALLOWED,
@@ -107,7 +118,8 @@ def _method_not_allowed(**_: str) -> Response[str]:
 
 
 for _rule in ROUTES:
-    app.route(_rule, method=OTHER_METHODS)(_method_not_allowed)
+    _others = [m for m in OTHER_METHODS if not (_rule == "/webhooks/<provider>" and m in ("GET", "HEAD"))]
+    app.route(_rule, method=_others)(_method_not_allowed)
 
 
 def _error(
@@ -167,6 +179,10 @@ def _queue_unavailable(exc: EnqueueError) -> Response[str]:
     )
 
 
+def _upstream_unavailable(exc: UpstreamUnavailableError) -> Response[str]:
+    return _error(exc.status, exc.code, exc.message, exc.details, headers={"Retry-After": "30"})
+
+
 def _misconfigured(exc: ConfigurationError) -> Response[str]:
     logger.error("configuration error", extra={"reason": redact(str(exc))})
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "the service is misconfigured")
@@ -194,6 +210,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], .
     (PayloadTooLargeError, _too_large),
     (UnsupportedMediaTypeError, _unsupported_media_type),
     (UnprocessableError, _unprocessable),
+    (UpstreamUnavailableError, _upstream_unavailable),
     (BadRequestError, _bad_request),
     (EnqueueError, _queue_unavailable),
     (ConfigurationError, _misconfigured),

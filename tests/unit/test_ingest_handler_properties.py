@@ -12,6 +12,7 @@ import json
 import os
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_outcome
 from hypothesis import strategies as st
 from leadscore.dal.clients import reset_clients
+from leadscore.ingest.providers import mailgun, provider_names, ses
 from leadscore.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from leadscore.ingest.request import http_api_event
 from leadscore.models.event import CanonicalEvent
@@ -28,7 +30,19 @@ from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
 
-CALLER_STATUSES = {202, 400, 401, 404, 405, 413, 415, 422}
+CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
+PROVIDER_SECRET_ENV = (
+    "TYPEFORM_SECRET",
+    "HUBSPOT_CLIENT_SECRET",
+    "TALLY_SIGNING_SECRET",
+    "WEBFLOW_SECRET",
+    "MAILGUN_SIGNING_KEY",
+    "POSTMARK_BASIC_AUTH",
+    "MAILCHIMP_WEBHOOK_KEY",
+    "MANDRILL_WEBHOOK_KEY",
+    "BREVO_WEBHOOK_TOKEN",
+    "SES_SNS_TOPIC_ARNS",
+)
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
@@ -52,9 +66,10 @@ class FakeContext:
 @pytest.fixture
 def handler(monkeypatch):
     for key in list(os.environ):
-        if key.startswith(("AWS_ENDPOINT_URL", "LEADSCORE_", "SENDGRID_")) or key in (
-            "AWS_PROFILE",
-            "MAX_BODY_BYTES",
+        if (
+            key.startswith(("AWS_ENDPOINT_URL", "LEADSCORE_", "SENDGRID_"))
+            or key in ("AWS_PROFILE", "MAX_BODY_BYTES", *PROVIDER_SECRET_ENV)
+            or key.endswith("_PARAM")
         ):
             monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -66,14 +81,24 @@ def handler(monkeypatch):
     )  # let unsigned SendGrid bodies reach the parser
     reset_clients()
     get_settings.cache_clear()
+    # No network: an SNS certificate or SubscribeURL "fetch" fails as a 404 would.
+    ses.set_certificate_fetcher(_no_network)
+    ses.set_subscribe_fetcher(_no_network)
+    monkeypatch.setattr(mailgun, "SEEN_TOKENS", mailgun._SeenTokens(100))
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="events")["QueueUrl"]
         monkeypatch.setenv("EVENTS_QUEUE_URL", url)
         get_settings.cache_clear()
         yield Invoker(sqs, url)
+    ses.set_certificate_fetcher(None)
+    ses.set_subscribe_fetcher(None)
     reset_clients()
     get_settings.cache_clear()
+
+
+def _no_network(url: str) -> bytes:
+    raise LookupError("no network in property tests")
 
 
 @dataclass
@@ -113,7 +138,8 @@ class Invoker:
         return body
 
 
-ROUTES = st.sampled_from(["/forms", "/track", "/webhooks/sendgrid"])
+PROVIDERS = provider_names()
+ROUTES = st.sampled_from(["/forms", "/track", *(f"/webhooks/{name}" for name in PROVIDERS)])
 CONTENT_TYPES = st.one_of(
     st.none(),
     st.sampled_from(
@@ -408,3 +434,134 @@ def test_the_size_limit_is_exact(handler, monkeypatch, size, b64):
     get_settings.cache_clear()
     body = handler.check(event_for("/track", b"x" * size, "application/json", b64=b64))
     assert (body.get("error") == "payload_too_large") == (size > 1024)
+
+
+# --- every provider route: shaped documents (insecure mode, so the parsers run) and forgeries -------
+
+_SAMPLES = Path(__file__).resolve().parents[2] / "events"
+
+
+def _sample_body(provider: str) -> bytes:
+    (path,) = sorted(_SAMPLES.glob(f"provider-{provider}-01-*.json"))
+    event = json.loads(path.read_text())
+    raw = event.get("body") or ""
+    return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+
+
+def _mostly(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``strategy`` nine times in ten, any JSON value the tenth."""
+    return st.integers(0, 9).flatmap(lambda n: strategy if n else json_values)
+
+
+def _drop_one(document: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    if not document:
+        return st.just(document)
+    return st.sampled_from([None, *document]).map(
+        lambda gone: {k: v for k, v in document.items() if k != gone}
+    )
+
+
+def mutated(value: Any, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Documents shaped like ``value``: most leaves kept, some replaced, a key dropped, lists resized."""
+    if depth > 5:
+        return st.just(value)
+    if isinstance(value, dict):
+        whole = st.fixed_dictionaries({k: mutated(v, depth + 1) for k, v in value.items()})
+        return _mostly(st.integers(0, 4).flatmap(lambda n: whole if n else whole.flatmap(_drop_one)))
+    if isinstance(value, list):
+        if not value:
+            return _mostly(st.lists(json_values, max_size=2))
+        items = st.one_of(*(mutated(v, depth + 1) for v in value[:3]))
+        return _mostly(st.lists(items, min_size=1, max_size=4))
+    return _mostly(st.just(value))
+
+
+_JSON_PROVIDERS = ("brevo", "hubspot", "mailgun", "postmark", "tally", "typeform", "webflow")
+
+
+@SETTINGS
+@given(data=st.data(), provider=st.sampled_from(_JSON_PROVIDERS))
+def test_provider_shaped_json_never_5xx(handler, data, provider):
+    document = data.draw(mutated(json.loads(_sample_body(provider))))
+    handler.check(event_for(f"/webhooks/{provider}", json.dumps(document), "application/json", b64=False))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_ses_shaped_messages_never_5xx(handler, data):
+    envelope = json.loads(_sample_body("ses"))
+    inner = data.draw(mutated(json.loads(envelope["Message"])))
+    message = data.draw(mutated({**envelope, "Message": json.dumps(inner)}))
+    kind = data.draw(
+        st.sampled_from(["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation", "x"])
+    )
+    if isinstance(message, dict):
+        message["Type"] = kind
+        message.setdefault("SubscribeURL", "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription")
+    handler.check(event_for("/webhooks/ses", json.dumps(message), "text/plain; charset=UTF-8", b64=False))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_mandrill_and_mailchimp_shaped_forms_never_5xx(handler, data):
+    from urllib.parse import parse_qsl, urlencode
+
+    events = json.loads(dict(parse_qsl(_sample_body("mandrill").decode()))["mandrill_events"])
+    mandrill_body = urlencode({"mandrill_events": json.dumps(data.draw(mutated(events)))})
+    handler.check(
+        event_for("/webhooks/mandrill", mandrill_body, "application/x-www-form-urlencoded", b64=False)
+    )
+    pairs = parse_qsl(_sample_body("mailchimp").decode())
+    kept = data.draw(st.lists(st.sampled_from(pairs), max_size=len(pairs), unique=True))
+    kept += data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(["type", "data[email]", "fired_at"]), st.text(max_size=20)), max_size=3
+        )
+    )
+    handler.check(
+        event_for("/webhooks/mailchimp", urlencode(kept), "application/x-www-form-urlencoded", b64=False)
+    )
+
+
+_FORGED_HEADERS = st.dictionaries(
+    st.sampled_from(
+        [
+            "typeform-signature",
+            "tally-signature",
+            "x-webflow-signature",
+            "x-webflow-timestamp",
+            "x-hubspot-signature-v3",
+            "x-hubspot-request-timestamp",
+            "x-mandrill-signature",
+            "authorization",
+        ]
+    ),
+    st.one_of(
+        st.text(max_size=60),
+        st.binary(max_size=40).map(lambda b: "sha256=" + base64.b64encode(b).decode()),
+        st.binary(max_size=20).map(lambda b: "Basic " + base64.b64encode(b).decode()),
+        st.sampled_from(["Bearer ", "Bearer x", "1795451400000", "Basic !!", "sha256="]),
+    ),
+    max_size=4,
+)
+
+
+@SETTINGS
+@given(
+    provider=st.sampled_from([p for p in PROVIDERS if p != "sendgrid"]),
+    headers=_FORGED_HEADERS,
+    body=st.one_of(st.binary(max_size=300), st.sampled_from([b"{}", b"[]", b"mandrill_events=%5B%5D"])),
+    content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]),
+)
+def test_provider_routes_with_secrets_refuse_forgeries(
+    handler, monkeypatch, provider, headers, body, content_type
+):
+    monkeypatch.delenv("LEADSCORE_INSECURE_ALLOW_UNSIGNED", raising=False)
+    for name in PROVIDER_SECRET_ENV:
+        monkeypatch.setenv(
+            name, "arn:aws:sns:us-east-1:123456789012:t" if name == "SES_SNS_TOPIC_ARNS" else "s3cret"
+        )
+    response = handler.check(event_for(f"/webhooks/{provider}", body, content_type, b64=True, **headers))
+    # Nothing forged gets in. Mailgun and SNS carry their signature in the body: a body that cannot be
+    # read is 400/415 before any signature exists to check.
+    assert response.get("error") in ("unauthorized", "malformed_body", "unsupported_media_type")

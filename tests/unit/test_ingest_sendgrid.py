@@ -458,9 +458,10 @@ def test_body_must_be_an_array(body):
 
 
 def test_registry_finds_sendgrid_case_insensitively_and_404s_the_rest():
-    assert provider_names() == ("sendgrid",)
+    assert "sendgrid" in provider_names()
+    assert "common" not in provider_names()
     assert get_provider("SendGrid") is PROVIDER
-    for name in ("mailchimp", "", "../sendgrid", "sendgrid/x", "a" * 100):
+    for name in ("marketo", "common", "", "../sendgrid", "sendgrid/x", "a" * 100):
         with pytest.raises(UnknownProviderError) as info:
             get_provider(name)
         assert info.value.status == 404

@@ -6,7 +6,9 @@ Layout (one concern per module, no AWS calls anywhere in here):
 - :mod:`~leadscore.ingest.body`: content types and body parsers (JSON, urlencoded, multipart);
 - :mod:`~leadscore.ingest.forms`: web forms and the configurable field-name alias table;
 - :mod:`~leadscore.ingest.tracking`: the Segment spec (track, page, identify, batch);
-- :mod:`~leadscore.ingest.providers`: webhook providers behind one interface, and their registry;
+- :mod:`~leadscore.ingest.providers`: webhook providers behind one interface, and their registry (SendGrid,
+  Typeform, HubSpot, Tally, Webflow, Mailgun, Postmark, Mailchimp, Mandrill, Brevo, SES via SNS);
+- :mod:`~leadscore.ingest.secrets`: provider secrets from SSM/Secrets Manager (plain variables locally);
 - :mod:`~leadscore.ingest.signatures`: signature helpers any provider can use (``cryptography`` loads lazily);
 - :mod:`~leadscore.ingest.service`: the three entry points the HTTP handler calls;
 - :mod:`~leadscore.ingest.result`: accepted events (deduplicated by id), rejected and ignored items;

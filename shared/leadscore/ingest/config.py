@@ -21,6 +21,11 @@ Environment variables (all optional):
     A JSON object of extra field-name aliases, ``{"How many people work there?": "company_size"}``, merged
     over the built-in table in :mod:`leadscore.ingest.forms` (see ``FIELD_ALIASES`` there for the targets).
 
+Provider secrets (HMAC keys, passwords, tokens) are not read here eagerly: :meth:`IngestConfig.secrets`
+resolves ``<NAME>`` (plain value, local mode) or ``<NAME>_PARAM`` (an SSM SecureString name or a Secrets
+Manager name/ARN, fetched and cached by :mod:`leadscore.ingest.secrets`) when a provider needs it. The
+names each provider reads are listed in ``docs/connect.md``.
+
 The environment is read on every request (a handful of dictionary lookups); anything costly derived from it
 (parsed aliases, loaded keys) is cached by the raw string, so a changed variable takes effect at once.
 """
@@ -55,6 +60,20 @@ class IngestConfig:
     honeypot_fields: frozenset[str] = DEFAULT_HONEYPOT_FIELDS
     field_aliases: Mapping[str, str] = field(default_factory=dict)
     signature_tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS
+    environ: Mapping[str, str] = field(default_factory=dict)
+    secret_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def secrets(self, name: str) -> tuple[str, ...]:
+        """The valid values of a provider secret (two during rotation); () when none is configured."""
+        if name in self.secret_overrides:
+            return self.secret_overrides[name]
+        from leadscore.ingest.secrets import resolve_secret
+
+        return resolve_secret(name, self.environ)
+
+    def setting(self, name: str) -> str:
+        """A plain (non-secret) setting from the environment this config was built from; "" if unset."""
+        return self.environ.get(name, "").strip()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestConfig:
@@ -65,6 +84,7 @@ class IngestConfig:
             allow_unsigned=env.get(ALLOW_UNSIGNED_ENV, "").strip().lower() in _TRUE,
             honeypot_fields=_split_names(honeypot) if honeypot else DEFAULT_HONEYPOT_FIELDS,
             field_aliases=_parse_aliases(env.get(FIELD_ALIASES_ENV, "")),
+            environ=env,
         )
 
 

@@ -52,3 +52,11 @@ class UnprocessableError(BadRequestError):
 
     status = 422
     code: ClassVar[str] = "unprocessable"
+
+
+class UpstreamUnavailableError(BadRequestError):
+    """A provider's own service could not be reached to verify a request (the SNS signing certificate, a
+    subscription confirmation): 503 with ``Retry-After``, so the sender retries. Never caused by a body."""
+
+    status = 503
+    code: ClassVar[str] = "upstream_unavailable"

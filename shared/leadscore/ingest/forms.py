@@ -282,6 +282,31 @@ def form_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
         result.honeypot = True
         return result
     pairs = [(name, value) for name, value in pairs if name not in config.honeypot_fields]
+    event, dropped = submission_event(pairs, request, config, source=SOURCE)
+    result.warnings.extend(dropped)
+    result.add(event)
+    return result
+
+
+def submission_event(
+    pairs: Iterable[tuple[str, Any]],
+    request: IngestRequest,
+    config: IngestConfig,
+    *,
+    source: str,
+    event_id: str | None = None,
+    form_name: str | None = None,
+    submitted_at: Any = None,
+    extra_properties: Mapping[str, Any] | None = None,
+    relayed: bool = False,
+) -> tuple[CanonicalEvent, list[str]]:
+    """One ``form_submit`` event from a submission's ``(field name, value)`` pairs, through the alias table.
+
+    Shared by ``POST /forms`` and the form providers (Typeform, HubSpot, Tally, Webflow). ``event_id`` is the
+    provider's submission id; without one, a hash of the mapped content. 422 if it names nobody. Also returns
+    the profile fields dropped because they failed validation (the response's ``warnings``). ``relayed``: the
+    request comes from the platform's servers, so its user agent says nothing about the person (no ``bot``).
+    """
     mapped = map_fields(pairs, build_alias_index(config.field_aliases))
     values = mapped.values
 
@@ -300,37 +325,38 @@ def form_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
             details=["email: missing (accepted names include email, e-mail, work email)"],
         )
     profile, dropped = build_profile(values)
-    result.warnings.extend(dropped)
 
-    form_name = values.get("form")
+    name = form_name or values.get("form")
     props = page_properties(values.get("page_url") or request.header("referer"), values.get("path"))
     if "url" in props:
         props["page_url"] = props.pop("url")
     submitted = {
-        "form": form_name,
+        "form": name,
         **props,
         "referrer": values.get("referrer"),
         **{utm: values.get(utm) or props.get(utm) for utm in UTM_FIELDS},
     }
-    properties = clean_properties(submitted, mapped.extra)
+    properties = clean_properties(submitted, extra_properties, mapped.extra)
     fingerprint = {"values": values, "extra": mapped.extra}
-    event_id = values.get("submission_id") or content_event_id(SOURCE, fingerprint)
+    chosen_id = event_id or values.get("submission_id") or content_event_id(source, fingerprint)
     try:
         event = CanonicalEvent(
-            event_id=str(event_id)[:256],
-            source=SOURCE,
+            event_id=str(chosen_id)[:256],
+            source=source,
             type="form_submit",
-            name=str(form_name)[:200] if form_name else None,
-            occurred_at=occurred_at(values.get("submitted_at"), request.received_at),
+            name=str(name)[:200] if name else None,
+            occurred_at=occurred_at(
+                submitted_at if submitted_at is not None else values.get("submitted_at"),
+                request.received_at,
+            ),
             received_at=request.received_at,
             identity=Identity(email=email, anonymous_id=str(anonymous_id)[:200] if anonymous_id else None),
             profile=profile,
             properties=properties,
-            bot=bot_reason(request.user_agent, http_libraries=False),
+            bot=None if relayed else bot_reason(request.user_agent, http_libraries=False),
         )
     except ValidationError as exc:
         raise UnprocessableError(
             "the submission cannot be used", details=describe_validation_error(exc)
         ) from exc
-    result.add(event)
-    return result
+    return event, dropped

@@ -36,6 +36,8 @@ class IngestRequest:
     query: tuple[tuple[str, str], ...] = ()
     now: float = field(default_factory=wall_clock)
     source_ip: str | None = None
+    raw_query: str = ""
+    domain_name: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -47,6 +49,20 @@ class IngestRequest:
     @property
     def user_agent(self) -> str | None:
         return self.header("user-agent")
+
+    def query_value(self, name: str) -> str | None:
+        """The first value of a query-string parameter, or None."""
+        return next((value for key, value in self.query if key == name), None)
+
+    def public_url(self, base_url: str = "") -> str:
+        """The URL the sender called: ``base_url`` (``https://hooks.example.com``) or ``https://<Host>``,
+        then the raw path and query string exactly as received. Signatures over the URL need it."""
+        base = base_url.strip().rstrip("/")
+        if not base:
+            host = self.header("host") or self.domain_name or "localhost"
+            proto = (self.header("x-forwarded-proto") or "https").split(",")[0].strip() or "https"
+            base = f"{proto}://{host}"
+        return base + self.path + ("?" + self.raw_query if self.raw_query else "")
 
 
 def _decoded_length(encoded: str) -> int:
@@ -109,6 +125,8 @@ def from_http_api_event(event: Mapping[str, Any], *, max_body_bytes: int) -> Ing
         query=query,
         now=wall_clock(),
         source_ip=str(http["sourceIp"]) if http.get("sourceIp") else None,
+        raw_query=str(event.get("rawQueryString") or ""),
+        domain_name=str(context["domainName"]) if context.get("domainName") else None,
     )
 
 
@@ -122,6 +140,7 @@ def http_api_event(
     time_epoch_ms: int | None = None,
     path_parameters: Mapping[str, str] | None = None,
     source_ip: str = "203.0.113.10",
+    raw_query: str = "",
 ) -> dict[str, Any]:
     """The payload-2.0 event API Gateway would send for a request (for tests and the local HTTP server)."""
     epoch_ms = int(time.time() * 1000) if time_epoch_ms is None else time_epoch_ms
@@ -139,7 +158,7 @@ def http_api_event(
         "version": "2.0",
         "routeKey": f"{method.upper()} {route_path}",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": raw_query,
         "headers": lowered,
         "requestContext": {
             "accountId": "123456789012",
@@ -165,4 +184,8 @@ def http_api_event(
         event["body"] = encoded
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
+    if raw_query:
+        from urllib.parse import parse_qsl
+
+        event["queryStringParameters"] = dict(parse_qsl(raw_query, keep_blank_values=True))
     return event

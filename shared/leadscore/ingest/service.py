@@ -27,3 +27,14 @@ def ingest_webhook(provider_name: str, request: IngestRequest, config: IngestCon
     provider = get_provider(provider_name)
     provider.authenticate(request, config)
     return provider.parse(request, config)
+
+
+def check_webhook_url(provider_name: str, request: IngestRequest, config: IngestConfig) -> bool:
+    """``GET``/``HEAD /webhooks/<provider>``: True (200) if the provider answers URL checks and this one is
+    authentic; False (405) if the provider has no URL check; 404 unknown; 401 a failed check."""
+    provider = get_provider(provider_name)
+    check = getattr(provider, "check_url", None)
+    if check is None:
+        return False
+    check(request, config)
+    return True

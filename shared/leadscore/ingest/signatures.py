@@ -100,12 +100,57 @@ def verify_hmac_sha256(
     message: bytes, signature: str, secrets: Sequence[bytes], *, encoding: str = "hex"
 ) -> bool:
     """True if ``signature`` (hex or base64) is HMAC-SHA256 of ``message`` under any secret. Constant time."""
+    return verify_hmac(message, signature, secrets, encoding=encoding)
+
+
+def hmac_digest(secret: bytes, message: bytes, *, algorithm: str = "sha256", encoding: str = "hex") -> str:
+    """HMAC of ``message`` as hex or base64 (for verifying, and for signing test requests)."""
+    digest = hmac.new(secret, message, getattr(hashlib, algorithm)).digest()
+    return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
+
+
+def verify_hmac(
+    message: bytes,
+    signature: str,
+    secrets: Sequence[bytes],
+    *,
+    algorithm: str = "sha256",
+    encoding: str = "hex",
+) -> bool:
+    """True if ``signature`` is the HMAC (``algorithm``, hex or base64) of ``message`` under any secret.
+
+    Every secret is tried (rotation); each comparison is constant time (:func:`hmac.compare_digest`).
+    """
+    given = signature.strip().encode("utf-8", "replace")
+    if encoding == "hex":
+        given = given.lower()
+    matched = False
     for secret in secrets:
-        digest = hmac.new(secret, message, hashlib.sha256).digest()
-        expected = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
-        if hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
-            return True
-    return False
+        expected = hmac_digest(secret, message, algorithm=algorithm, encoding=encoding).encode()
+        matched |= hmac.compare_digest(expected, given)
+    return matched
+
+
+def matches_any(given: str, secrets: Sequence[str]) -> bool:
+    """Constant-time comparison of a token or password against every configured value."""
+    candidate = given.encode("utf-8", "replace")
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(candidate, secret.encode("utf-8"))
+    return matched
+
+
+def basic_credentials(authorization: str | None) -> str | None:
+    """``Authorization: Basic dXNlcjpwYXNz`` → ``"user:pass"``; None when absent or not Basic."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        return _b64decode(encoded.strip()).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def check_timestamp(value: str | None, *, now: float, tolerance_seconds: int, header: str) -> int:

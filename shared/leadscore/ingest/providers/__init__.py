@@ -2,7 +2,9 @@
 :class:`~leadscore.ingest.providers.base.WebhookProvider`.
 
 Provider modules are imported on first use, so an invocation pays only for the provider it serves.
-Each module exposes its implementation as ``PROVIDER``.
+Each module exposes its implementation as ``PROVIDER``. A provider whose platform checks the URL with a
+``GET``/``HEAD`` when the webhook is created (Mailchimp, Mandrill) also has ``check_url(request, config)``
+(see :class:`~leadscore.ingest.providers.base.UrlCheckingProvider`). ``common`` holds shared helpers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,20 @@ from leadscore.ingest.providers.base import WebhookProvider
 
 # name → module. One line per provider.
 PROVIDER_MODULES: dict[str, str] = {
-    "sendgrid": "leadscore.ingest.providers.sendgrid",
+    name: f"leadscore.ingest.providers.{name}"
+    for name in (
+        "brevo",
+        "hubspot",
+        "mailchimp",
+        "mailgun",
+        "mandrill",
+        "postmark",
+        "sendgrid",
+        "ses",
+        "tally",
+        "typeform",
+        "webflow",
+    )
 }
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

@@ -1,0 +1,129 @@
+"""Brevo (ex-Sendinblue) transactional and marketing webhooks (https://developers.brevo.com/docs/how-to-use-webhooks).
+
+Brevo POSTs JSON: one event object (or an array when batching is on). Brevo does not sign bodies; a webhook
+is given authentication: a bearer token (``Authorization: Bearer <token>``) or basic auth
+(``https://user:pass@host/...``). We accept either and compare in constant time against
+``BREVO_WEBHOOK_TOKEN`` (the token, or ``user:password``). Nothing is timestamped: a replay maps to the same
+event id and is dropped by the scorer's dedupe.
+
+Mapping (``event``): delivered → email_delivered; opened, unique_opened → email_open; proxy_open,
+unique_proxy_open → email_open with ``bot = "machine open"`` (Brevo's mark for Apple MPP and other proxy
+opens); click → email_click; hard_bounce, invalid_email → email_bounce; soft_bounce, deferred →
+email_deferred; blocked, error → email_dropped; spam, complaint → email_spam_report; unsubscribed,
+unsubscribe → email_unsubscribe. ``request``/``sent`` and list events are ignored.
+Secret: ``BREVO_WEBHOOK_TOKEN`` / ``BREVO_WEBHOOK_TOKEN_PARAM``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from leadscore.ingest.bots import bot_reason
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.providers.common import add_email_event, json_document, required_secrets, text
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.signatures import basic_credentials, matches_any
+from leadscore.models.event import EventType
+
+SOURCE = "brevo"
+CREDENTIAL_VARIABLE = "BREVO_WEBHOOK_TOKEN"
+EVENT_TYPES: Mapping[str, EventType] = {
+    "delivered": "email_delivered",
+    "opened": "email_open",
+    "unique_opened": "email_open",
+    "proxy_open": "email_open",
+    "unique_proxy_open": "email_open",
+    "click": "email_click",
+    "hard_bounce": "email_bounce",
+    "invalid_email": "email_bounce",
+    "soft_bounce": "email_deferred",
+    "deferred": "email_deferred",
+    "blocked": "email_dropped",
+    "error": "email_dropped",
+    "spam": "email_spam_report",
+    "complaint": "email_spam_report",
+    "unsubscribed": "email_unsubscribe",
+    "unsubscribe": "email_unsubscribe",
+}
+
+
+class BrevoProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Brevo")
+        if secrets is None:
+            return
+        authorization = (request.header("authorization") or "").strip()
+        scheme, _, value = authorization.partition(" ")
+        given = value.strip() if scheme.lower() == "bearer" else basic_credentials(authorization)
+        if not given:
+            raise SignatureError("a bearer token or basic auth credentials are required")
+        if not matches_any(given, secrets):
+            raise SignatureError("the Brevo webhook credentials are wrong")
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        document = json_document(request)
+        if isinstance(document, dict):
+            items: list[Any] = [document]
+        elif isinstance(document, list):
+            items = document
+        else:
+            raise MalformedBodyError("a Brevo webhook body is a JSON event object or array of them")
+        result = IngestResult(source=SOURCE)
+        for index, item in enumerate(items):
+            _add(result, index, item, request)
+        return result
+
+
+def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) -> None:
+    if not isinstance(item, dict):
+        result.reject(index, "must be an event object")
+        return
+    kind = text(item.get("event"))
+    if kind is None:
+        result.reject(index, "event: missing or not a string")
+        return
+    kind = kind.lower()
+    event_type = EVENT_TYPES.get(kind)
+    if event_type is None:
+        result.ignore(index, f"Brevo event {kind[:40]!r} is not scored")
+        return
+    bot: str | None = None
+    if "proxy_open" in kind:
+        bot = "machine open"
+    elif event_type in ("email_open", "email_click"):
+        ua = item.get("user_agent")
+        bot = bot_reason(ua if isinstance(ua, str) else None)
+    properties: dict[str, Any] = {
+        "message_id": item.get("message-id"),
+        "campaign_id": item.get("camp_id"),
+        "campaign_name": item.get("campaign name"),
+        "tag": item.get("tag"),
+        "reason": item.get("reason"),
+    }
+    if event_type == "email_click":
+        properties.update(page_properties(item.get("link") or item.get("URL")))
+    when = item.get("ts_epoch") or item.get("ts_event") or item.get("date_event") or item.get("date")
+    add_email_event(
+        result,
+        index,
+        source=SOURCE,
+        event_type=event_type,
+        name=kind,
+        email=item.get("email"),
+        # Brevo's "id" is the webhook's id, not the event's: hash the event.
+        event_id=None,
+        fingerprint=item,
+        when=occurred_at(when, request.received_at),
+        request=request,
+        properties=properties,
+        bot=bot,
+    )
+
+
+PROVIDER = BrevoProvider()

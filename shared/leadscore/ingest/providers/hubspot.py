@@ -1,0 +1,187 @@
+"""HubSpot (https://developers.hubspot.com/docs/api/webhooks/validating-requests), request signature v3.
+
+HubSpot sends ``X-HubSpot-Signature-v3`` = base64 HMAC-SHA256(client secret, method + URI + raw body +
+timestamp) and ``X-HubSpot-Request-Timestamp`` (epoch milliseconds); requests more than 5 minutes old (or
+ahead) are refused. The URI is the full URL HubSpot called (``https://host/path?query``), with the
+characters HubSpot decodes (``%3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B``) decoded. Behind a custom
+domain or proxy, set ``HUBSPOT_WEBHOOK_BASE_URL`` (``https://hooks.example.com``) so the URL is rebuilt as
+HubSpot saw it.
+
+Bodies:
+
+- a JSON **object** (a workflow "Send a webhook" action, or a form submission relayed as contact
+  properties; values may be plain or ``{"value": ...}``) → one ``form_submit`` with a Profile, through the
+  form alias table (``firstname``, ``jobtitle``, ``company``...). Event id: ``hs_form_submission_id``,
+  ``conversion-id`` or a content hash;
+- a JSON **array** of webhook-subscription events → ``contact.propertyChange`` on ``email`` becomes an
+  ``identify`` for that email (event id ``hubspot:<eventId>``); other events carry no email and are ignored
+  with a reason.
+
+Secret: ``HUBSPOT_CLIENT_SECRET`` / ``HUBSPOT_CLIENT_SECRET_PARAM``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.forms import submission_event
+from leadscore.ingest.normalize import occurred_at
+from leadscore.ingest.providers.common import (
+    add_email_event,
+    as_bytes,
+    check_millis_timestamp,
+    json_document,
+    required_secrets,
+    text,
+)
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.signatures import hmac_digest, verify_hmac
+
+SOURCE = "hubspot"
+CREDENTIAL_VARIABLE = "HUBSPOT_CLIENT_SECRET"
+BASE_URL_SETTING = "HUBSPOT_WEBHOOK_BASE_URL"
+SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
+TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
+_DECODED = {
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
+
+
+def hubspot_uri(url: str) -> str:
+    """The URI as HubSpot signs it: the listed percent-escapes decoded (either case)."""
+    out = url
+    for escape, char in _DECODED.items():
+        out = out.replace(escape, char).replace(escape.lower(), char)
+    return out
+
+
+def signed_message(method: str, uri: str, body: bytes, timestamp_ms: str) -> bytes:
+    return method.upper().encode() + hubspot_uri(uri).encode() + body + timestamp_ms.encode()
+
+
+def sign(method: str, uri: str, body: bytes, timestamp_ms: str, secret: str) -> str:
+    return hmac_digest(secret.encode(), signed_message(method, uri, body, timestamp_ms), encoding="base64")
+
+
+class HubSpotProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "HubSpot")
+        if secrets is None:
+            return
+        signature = request.header(SIGNATURE_HEADER)
+        if not signature or not signature.strip():
+            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        timestamp = request.header(TIMESTAMP_HEADER)
+        check_millis_timestamp(
+            timestamp,
+            now=request.now,
+            tolerance_seconds=config.signature_tolerance_seconds,
+            header=TIMESTAMP_HEADER,
+        )
+        assert timestamp is not None
+        uri = request.public_url(config.setting(BASE_URL_SETTING))
+        message = signed_message(request.method, uri, request.body, timestamp.strip())
+        if not verify_hmac(message, signature, as_bytes(secrets), encoding="base64"):
+            raise SignatureError("the HubSpot v3 signature does not match the request")
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        document = json_document(request)
+        result = IngestResult(source=SOURCE)
+        if isinstance(document, dict):
+            _add_submission(result, document, request, config)
+        elif isinstance(document, list):
+            for index, item in enumerate(document):
+                _add_subscription_event(result, index, item, request)
+        else:
+            raise MalformedBodyError("a HubSpot body is a JSON object (contact) or array (webhook events)")
+        return result
+
+
+def _value(raw: Any) -> Any:
+    return raw.get("value") if isinstance(raw, dict) else raw
+
+
+def _contact_pairs(document: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    properties = document.get("properties")
+    if isinstance(properties, dict):
+        yield from ((str(k), _value(v)) for k, v in properties.items())
+    fields = document.get("fields")
+    if isinstance(fields, list):  # a form submission: [{"name": "email", "value": "..."}]
+        for item in fields:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                yield item["name"], item.get("value")
+    for key, value in document.items():
+        if key not in ("properties", "fields") and not isinstance(value, dict | list):
+            yield str(key), value
+
+
+def _add_submission(
+    result: IngestResult, document: Mapping[str, Any], request: IngestRequest, config: IngestConfig
+) -> None:
+    pairs = list(_contact_pairs(document))
+    values = dict(pairs)
+    submission = text(values.get("hs_form_submission_id")) or text(values.get("conversion-id"))
+    event, dropped = submission_event(
+        pairs,
+        request,
+        config,
+        source=SOURCE,
+        relayed=True,
+        event_id=f"hubspot:{submission}" if submission else None,
+        form_name=text(values.get("hs_form_title")) or text(values.get("form_name")),
+        submitted_at=values.get("submittedAt") or values.get("hs_form_submission_timestamp"),
+        extra_properties={"portal_id": document.get("portalId") or document.get("portal-id")},
+    )
+    result.warnings.extend(dropped)
+    result.add(event)
+
+
+def _add_subscription_event(result: IngestResult, index: int, item: Any, request: IngestRequest) -> None:
+    if not isinstance(item, dict):
+        result.reject(index, "must be an event object")
+        return
+    kind = item.get("subscriptionType")
+    if not isinstance(kind, str):
+        result.reject(index, "subscriptionType: missing or not a string")
+        return
+    if not (kind == "contact.propertyChange" and item.get("propertyName") == "email"):
+        result.ignore(index, f"{kind[:60]} carries no email address")
+        return
+    event_id = item.get("eventId")
+    add_email_event(
+        result,
+        index,
+        source=SOURCE,
+        event_type="identify",
+        name=kind,
+        email=item.get("propertyValue"),
+        event_id=f"hubspot:{event_id}" if isinstance(event_id, int | str) and str(event_id) else None,
+        fingerprint=item,
+        when=occurred_at(item.get("occurredAt"), request.received_at),
+        request=request,
+        properties={
+            "portal_id": item.get("portalId"),
+            "object_id": item.get("objectId"),
+            "change_source": item.get("changeSource"),
+        },
+    )
+
+
+PROVIDER = HubSpotProvider()

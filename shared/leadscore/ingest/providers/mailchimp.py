@@ -1,0 +1,135 @@
+"""Mailchimp Marketing webhooks (https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/).
+
+Mailchimp POSTs ``application/x-www-form-urlencoded`` bodies (``type=subscribe&fired_at=...&data[email]=...
+&data[merges][FNAME]=...``) and signs nothing. The webhook URL carries a secret we compare in constant time:
+``https://<api>/webhooks/mailchimp?key=<secret>``. Mailchimp checks the URL with a ``GET`` when the webhook
+is created: it is answered 200 when the key is right. No timestamp is signed: a replay maps to the same
+content-hash event id and is dropped by the scorer's dedupe.
+
+Mapping (``type``): subscribe → form_submit with a Profile from the merge fields; unsubscribe →
+email_unsubscribe; cleaned → email_bounce; profile and upemail → identify; campaign → ignored.
+Secret: ``MAILCHIMP_WEBHOOK_KEY`` / ``MAILCHIMP_WEBHOOK_KEY_PARAM``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.forms import submission_event
+from leadscore.ingest.normalize import occurred_at
+from leadscore.ingest.providers.common import add_email_event, required_secrets
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.signatures import matches_any
+from leadscore.models.event import EventType, content_event_id
+
+SOURCE = "mailchimp"
+CREDENTIAL_VARIABLE = "MAILCHIMP_WEBHOOK_KEY"
+KEY_PARAMETER = "key"
+_MERGE_TAGS = {
+    "EMAIL": "email",
+    "FNAME": "first_name",
+    "LNAME": "last_name",
+    "PHONE": "phone",
+    "COMPANY": "company",
+    "TITLE": "job_title",
+    "JOBTITLE": "job_title",
+    "COUNTRY": "country",
+    "INDUSTRY": "industry",
+}
+_EVENT_TYPES: Mapping[str, EventType] = {
+    "unsubscribe": "email_unsubscribe",
+    "cleaned": "email_bounce",
+    "profile": "identify",
+    "upemail": "identify",
+}
+_KEY = re.compile(r"^data\[([^\]]+)\](?:\[([^\]]+)\])?$")
+
+
+class MailchimpProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mailchimp")
+        if secrets is None:
+            return
+        key = request.query_value(KEY_PARAMETER)
+        if not key:
+            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is missing from the webhook URL")
+        if not matches_any(key, secrets):
+            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is wrong")
+
+    def check_url(self, request: IngestRequest, config: IngestConfig) -> None:
+        """Mailchimp's GET when the webhook is saved: 200 only with the right ``?key=``."""
+        self.authenticate(request, config)
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
+        pairs = parse_urlencoded(request.body, content_type.charset)
+        top: dict[str, str] = {}
+        data: dict[str, str] = {}
+        merges: dict[str, str] = {}
+        for name, value in pairs:
+            match = _KEY.match(name)
+            if match is None:
+                top.setdefault(name, value)
+            elif match.group(2) is None:
+                data.setdefault(match.group(1), value)
+            elif match.group(1) == "merges":
+                merges.setdefault(match.group(2), value)
+        kind = top.get("type", "").strip()
+        if not kind:
+            raise MalformedBodyError("a Mailchimp webhook body has a type field")
+        result = IngestResult(source=SOURCE)
+        fingerprint = {"top": top, "data": data, "merges": merges}
+        event_id = content_event_id(SOURCE, fingerprint)
+        when = occurred_at(top.get("fired_at", "").replace(" ", "T") or None, request.received_at)
+        list_id = data.get("list_id")
+        if kind == "subscribe":
+            fields: list[tuple[str, Any]] = [("email", data.get("email"))]
+            fields += [(_MERGE_TAGS.get(tag, tag.lower()), value) for tag, value in merges.items()]
+            event, dropped = submission_event(
+                fields,
+                request,
+                config,
+                source=SOURCE,
+                relayed=True,
+                event_id=event_id,
+                form_name="mailchimp subscribe",
+                submitted_at=when,
+                extra_properties={"list_id": list_id},
+            )
+            result.warnings.extend(dropped)
+            result.add(event)
+            return result
+        event_type = _EVENT_TYPES.get(kind)
+        if event_type is None:
+            result.ignore(0, f"Mailchimp {kind[:40]!r} events are not scored")
+            return result
+        email = data.get("new_email") if kind == "upemail" else data.get("email")
+        add_email_event(
+            result,
+            0,
+            source=SOURCE,
+            event_type=event_type,
+            name=kind,
+            email=email,
+            event_id=event_id,
+            fingerprint=fingerprint,
+            when=when,
+            request=request,
+            properties={
+                "list_id": list_id,
+                "reason": data.get("reason"),
+                "campaign_id": data.get("campaign_id"),
+            },
+        )
+        return result
+
+
+PROVIDER = MailchimpProvider()

@@ -1,0 +1,172 @@
+"""Mailgun webhooks (https://documentation.mailgun.com/docs/mailgun/user-manual/events/webhooks/).
+
+The JSON body holds ``signature: {timestamp, token, signature}`` and ``event-data``. ``signature`` is hex
+HMAC-SHA256(webhook signing key, ``timestamp + token``). We refuse:
+
+- timestamps more than 5 minutes from now (stale);
+- a token already seen within that window (replay). The seen tokens are a bounded in-memory set per
+  container (:data:`MAX_TOKENS`): a replay sent to *another* container is not caught here, but it carries
+  the same ``event-data.id`` and is dropped by the scorer's event-id dedupe downstream.
+
+Mapping (``event`` → type): delivered → email_delivered, opened → email_open, clicked → email_click,
+failed (severity permanent) → email_bounce, failed (temporary) → email_deferred, rejected → email_dropped,
+unsubscribed → email_unsubscribe, complained → email_spam_report; accepted/stored/list events are ignored.
+Opens Mailgun marks as machine/bot (``client-info.bot``) set ``bot``; scanner user agents too.
+Secret: ``MAILGUN_SIGNING_KEY`` / ``MAILGUN_SIGNING_KEY_PARAM``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from leadscore.ingest.bots import bot_reason
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.providers.common import (
+    add_email_event,
+    as_bytes,
+    json_object,
+    required_secrets,
+    section,
+    text,
+)
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.signatures import check_timestamp, hmac_digest, verify_hmac
+from leadscore.models.event import EventType
+
+SOURCE = "mailgun"
+CREDENTIAL_VARIABLE = "MAILGUN_SIGNING_KEY"
+MAX_TOKENS = 10_000
+
+EVENT_TYPES: Mapping[str, EventType] = {
+    "delivered": "email_delivered",
+    "opened": "email_open",
+    "clicked": "email_click",
+    "rejected": "email_dropped",
+    "unsubscribed": "email_unsubscribe",
+    "complained": "email_spam_report",
+}
+
+
+class _SeenTokens:
+    """Tokens seen in the last window, oldest first, at most ``limit`` (the oldest are forgotten first)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._tokens: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check_and_add(self, token: str, now: float, window: float) -> bool:
+        """True if ``token`` is new (and remember it); False if seen within ``window`` seconds."""
+        with self._lock:
+            while self._tokens:
+                seen_at = next(iter(self._tokens.values()))
+                if now - seen_at <= window and len(self._tokens) < self._limit:
+                    break
+                self._tokens.popitem(last=False)
+            if token in self._tokens:
+                return False
+            self._tokens[token] = now
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+SEEN_TOKENS = _SeenTokens(MAX_TOKENS)
+
+
+def sign(timestamp: str, token: str, key: str) -> str:
+    return hmac_digest(key.encode(), (timestamp + token).encode())
+
+
+class MailgunProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mailgun")
+        if secrets is None:
+            return
+        document = json_object(request, "Mailgun webhook")
+        block = document.get("signature")
+        if not isinstance(block, dict):
+            raise SignatureError("the body has no signature object")
+        timestamp, token, signature = (block.get(k) for k in ("timestamp", "token", "signature"))
+        if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+            timestamp = str(timestamp)
+        if not all(isinstance(v, str) and v for v in (timestamp, token, signature)):
+            raise SignatureError("signature.timestamp, token and signature are required strings")
+        assert isinstance(timestamp, str)
+        assert isinstance(token, str)
+        assert isinstance(signature, str)
+        window = config.signature_tolerance_seconds
+        check_timestamp(timestamp, now=request.now, tolerance_seconds=window, header="signature.timestamp")
+        if not verify_hmac((timestamp + token).encode(), signature, as_bytes(secrets)):
+            raise SignatureError("the Mailgun signature does not match the timestamp and token")
+        if not SEEN_TOKENS.check_and_add(token, request.now, 2 * window):
+            raise SignatureError("the Mailgun token was already used (replayed request)")
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        document = json_object(request, "Mailgun webhook")
+        data = document.get("event-data")
+        if not isinstance(data, dict):
+            raise MalformedBodyError("a Mailgun webhook body has an event-data object")
+        result = IngestResult(source=SOURCE)
+        kind = text(data.get("event"))
+        if kind is None:
+            result.reject(0, "event-data.event: missing or not a string")
+            return result
+        kind = kind.lower()
+        event_type = EVENT_TYPES.get(kind)
+        if kind == "failed":
+            event_type = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
+        if event_type is None:
+            result.ignore(0, f"Mailgun event {kind[:40]!r} is not scored")
+            return result
+        client = section(data, "client-info")
+        bot: str | None = None
+        if kind in ("opened", "clicked"):
+            marked = client.get("bot")
+            if marked:
+                bot = "machine open" if kind == "opened" else f"bot click ({str(marked)[:40]})"
+            else:
+                ua = client.get("user-agent")
+                bot = bot_reason(ua if isinstance(ua, str) else None)
+        message = section(data, "message")
+        headers = section(message, "headers")
+        properties: dict[str, Any] = {
+            "message_id": headers.get("message-id"),
+            "tags": data.get("tags"),
+            "campaigns": data.get("campaigns"),
+            "reason": data.get("reason") if kind == "failed" else None,
+            "severity": data.get("severity"),
+        }
+        if kind == "clicked":
+            properties.update(page_properties(data.get("url")))
+        variables = data.get("user-variables")
+        event_id = text(data.get("id"))
+        add_email_event(
+            result,
+            0,
+            source=SOURCE,
+            event_type=event_type,
+            name=kind,
+            email=data.get("recipient"),
+            event_id=f"mailgun:{event_id}" if event_id else None,
+            fingerprint=data,
+            when=occurred_at(data.get("timestamp"), request.received_at),
+            request=request,
+            properties=properties,
+            extra=variables if isinstance(variables, dict) else None,
+            bot=bot,
+        )
+        return result
+
+
+PROVIDER = MailgunProvider()

@@ -1,0 +1,151 @@
+"""Mandrill (Mailchimp Transactional) webhooks (https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/).
+
+Mandrill POSTs ``application/x-www-form-urlencoded`` with one field, ``mandrill_events``: a JSON array.
+``X-Mandrill-Signature`` = base64 HMAC-SHA1(webhook key, webhook URL + each POST parameter's name and value,
+sorted by name). The URL is the one configured in Mandrill, exactly: set ``MANDRILL_WEBHOOK_URL`` to it
+(otherwise it is rebuilt from the Host header, the path and the query string). Nothing is timestamped: a
+replayed batch maps to the same event ids (Mandrill's ``_id``) and is dropped by the scorer's dedupe.
+Mandrill checks a new URL with ``HEAD`` (answered 200) and a POST of an empty array (202, nothing queued).
+
+Mapping (``event``): send (accepted by Mandrill, not an outcome) is ignored;
+deferral → email_deferred, hard_bounce → email_bounce, soft_bounce → email_deferred, open → email_open,
+click → email_click, spam → email_spam_report, unsub → email_unsubscribe, reject → email_dropped. Sync
+events (``type`` whitelist/blacklist) are ignored. Scanner user agents on opens and clicks set ``bot``.
+Secret: ``MANDRILL_WEBHOOK_KEY`` / ``MANDRILL_WEBHOOK_KEY_PARAM``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from leadscore.ingest.body import FORM_URLENCODED, parse_json, parse_urlencoded, require_content_type
+from leadscore.ingest.bots import bot_reason
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.providers.common import add_email_event, as_bytes, required_secrets, section, text
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.models.event import EventType
+
+SOURCE = "mandrill"
+CREDENTIAL_VARIABLE = "MANDRILL_WEBHOOK_KEY"
+URL_SETTING = "MANDRILL_WEBHOOK_URL"
+SIGNATURE_HEADER = "X-Mandrill-Signature"
+EVENT_TYPES: Mapping[str, EventType] = {
+    "deferral": "email_deferred",
+    "hard_bounce": "email_bounce",
+    "soft_bounce": "email_deferred",
+    "open": "email_open",
+    "click": "email_click",
+    "spam": "email_spam_report",
+    "unsub": "email_unsubscribe",
+    "reject": "email_dropped",
+}
+
+
+def signed_data(url: str, params: list[tuple[str, str]]) -> bytes:
+    return (url + "".join(k + v for k, v in sorted(params, key=lambda kv: kv[0]))).encode("utf-8")
+
+
+def sign(url: str, params: list[tuple[str, str]], key: str) -> str:
+    return hmac_digest(key.encode(), signed_data(url, params), algorithm="sha1", encoding="base64")
+
+
+def _params(request: IngestRequest) -> list[tuple[str, str]]:
+    content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
+    return parse_urlencoded(request.body, content_type.charset)
+
+
+class MandrillProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mandrill")
+        if secrets is None:
+            return
+        signature = request.header(SIGNATURE_HEADER)
+        if not signature or not signature.strip():
+            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        url = config.setting(URL_SETTING) or request.public_url()
+        if not verify_hmac(
+            signed_data(url, _params(request)),
+            signature,
+            as_bytes(secrets),
+            algorithm="sha1",
+            encoding="base64",
+        ):
+            raise SignatureError("the Mandrill signature does not match the URL and parameters")
+
+    def check_url(self, request: IngestRequest, config: IngestConfig) -> None:
+        """Mandrill's HEAD when the webhook is added: nothing to verify, nothing is ingested."""
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        fields = dict(_params(request))
+        raw = fields.get("mandrill_events")
+        if raw is None:
+            raise MalformedBodyError("a Mandrill webhook body has a mandrill_events field")
+        try:
+            events = parse_json(raw.encode("utf-8", "surrogatepass"))
+        except MalformedBodyError as exc:
+            raise MalformedBodyError("mandrill_events is not valid JSON", details=exc.details) from exc
+        if not isinstance(events, list):
+            raise MalformedBodyError("mandrill_events is a JSON array")
+        result = IngestResult(source=SOURCE)
+        for index, item in enumerate(events):
+            _add(result, index, item, request)
+        return result
+
+
+def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) -> None:
+    if not isinstance(item, dict):
+        result.reject(index, "must be an event object")
+        return
+    kind = text(item.get("event"))
+    if kind is None:
+        if "type" in item:
+            result.ignore(index, "sync events are not scored")
+        else:
+            result.reject(index, "event: missing or not a string")
+        return
+    event_type = EVENT_TYPES.get(kind)
+    if event_type is None:
+        result.ignore(index, f"Mandrill event {kind[:40]!r} is not scored")
+        return
+    msg = section(item, "msg")
+    properties: dict[str, Any] = {
+        "message_id": msg.get("_id"),
+        "tags": msg.get("tags"),
+        "subject": msg.get("subject"),
+        "bounce_description": msg.get("bounce_description"),
+    }
+    bot: str | None = None
+    if kind in ("open", "click"):
+        ua = item.get("user_agent")
+        bot = bot_reason(ua if isinstance(ua, str) else None)
+    if kind == "click":
+        properties.update(page_properties(item.get("url")))
+    event_id = text(item.get("_id"))
+    metadata = msg.get("metadata")
+    add_email_event(
+        result,
+        index,
+        source=SOURCE,
+        event_type=event_type,
+        name=kind,
+        email=msg.get("email"),
+        # Mandrill's event _id is the message id: with the event and time it names one event.
+        event_id=f"mandrill:{event_id}:{kind}:{item.get('ts')}" if event_id else None,
+        fingerprint=json.dumps(item, sort_keys=True, default=str),
+        when=occurred_at(item.get("ts"), request.received_at),
+        request=request,
+        properties=properties,
+        extra=metadata if isinstance(metadata, dict) else None,
+        bot=bot,
+    )
+
+
+PROVIDER = MandrillProvider()

@@ -1,0 +1,352 @@
+"""Amazon SES event publishing through an SNS topic with an HTTPS subscription.
+
+SNS POSTs a JSON envelope (``Content-Type: text/plain``) with ``Type`` = ``SubscriptionConfirmation``,
+``Notification`` or ``UnsubscribeConfirmation``. Every message is verified as AWS documents
+(https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html):
+
+1. ``TopicArn`` must be one of ``SES_SNS_TOPIC_ARNS`` (comma-separated): anyone can create a topic and
+   subscribe our URL, and SNS signs their messages too;
+2. ``SigningCertURL`` must be ``https://sns.<region>.amazonaws.com/...pem`` (``.amazonaws.com.cn`` in China);
+3. the certificate is fetched (an injectable, cached fetcher: :func:`set_certificate_fetcher`) and the
+   ``Signature`` checked over the canonical string, RSA PKCS#1 v1.5 with SHA1 (``SignatureVersion`` 1) or
+   SHA256 (2);
+4. ``Timestamp`` must be at most :data:`MAX_AGE_SECONDS` old (SNS retries for up to an hour); a replay
+   within that window carries the same ``MessageId`` and is dropped by the scorer's event-id dedupe.
+
+A verified ``SubscriptionConfirmation`` is confirmed by a GET of its ``SubscribeURL`` (same host rule),
+through an injectable fetcher (:func:`set_subscribe_fetcher`). A ``Notification``'s ``Message`` is an SES
+event (``eventType``, or ``notificationType`` for SES notifications):
+
+Delivery → email_delivered, Open → email_open, Click → email_click, Bounce → email_bounce (Permanent) or
+email_deferred (Transient/Undetermined), Complaint → email_spam_report, Reject → email_dropped,
+DeliveryDelay → email_deferred, Subscription with ``unsubscribeAll`` → email_unsubscribe; Send and
+Rendering Failure are ignored. One event per recipient; event id ``ses:<SNS MessageId>:<recipient #>``.
+Settings: ``SES_SNS_TOPIC_ARNS`` (not a secret).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from leadscore.ingest.bots import bot_reason
+from leadscore.ingest.config import IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
+from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
+from leadscore.ingest.providers.common import add_email_event, json_object, text
+from leadscore.ingest.request import IngestRequest
+from leadscore.ingest.result import IngestResult
+from leadscore.models.event import EventType
+
+SOURCE = "ses"
+TOPICS_SETTING = "SES_SNS_TOPIC_ARNS"
+MAX_AGE_SECONDS = 3600
+FETCH_TIMEOUT_SECONDS = 3.0
+MAX_CACHED_CERTIFICATES = 16
+_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+
+_NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+_SUBSCRIPTION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+
+
+Fetcher = Callable[[str], bytes]
+
+
+def _urllib_fetch(url: str) -> bytes:
+    """GET ``url`` (already checked: https on an SNS host). A 4xx answer raises LookupError (the URL is
+    wrong: 401 for the caller); anything else that fails means AWS is unreachable (503, SNS retries)."""
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
+            body: bytes = response.read(256 * 1024)
+            return body
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500:
+            raise LookupError(f"HTTP {exc.code}") from None
+        raise
+
+
+_fetchers: dict[str, Fetcher] = {"certificate": _urllib_fetch, "subscribe": _urllib_fetch}
+_certificates: OrderedDict[str, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def set_certificate_fetcher(fetcher: Fetcher | None) -> None:
+    """Replace how signing certificates are fetched (None: the network); clears the certificate cache."""
+    _fetchers["certificate"] = fetcher or _urllib_fetch
+    with _lock:
+        _certificates.clear()
+
+
+def set_subscribe_fetcher(fetcher: Fetcher | None) -> None:
+    """Replace how a SubscribeURL is called (None: the network)."""
+    _fetchers["subscribe"] = fetcher or _urllib_fetch
+
+
+def check_aws_url(url: Any, field: str) -> str:
+    """``url`` if it is https on an SNS host (``sns.<region>.amazonaws.com``); else 401."""
+    if not isinstance(url, str):
+        raise SignatureError(f"{field}: missing or not a string")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise SignatureError(f"{field}: not a URL") from None
+    if parts.scheme != "https" or not _HOST.match(parts.hostname or "") or parts.port not in (None, 443):
+        raise SignatureError(f"{field}: not an https://sns.<region>.amazonaws.com URL")
+    if parts.username or parts.password:
+        raise SignatureError(f"{field}: credentials are not allowed in the URL")
+    return url
+
+
+def _certificate_key(url: str) -> Any:
+    from cryptography.x509 import load_pem_x509_certificate
+
+    with _lock:
+        if url in _certificates:
+            _certificates.move_to_end(url)
+            return _certificates[url]
+    try:
+        pem = _fetchers["certificate"](url)
+    except LookupError:
+        raise SignatureError("the SNS signing certificate does not exist") from None
+    except Exception as exc:
+        raise UpstreamUnavailableError(
+            "the SNS signing certificate could not be fetched; retry later"
+        ) from exc
+    try:
+        key = load_pem_x509_certificate(pem).public_key()
+    except ValueError:
+        raise SignatureError("the SNS signing certificate is not a PEM certificate") from None
+    with _lock:
+        _certificates[url] = key
+        while len(_certificates) > MAX_CACHED_CERTIFICATES:
+            _certificates.popitem(last=False)
+    return key
+
+
+def string_to_sign(message: Mapping[str, Any]) -> bytes:
+    """The canonical string SNS signs: ``key\\nvalue\\n`` for the type's keys, in order, when present."""
+    keys = _NOTIFICATION_KEYS if message.get("Type") == "Notification" else _SUBSCRIPTION_KEYS
+    parts = []
+    for key in keys:
+        value = message.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise SignatureError(f"{key}: not a string")
+        parts.append(f"{key}\n{value}\n")
+    return "".join(parts).encode("utf-8")
+
+
+def verify_sns_signature(message: Mapping[str, Any]) -> None:
+    """Check the SNS signature of ``message`` (a parsed envelope); 401 on any problem."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.hashes import SHA1, SHA256
+
+    version = message.get("SignatureVersion")
+    if version not in ("1", "2"):
+        raise SignatureError("SignatureVersion must be 1 or 2")
+    url = check_aws_url(message.get("SigningCertURL") or message.get("SigningCertUrl"), "SigningCertURL")
+    signature = message.get("Signature")
+    if not isinstance(signature, str) or not signature:
+        raise SignatureError("Signature: missing")
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError("Signature: not base64") from None
+    canonical = string_to_sign(message)
+    key = _certificate_key(url)
+    if not isinstance(key, RSAPublicKey):
+        raise SignatureError("the SNS signing certificate does not hold an RSA key")
+    try:
+        key.verify(raw, canonical, PKCS1v15(), SHA1() if version == "1" else SHA256())  # noqa: S303
+    except InvalidSignature:
+        raise SignatureError("the SNS signature does not match the message") from None
+
+
+class SesProvider:
+    name = SOURCE
+
+    def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
+        topics = {t.strip() for t in config.setting(TOPICS_SETTING).split(",") if t.strip()}
+        if not topics and config.allow_unsigned:
+            return
+        if not topics:
+            raise SignatureError(
+                "the SNS topic of SES events is not configured; requests are refused",
+                details=[f"set {TOPICS_SETTING} to the topic ARN(s) SES publishes to"],
+            )
+        message = json_object(request, "SNS message")
+        if message.get("TopicArn") not in topics:
+            raise SignatureError("the message is from an SNS topic that is not configured")
+        verify_sns_signature(message)
+        sent = parse_time(message.get("Timestamp"))
+        if sent is None:
+            raise SignatureError("Timestamp: missing or not a time")
+        age = request.now - sent.timestamp()
+        if age > MAX_AGE_SECONDS or age < -config.signature_tolerance_seconds:
+            raise SignatureError(f"the SNS message is stale ({int(age)} s old; at most {MAX_AGE_SECONDS} s)")
+
+    def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
+        envelope = json_object(request, "SNS message")
+        result = IngestResult(source=SOURCE)
+        kind = envelope.get("Type")
+        if kind == "SubscriptionConfirmation":
+            url = check_aws_url(envelope.get("SubscribeURL"), "SubscribeURL")
+            try:
+                _fetchers["subscribe"](url)
+            except LookupError:
+                raise SignatureError("the SubscribeURL was refused by SNS") from None
+            except Exception as exc:
+                raise UpstreamUnavailableError(
+                    "the subscription could not be confirmed; retry later"
+                ) from exc
+            result.ignore(0, "subscription confirmed")
+            return result
+        if kind == "UnsubscribeConfirmation":
+            result.ignore(0, "unsubscribe confirmation: nothing to score")
+            return result
+        if kind != "Notification":
+            raise MalformedBodyError(
+                "Type must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation"
+            )
+        raw = envelope.get("Message")
+        if not isinstance(raw, str):
+            raise MalformedBodyError("Message: missing or not a string")
+        try:
+            event = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise MalformedBodyError("Message is not an SES event (JSON)") from None
+        if not isinstance(event, dict):
+            raise MalformedBodyError("Message is not an SES event (JSON object)")
+        message_id = text(envelope.get("MessageId"))
+        _add_ses_event(result, event, message_id, request)
+        return result
+
+
+_TYPES: Mapping[str, EventType] = {
+    "Delivery": "email_delivered",
+    "Open": "email_open",
+    "Click": "email_click",
+    "Complaint": "email_spam_report",
+    "Reject": "email_dropped",
+    "DeliveryDelay": "email_deferred",
+}
+
+
+def _section(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = event.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _recipients(kind: str, event: Mapping[str, Any], mail: Mapping[str, Any]) -> list[Any]:
+    if kind == "Bounce":
+        listed = _section(event, "bounce").get("bouncedRecipients")
+        return (
+            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
+            if isinstance(listed, list)
+            else []
+        )
+    if kind == "Complaint":
+        listed = _section(event, "complaint").get("complainedRecipients")
+        return (
+            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
+            if isinstance(listed, list)
+            else []
+        )
+    if kind == "Delivery":
+        listed = _section(event, "delivery").get("recipients")
+        if isinstance(listed, list):
+            return listed
+    destination = mail.get("destination")
+    return destination if isinstance(destination, list) else []
+
+
+def _add_ses_event(
+    result: IngestResult, event: Mapping[str, Any], message_id: str | None, request: IngestRequest
+) -> None:
+    kind = text(event.get("eventType")) or text(event.get("notificationType"))
+    if kind is None:
+        result.reject(0, "eventType: missing or not a string")
+        return
+    mail = _section(event, "mail")
+    event_type: EventType | None = _TYPES.get(kind)
+    detail: Mapping[str, Any] = _section(event, kind[:1].lower() + kind[1:])
+    properties: dict[str, Any] = {"ses_message_id": mail.get("messageId")}
+    bot: str | None = None
+    if kind == "Bounce":
+        bounce_type = detail.get("bounceType")
+        event_type = "email_bounce" if bounce_type == "Permanent" else "email_deferred"
+        properties.update(bounce_type=bounce_type, bounce_subtype=detail.get("bounceSubType"))
+    elif kind == "Subscription":
+        if (
+            detail.get("newTopicPreferences", {}).get("unsubscribeAll") is True
+            if isinstance(detail.get("newTopicPreferences"), dict)
+            else False
+        ):
+            event_type = "email_unsubscribe"
+    elif kind in ("Open", "Click"):
+        ua = detail.get("userAgent")
+        bot = bot_reason(ua if isinstance(ua, str) else None)
+        if kind == "Click":
+            properties.update(page_properties(detail.get("link")))
+    elif kind == "Complaint":
+        properties["feedback_type"] = detail.get("complaintFeedbackType")
+    if event_type is None:
+        result.ignore(0, f"SES {kind[:40]!r} events are not scored")
+        return
+    tags = mail.get("tags")
+    when: datetime = occurred_at(detail.get("timestamp") or mail.get("timestamp"), request.received_at)
+    recipients = _recipients(kind, event, mail)
+    if not recipients:
+        result.reject(0, "no recipient in the SES event")
+        return
+    for index, email in enumerate(recipients[:50]):
+        add_email_event(
+            result,
+            index,
+            source=SOURCE,
+            event_type=event_type,
+            name=kind,
+            email=email,
+            event_id=f"ses:{message_id}:{index}" if message_id else None,
+            fingerprint={"event": event, "recipient": index},
+            when=when,
+            request=request,
+            properties=properties,
+            extra={k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in tags.items()}
+            if isinstance(tags, dict)
+            else None,
+            bot=bot,
+        )
+
+
+PROVIDER = SesProvider()
+
+
+def sign_sns_message(message: Mapping[str, Any], private_key_pem: bytes) -> str:
+    """The ``Signature`` SNS would compute for ``message`` (its ``SignatureVersion``) with an RSA key.
+
+    Dev-only: tests and samples sign with a self-made key and certificate; production only verifies.
+    """
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.hashes import SHA1, SHA256
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(private_key_pem, password=None)
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError("not an RSA private key")
+    digest = SHA1() if message.get("SignatureVersion") == "1" else SHA256()  # noqa: S303
+    return base64.b64encode(key.sign(string_to_sign(message), PKCS1v15(), digest)).decode("ascii")
