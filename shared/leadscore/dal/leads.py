@@ -85,9 +85,12 @@ def from_item(item: dict[str, Any]) -> LeadState:
     return LeadState.model_validate(plain)
 
 
-def history_item(event: CanonicalEvent, ttl: int, note: str | None = None) -> dict[str, Any]:
+def history_item(
+    event: CanonicalEvent, ttl: int, note: str | None = None, lead_id: str | None = None
+) -> dict[str, Any]:
+    """A history item, kept under ``lead_id`` (default: the event's own lead)."""
     item: dict[str, Any] = {
-        "pk": {"S": lead_pk(event.lead_id)},
+        "pk": {"S": lead_pk(lead_id or event.lead_id)},
         "sk": {"S": EVENT_PREFIX + event.event_id},
         "ts": {"N": str(int(event.occurred_at.timestamp()))},
         "ev": {"S": event.model_dump_json(exclude_none=True)},

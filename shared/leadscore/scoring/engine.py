@@ -326,10 +326,11 @@ class Outcome:
     duplicates: list[CanonicalEvent] = field(default_factory=list)
     unscored: list[tuple[CanonicalEvent, str]] = field(default_factory=list)  # (event, why)
     alerts: list[AlertEntry] = field(default_factory=list)
+    dirty: bool = False  # the state changed even without new events (e.g. a merge was recorded)
 
     @property
     def changed(self) -> bool:
-        return bool(self.accepted)
+        return bool(self.accepted) or self.dirty
 
 
 def _horizon_days(model: CompiledModel) -> int | None:
@@ -491,6 +492,33 @@ def apply_events(
     outcome.after = after
     new.card = after
     outcome.alerts = _decide_alerts(new, rules, before, after, now_s)
+    return outcome
+
+
+def merge_in(
+    state: LeadState,
+    anonymous_lead_id: str,
+    events: Sequence[CanonicalEvent],
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None = None,
+) -> Outcome:
+    """Merge an identified visitor's anonymous history into the known lead, scored once.
+
+    Idempotent: the known lead remembers which anonymous leads it absorbed, and events it already
+    counted are duplicates by id. Old anonymous events count too (a replay, not live traffic).
+    """
+    if anonymous_lead_id in state.merged_from:
+        card = state.card or evaluate(state, rules, now, default_threshold)
+        return Outcome(state=state, before=card, after=card)
+    outcome = apply_events(state, events, rules, now, default_threshold, max_age_days=None)
+    new = outcome.state
+    if not outcome.changed:
+        new.ver = state.ver + 1
+        new.updated_at = epoch(now)
+        new.card = outcome.after
+    new.merged_from = [*new.merged_from, anonymous_lead_id]
+    outcome.dirty = True
     return outcome
 
 

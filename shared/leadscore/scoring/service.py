@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from leadscore.dal.leads import LeadRepository, history_item
-from leadscore.models.event import CanonicalEvent
+from leadscore.models.event import CanonicalEvent, lead_id_for_anonymous
 from leadscore.rules.compiler import CompiledRules
-from leadscore.scoring.engine import Outcome, apply_events, bot_reason, coalesce
+from leadscore.scoring.engine import Outcome, apply_events, bot_reason, coalesce, epoch, merge_in
 from leadscore.scoring.state import LeadState
 
 DAY = 86_400
@@ -46,6 +46,35 @@ class BatchReport:
         return sum(len(o.alerts) for o in self.outcomes.values())
 
 
+class Redirected(Exception):
+    """The anonymous lead was merged into a known lead: score its events there."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def _record_history(
+    repo: LeadRepository,
+    lead_id: str,
+    events: Sequence[CanonicalEvent],
+    outcome: Outcome,
+    rules: CompiledRules,
+    now: datetime,
+    history_ttl_days: int,
+) -> None:
+    # History after the lead write, for every event, duplicates included: if an earlier attempt
+    # died between the two writes, this retry restores the missing history. Puts are idempotent.
+    ttl = int(now.timestamp()) + history_ttl_days * DAY
+    notes: dict[str, str] = {e.event_id: why for e, why in outcome.unscored}
+    for dup in outcome.duplicates:
+        why = bot_reason(dup, rules, outcome.state)
+        if why:
+            notes[dup.event_id] = why
+    items = {e.event_id: history_item(e, ttl, notes.get(e.event_id), lead_id=lead_id) for e in events}
+    repo.put_history(list(items.values()))
+
+
 def score_lead(
     repo: LeadRepository,
     lead_id: str,
@@ -55,27 +84,72 @@ def score_lead(
     default_threshold: float | None,
     history_ttl_days: int,
 ) -> tuple[Outcome, int]:
-    """Apply one lead's events atomically, then record every event in its history."""
+    """Apply one lead's events atomically, then record every event in its history.
+
+    Events of an anonymous visitor who has since been identified go to the known lead.
+    """
     last: list[Outcome] = []
+    redirect: list[str] = []
 
     def change(state: LeadState) -> LeadState | None:
+        if state.merged_into:
+            redirect.append(state.merged_into)
+            return None
         outcome = apply_events(state, events, rules, now, default_threshold)
         last.append(outcome)
         return outcome.state if outcome.changed else None
 
     saved = repo.mutate(lead_id, change)
+    if redirect:
+        return score_lead(repo, redirect[-1], events, rules, now, default_threshold, history_ttl_days)
     outcome = last[-1]
-    # History after the lead write, for every event, duplicates included: if an earlier attempt
-    # died between the two writes, this retry restores the missing history. Puts are idempotent.
-    ttl = int(now.timestamp()) + history_ttl_days * DAY
-    notes: dict[str, str] = {e.event_id: why for e, why in outcome.unscored}
-    for dup in outcome.duplicates:
-        why = bot_reason(dup, rules, outcome.state)
-        if why:
-            notes[dup.event_id] = why
-    items = {e.event_id: history_item(e, ttl, notes.get(e.event_id)) for e in events}
-    repo.put_history(list(items.values()))
+    _record_history(repo, lead_id, events, outcome, rules, now, history_ttl_days)
     return outcome, saved.attempts if saved else 1
+
+
+def merge_anonymous(
+    repo: LeadRepository,
+    known_lead_id: str,
+    anonymous_id: str,
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None,
+    history_ttl_days: int,
+) -> Outcome | None:
+    """Fold an identified visitor's anonymous history into the known lead: nothing lost, nothing twice.
+
+    1. the anonymous events are applied to the known lead in one write that also records the merge
+       (so a retry does not apply them again); 2. their history is copied to the known lead;
+    3. the anonymous lead is marked as merged, so its later events are redirected.
+    """
+    anonymous_lead_id = lead_id_for_anonymous(anonymous_id)
+    if anonymous_lead_id == known_lead_id:
+        return None
+    history = [event for event, _ in repo.history(anonymous_lead_id)]
+    if not history:
+        return None  # never seen anonymously: nothing to merge
+    last: list[Outcome] = []
+
+    def absorb(state: LeadState) -> LeadState | None:
+        outcome = merge_in(state, anonymous_lead_id, history, rules, now, default_threshold)
+        last.append(outcome)
+        return outcome.state if outcome.changed else None
+
+    repo.mutate(known_lead_id, absorb)
+    _record_history(repo, known_lead_id, history, last[-1], rules, now, history_ttl_days)
+
+    def mark(state: LeadState) -> LeadState | None:
+        if state.merged_into == known_lead_id:
+            return None
+        new = state.model_copy(deep=True)
+        new.merged_into = known_lead_id
+        new.card = None  # off the hot list: the known lead carries the score now
+        new.ver = state.ver + 1
+        new.updated_at = epoch(now)
+        return new
+
+    repo.mutate(anonymous_lead_id, mark)
+    return last[-1]
 
 
 def score_batch(
@@ -98,6 +172,16 @@ def score_batch(
             outcome, attempts = score_lead(
                 repo, lead_id, group, rules, now, default_threshold, history_ttl_days
             )
+            identified = {e.identity.anonymous_id for e in group if e.identity.email}
+            for anonymous_id in sorted(a for a in identified if a is not None):
+                if lead_id_for_anonymous(anonymous_id) in outcome.state.merged_from:
+                    continue
+                merged = merge_anonymous(
+                    repo, lead_id, anonymous_id, rules, now, default_threshold, history_ttl_days
+                )
+                if merged is not None:
+                    outcome.alerts.extend(merged.alerts)
+                    outcome.state = merged.state
         except Exception as exc:  # reported per record; the messages are retried, then dead-lettered
             repo.forget(lead_id)
             report.failures[lead_id] = exc

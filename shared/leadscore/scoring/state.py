@@ -116,6 +116,8 @@ class LeadState(_Model):
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
+    merged_into: str | None = None  # an anonymous visitor, once identified: the known lead's id
+    merged_from: list[str] = Field(default_factory=list)  # anonymous leads whose history is merged in
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)
 
