@@ -1,0 +1,107 @@
+"""Helpers shared by the benchmarks: rows, medians, fake AWS credentials, fresh-interpreter runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+RULES_EXAMPLE = ROOT / "rules" / "example.json"
+RESULTS = ROOT / "bench" / "results"
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def row(
+    metric: str,
+    measured: float | str | None,
+    unit: str = "",
+    *,
+    baseline: float | str | None = None,
+    ratio: float | None = None,
+    goal: str = "report",
+    ok: bool | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One line of the results table. ``ok`` None means "report only"."""
+    return {
+        "metric": metric,
+        "measured": measured,
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": ratio,
+        "goal": goal,
+        "pass": ok,
+        "note": " ".join(note.split()),
+    }
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    """Wall seconds of ``repeat`` calls of ``fn``."""
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def fake_aws_env() -> None:
+    """Fake credentials, one region, and no custom endpoints (they defeat moto's in-process mock)."""
+    for name in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL") or k == "AWS_PROFILE"]:
+        del os.environ[name]
+    os.environ.update(FAKE_AWS)
+
+
+def layer_path() -> None:
+    """Import the repository like Lambda does: handlers as ``functions.*``, the layer as ``leadscore``."""
+    for path in (str(ROOT / "shared"), str(ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(FAKE_AWS)
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'shared'}"
+    env.update(extra)
+    return env
+
+
+def run_json(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+    """Run a command whose last stdout line is JSON; return it parsed."""
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... exited {done.returncode}: {done.stderr[-2000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1])
+
+
+def main_for(run: Callable[[], dict[str, Any]]) -> None:
+    """``python -m bench.<module> [OUT.json]``: run one benchmark, print or write its result."""
+    result = run()
+    text = json.dumps(result, indent=1, default=str)
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(text)
+    else:
+        print(text)
