@@ -281,3 +281,39 @@ def repository(table_name: str) -> LeadRepository:
 def reset_repositories() -> None:
     """Forget every cached lead state (tests)."""
     _repositories.clear()
+
+
+def erase_lead(repo: LeadRepository, lead_id: str) -> int:
+    """The right to erasure: delete the lead, its history, and the anonymous leads merged into it.
+
+    Returns how many items were deleted. Idempotent: erasing an absent lead deletes nothing.
+    """
+    lead = repo.get(lead_id)
+    deleted = 0
+    for target in [lead_id, *(lead.merged_from if lead else [])]:
+        keys: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": repo.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": lead_pk(target)}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:  # the lead item and every history item share the partition key
+            response = clients.dynamodb().query(**kwargs)
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for start in range(0, len(keys), 25):
+            pending: list[Any] = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            for attempt in range(8):
+                out = clients.dynamodb().batch_write_item(RequestItems={repo.table: pending})
+                pending = list(out.get("UnprocessedItems", {}).get(repo.table, []))
+                if not pending:
+                    break
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311
+            if pending:
+                raise RuntimeError(f"{len(pending)} items left undeleted; run the erasure again")
+        repo.forget(target)
+        deleted += len(keys)
+    return deleted

@@ -1,0 +1,48 @@
+"""Erasure: "forget this email". Deletes the lead, its history and the anonymous leads merged into it.
+
+Invoked directly (console, CLI, a privacy workflow): ``{"email": "..."}`` or ``{"lead_id": "..."}``.
+Answers ``{"lead_id": ..., "deleted": n}``; erasing an unknown lead deletes nothing and succeeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from leadscore.dal.leads import erase_lead, repository
+from leadscore.models.event import Email, lead_id_for_email
+from leadscore.observability import count, logger, metrics
+from leadscore.settings import get_settings, require
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    lead_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ErasureRequest:
+        if (self.email is None) == (self.lead_id is None):
+            raise ValueError("give exactly one of email or lead_id")
+        return self
+
+    @property
+    def target(self) -> str:
+        return lead_id_for_email(self.email) if self.email else str(self.lead_id)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = ErasureRequest.model_validate(event)
+    except ValidationError as exc:
+        fields = [".".join(str(p) for p in e["loc"]) or "request" for e in exc.errors()]
+        return {"error": "invalid_request", "message": f"invalid erasure request: {', '.join(fields)}"}
+    table = require(get_settings().leads_table, "LEADS_TABLE")
+    deleted = erase_lead(repository(table), request.target)
+    count("LeadsErased")
+    logger.info("lead erased", extra={"lead_id": request.target, "deleted_items": deleted})
+    return {"lead_id": request.target, "deleted": deleted}

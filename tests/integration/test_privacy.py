@@ -1,0 +1,100 @@
+"""No PII in logs, and the right to erasure."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from leadscore import clock
+from leadscore.dal.leads import LeadRepository, erase_lead
+from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
+
+from tests.support import EVENTS, ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tools.local.runner import resign_sendgrid
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    clock.pin(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
+    yield
+    clock.pin(None)
+
+
+def test_no_email_address_appears_in_logs_or_metrics_during_a_full_run(
+    aws: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="leadscore")  # ours; botocore's wire logs are off in Lambda
+    output = io.StringIO()
+    stack = Stack.create(
+        TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY}, handler_output=output
+    )
+    stack.upload_rules(RULES_EXAMPLE)
+    samples = sorted(EVENTS.glob("http-*.json"))
+    assert len(samples) > 10
+    for path in samples:  # every sample, the refused ones too: errors must not echo addresses either
+        event = json.loads(path.read_text())
+        resign_sendgrid(event, ROOT)
+        stack.invoke("IngestFunction", event)
+    stack.drain()
+    notifications = stack.inbox()
+    assert notifications, "the run must reach the notifier for this test to mean anything"
+    # Every record with its extra fields (what the JSON formatter writes), plus anything printed.
+    records = [json.dumps(r.__dict__, default=str) for r in caplog.records]
+    logged = output.getvalue() + capsys.readouterr().out + "\n".join(records)
+    assert "batch scored" in logged and "alert sent" in logged  # we did capture the handlers' logs
+    found = sorted(set(EMAIL_RE.findall(logged)))
+    assert found == [], f"email addresses in logs: {found}"
+
+
+def test_forget_erases_the_lead_its_history_and_merged_anonymous_leads(stack: Stack) -> None:
+    stack.upload_rules(RULES_EXAMPLE)
+    track = {"type": "page", "messageId": "p1", "anonymousId": "anon-7", "properties": {"path": "/pricing"}}
+    identify = {
+        "type": "identify",
+        "messageId": "i1",
+        "anonymousId": "anon-7",
+        "traits": {"email": "gone@acme.com"},
+    }
+    for message in (track, identify):
+        body = json.dumps({"timestamp": "2026-11-23T17:00:00Z", **message})
+        assert (
+            stack.call_http("POST", "/track", body, {"content-type": "application/json"})["statusCode"] == 202
+        )
+        stack.drain()
+    table = stack.env("ScorerFunction")["LEADS_TABLE"]
+    repo = LeadRepository(table)
+    lead_id = lead_id_for_email("gone@acme.com")
+    assert repo.get(lead_id) is not None and repo.history(lead_id)
+
+    response = stack.invoke("ErasureFunction", {"email": "Gone@Acme.com"})
+    assert response["lead_id"] == lead_id and response["deleted"] >= 4
+    dynamodb = stack.client("dynamodb")
+    for pk in (f"LEAD#{lead_id}", f"LEAD#{lead_id_for_anonymous('anon-7')}"):
+        left = dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": pk}}
+        )
+        assert left["Items"] == [], pk
+    assert stack.invoke("ErasureFunction", {"email": "gone@acme.com"})["deleted"] == 0  # idempotent
+    assert stack.invoke("ErasureFunction", {"email": "not-an-email"})["error"] == "invalid_request"
+
+
+def test_forget_from_the_cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    from tools.cli import main
+
+    stack.upload_rules(RULES_EXAMPLE)
+    body = json.dumps({"email": "cli@acme.com", "submission_id": "c1"})
+    assert stack.call_http("POST", "/forms", body, {"content-type": "application/json"})["statusCode"] == 202
+    stack.drain()
+    table = stack.env("ScorerFunction")["LEADS_TABLE"]
+    assert main(["privacy", "forget", "cli@acme.com", "--table", table, "--yes"]) == 0
+    assert "2 item(s) deleted" in capsys.readouterr().out
+    assert LeadRepository(table).get_by_email("cli@acme.com") is None
+    assert erase_lead(LeadRepository(table), lead_id_for_email("cli@acme.com")) == 0
