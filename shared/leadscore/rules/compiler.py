@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -80,6 +80,12 @@ def _parents(domain: str) -> Iterable[str]:
         yield ".".join(labels[i:])
 
 
+@lru_cache(maxsize=65_536)
+def _domain_chain(value: str) -> tuple[str, ...]:
+    """The domain of an email or URL and its parents, memoized: the same domains recur across leads."""
+    return tuple(_parents(_domain_of(value)))
+
+
 def _domain_of(value: str) -> str:
     value = value.strip().lower()
     if "@" in value:
@@ -106,7 +112,7 @@ _BUILTIN_MEMBERS: dict[str, Callable[[], frozenset[str]]] = {
 def _membership(name: str, lists: Mapping[str, frozenset[str]], domain_field: bool) -> Callable[[str], bool]:
     """A membership test. Built-in lists load on first use, so compiling stays fast and cold starts small."""
     if name == "education_domains":
-        return lambda v: _is_education(_domain_of(v))
+        return lambda v: _is_education(_domain_chain(v)[0] if _domain_chain(v) else "")
     loader = _BUILTIN_MEMBERS.get(name)
     user_list = lists.get(name, frozenset())
 
@@ -114,7 +120,7 @@ def _membership(name: str, lists: Mapping[str, frozenset[str]], domain_field: bo
         return loader() if loader is not None else user_list
 
     if domain_field:
-        return lambda v: any(p in members() for p in _parents(_domain_of(v)))
+        return lambda v: not members().isdisjoint(_domain_chain(v))
     return lambda v: v.strip().lower() in members()
 
 
@@ -287,13 +293,20 @@ def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], 
 
 
 # --------------------------------------------------------------------------- compilation
-def _regex(pattern: str, case_sensitive: bool) -> Callable[[str], Any]:
+def _regex(pattern: str, case_sensitive: bool) -> Callable[[str], bool]:
     import re2  # google-re2: linear-time matching, no catastrophic backtracking
 
     options = re2.Options()
     options.case_sensitive = case_sensitive
     options.log_errors = False
-    return re2.compile(pattern, options).search  # type: ignore[no-any-return]
+    search = re2.compile(pattern, options).search
+
+    # A pure function of the text: memoized, since titles and paths recur across leads and events.
+    @lru_cache(maxsize=8_192)
+    def matches(text: str) -> bool:
+        return search(text) is not None
+
+    return matches
 
 
 def _norm(value: Any, case_sensitive: bool) -> Any:
@@ -340,8 +353,8 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
             return lambda f: (t := text(f)) is not None and t.startswith(needles)
         return lambda f: (t := text(f)) is not None and t.endswith(needles)
     if op == "regex":
-        search = _regex(fc.regex or "", cs)
-        return lambda f: (v := f.get(name)) is not None and search(str(v)) is not None
+        matches = _regex(fc.regex or "", cs)
+        return lambda f: (v := f.get(name)) is not None and matches(str(v))
     if op == "in_list":
         member = _membership(fc.in_list or "", lists, name in _DOMAIN_FIELDS)
         return lambda f: (v := f.get(name)) not in (None, "") and member(str(v))
