@@ -1,7 +1,8 @@
 """`python -m tools.local serve|demo`: the whole stack on this machine, without Docker or AWS.
 
     serve [--port 3000] [--host 127.0.0.1]   serve the HTTP API; queue, stream and alerts run behind it
-    demo                                      replay events/http-*.json, then print leads and alerts
+    demo                                      replay events/http-*.json, then print leads and alerts,
+                                              the hot list and Dana's score card (the Lead API)
 
 Exit codes: 0 ok; 1 demo produced no alert; 2 the stack cannot start (e.g. no rules/example.json).
 """
@@ -18,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tools.local.runner import (
+    LOCAL_AUTHORIZATION,
     Console,
     LocalStack,
     SetupError,
     format_score,
     free_port,
+    http_get,
     lead_summary,
     replay_request,
     resign_sendgrid,
@@ -31,6 +34,7 @@ from tools.local.runner import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_LEAD = "dana.reyes@northwindlabs.io"  # the sample requests' sales-ready lead: her card ends the demo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +132,44 @@ def _demo(local: LocalStack, events_dir: Path) -> int:
     for note in notifications:
         local.print_notification(note)
     say("")
+    _print_lead_api(local, port)
+    say("")
     say(f"done in {time.monotonic() - started:.1f}s (handler logs: {local.log_path.relative_to(local.root)})")
     return 0 if notifications else 1
+
+
+def _print_lead_api(local: LocalStack, port: int) -> None:
+    """What sales reads, through the Lead API's real routes: the hot list and Dana's score card."""
+    from urllib.parse import quote
+
+    from tools.leads_cli import format_card, format_hot
+
+    say = local.console
+    signed = {"authorization": LOCAL_AUTHORIZATION}
+    status, _ = http_get(port, "/leads")
+    say(f"Lead API (AWS_IAM): GET /leads without credentials -> {status}; locally any Authorization header")
+    say("is accepted in place of a SigV4 signature (API Gateway verifies it in AWS).")
+    status, body = http_get(port, "/leads?limit=20", signed)
+    if status != 200:
+        say(f"GET /leads -> {status} {shorten(body.decode('utf-8', 'replace'), 200)}")
+        return
+    rows = json.loads(body)["leads"]
+    say("")
+    say(f"Hot list (GET /leads, {len(rows)} lead(s), highest first):")
+    for line in format_hot(rows):
+        say("  " + line)
+    emails = [str(r.get("email")) for r in rows]
+    email = DEMO_LEAD if DEMO_LEAD in emails else (emails[0] if emails else None)
+    if email is None:
+        return
+    status, body = http_get(port, f"/leads/{quote(email, safe='')}", signed)
+    say("")
+    say(f"Score card (GET /leads/{email}) -> {status}:")
+    if status != 200:
+        say("  " + shorten(body.decode("utf-8", "replace"), 200))
+        return
+    for line in format_card(json.loads(body)):
+        say("  " + line)
 
 
 def _print_leaderboard(local: LocalStack) -> None:

@@ -33,7 +33,13 @@ SENDGRID_TEST_PRIVATE_KEY = Path("events/keys/sendgrid-test-private.pem")
 SENDGRID_KEYS_ENV = "SENDGRID_WEBHOOK_PUBLIC_KEYS"
 SENDGRID_SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 LOG_FILE = Path(".local/lambda.log")
+LOCAL_PREFIX = "/_local"
 LEADS_PREFIX = "/_local/leads"
+HOT_PATH = "/_local/hot"
+CARDS_PREFIX = "/_local/cards"
+# The Lead API's routes use API Gateway's AWS_IAM authorizer. moto cannot verify SigV4, so locally any
+# Authorization header is accepted (tools.localstack.iam_authorizer); without one: API Gateway's 403.
+LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/execute-api/aws4_request"
 
 # Headers the HTTP layer owns; never copied from a handler's response.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
@@ -168,9 +174,19 @@ class LocalStack:
 
     def describe_routes(self, base: str) -> None:
         for route in self.stack.routes:
-            self.console(f"  {route.method:<6} {base}{route.path}  -> {route.function}")
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (leaderboard)")
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (one lead)")
+            auth = f"  [{route.auth}]" if route.auth else ""
+            self.console(f"  {route.method:<6} {base}{route.path}  -> {route.function}{auth}")
+        if any(route.auth == "AWS_IAM" for route in self.stack.routes):
+            self.console(
+                "  [AWS_IAM] routes: API Gateway checks SigV4; locally ANY Authorization header is accepted,"
+                f" e.g. -H 'Authorization: {LOCAL_AUTHORIZATION}' (none: 403)"
+            )
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (local only: leaderboard, raw lead state)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (local only: one lead's raw state)")
+        self.console(f"  {'GET':<6} {base}{HOT_PATH}?tier=&limit=  (local only: GET /leads without IAM)")
+        self.console(
+            f"  {'GET':<6} {base}{CARDS_PREFIX}/{{lead}}  (local only: GET /leads/{{lead}} without IAM)"
+        )
 
     # ------------------------------------------------------------------------------------------ pumping
     def pump(self) -> tuple[list[PumpResult], list[dict[str, Any]]]:
@@ -230,6 +246,24 @@ class LocalStack:
 
         with self.stack.environment("ScorerFunction") as env:
             return LeadRepository(env["LEADS_TABLE"]).get_by_email(email)
+
+    def hot(self, params: dict[str, str]) -> dict[str, Any]:
+        """The Lead API's hot list (GET /leads), without its authorizer: for the CLI's --local."""
+        from leadscore.api.models import HotListQuery
+        from leadscore.api.service import hot_list
+        from leadscore.dal.leads import LeadRepository
+
+        query = HotListQuery.model_validate(params)
+        with self.stack.environment("LeadsApiFunction") as env:
+            return hot_list(LeadRepository(env["LEADS_TABLE"]), query)
+
+    def card(self, ref: str, history: int = 25) -> dict[str, Any]:
+        """The Lead API's score card (GET /leads/{lead}), without its authorizer."""
+        from leadscore.api.service import get_card
+        from leadscore.dal.leads import LeadRepository
+
+        with self.stack.environment("LeadsApiFunction") as env:
+            return get_card(LeadRepository(env["LEADS_TABLE"]), ref, history)
 
     # ------------------------------------------------------------------------------------------ teardown
     def stop(self) -> None:
@@ -292,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
                 500, {"message": f"Internal Server Error ({type(exc).__name__})"}
             )
         self._respond(status, headers, payload)
-        if self.local.log_requests and not path.startswith(LEADS_PREFIX):
+        if self.local.log_requests and not path.startswith(LOCAL_PREFIX + "/"):
             elapsed = (time.monotonic() - started) * 1000
             self.local.console(f"{self.command:<6} {path} -> {status}  ({elapsed:.0f} ms)")
 
@@ -303,6 +337,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 return _json(405, {"message": "Method Not Allowed"})
             return self._leads(path, query)
+        if path == HOT_PATH or path.startswith(CARDS_PREFIX + "/"):
+            if method != "GET":
+                return _json(405, {"message": "Method Not Allowed"})
+            return self._api_view(path, query)
         stack = self.local.stack
         found = stack.route(method, path)
         if found is None:
@@ -312,6 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return _json(405, {"message": "Method Not Allowed"})
             return _json(404, {"message": "Not Found"})
         route, _ = found
+        refused = stack.authorize(route, list(self.headers.items()))
+        if refused is not None:  # an AWS_IAM route without credentials: API Gateway's 403
+            return _from_lambda(refused)
         event = stack.http_event(
             method,
             path,
@@ -365,6 +406,27 @@ class _Handler(BaseHTTPRequestHandler):
         if lead is None:
             return _json(404, {"message": f"no lead for {rest}"})
         return _json(200, _plain(lead))
+
+    def _api_view(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
+        """/_local/hot and /_local/cards/{lead}: the Lead API's JSON, served without IAM (local only)."""
+        from leadscore.api.errors import InvalidFieldError, LeadNotFoundError
+        from pydantic import ValidationError
+
+        params = dict(parse_qsl(query))
+        try:
+            if path == HOT_PATH:
+                return _json(200, self.local.hot(params))
+            history = int(params.get("history", "25"))
+            return _json(200, self.local.card(path[len(CARDS_PREFIX) + 1 :], max(0, min(history, 500))))
+        except LeadNotFoundError:
+            return _json(404, {"error": "lead_not_found", "message": "no such lead"})
+        except InvalidFieldError as exc:
+            return _json(400, {"error": "bad_request", "message": exc.message, "details": exc.details})
+        except ValidationError as exc:
+            details = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
+            return _json(422, {"error": "invalid", "message": "; ".join(details), "details": details})
+        except ValueError as exc:
+            return _json(400, {"error": "bad_request", "message": str(exc)})
 
     def _respond(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
@@ -496,6 +558,21 @@ def replay_request(base_port: int, event: dict[str, Any], timeout: float = 30.0)
     try:
         target = path + (f"?{raw_query}" if raw_query else "")
         connection.request(method, target, body=payload if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def http_get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 30.0
+) -> tuple[int, bytes]:
+    """GET ``path`` from the local server."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:

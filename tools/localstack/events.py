@@ -40,6 +40,7 @@ class Route:
     path: str  # as in the template, e.g. /webhooks/{provider}; "$default" for the catch-all
     function: str  # logical id of the function
     api: str = ""  # logical id of the HttpApi ("" for SAM's implicit ServerlessHttpApi)
+    auth: str = ""  # the route's authorizer: "AWS_IAM", or "" for none
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +99,38 @@ def match_route(routes: Iterable[Route], method: str, path: str) -> tuple[Route,
     return candidates[-1]
 
 
+LOCAL_PRINCIPAL = f"arn:aws:iam::{ACCOUNT_ID}:user/local"
+_SIGV4_CREDENTIAL = re.compile(r"Credential=([A-Za-z0-9_.+=@\-]{1,128})/")
+
+
+def iam_authorizer(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> dict[str, Any] | None:
+    """Locally, what API Gateway's AWS_IAM authorizer would put in ``requestContext.authorizer``.
+
+    moto cannot verify SigV4, so locally ANY ``Authorization`` header is accepted (the real check is
+    API Gateway's): ``Authorization: AWS4-HMAC-SHA256 Credential=alice/...`` is the principal
+    ``arn:aws:iam::123456789012:user/alice``; any other value is ``.../user/local``. None (refused:
+    403) without the header.
+    """
+    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    value = next((str(v) for k, v in items if str(k).lower() == "authorization"), "").strip()
+    if not value:
+        return None
+    found = _SIGV4_CREDENTIAL.search(value)
+    user = found.group(1) if found else "local"
+    arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{user}"
+    return {
+        "iam": {
+            "accessKey": user,
+            "accountId": ACCOUNT_ID,
+            "callerId": user,
+            "principalOrgId": None,
+            "userArn": arn,
+            "userId": user,
+            "cognitoIdentity": None,
+        }
+    }
+
+
 def path_is_known(routes: Iterable[Route], path: str) -> bool:
     """True when some route has this path, whatever its method (405 rather than 404)."""
     return any(r.path != "$default" and r.match_path(path) is not None for r in routes)
@@ -116,6 +149,7 @@ def http_event(
     api_id: str = "local",
     stage: str = "$default",
     domain_name: str | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event.
 
@@ -175,6 +209,8 @@ def http_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     if cookies:
         event["cookies"] = cookies
     if query_params:
@@ -225,6 +261,23 @@ def decode_body(event: Mapping[str, Any]) -> bytes:
     if event.get("isBase64Encoded"):
         return base64.b64decode(body)
     return str(body).encode()
+
+
+# ------------------------------------------------------------------------------------------ EventBridge
+def scheduled_event(rule_arn: str, region: str = "us-east-1", at: datetime | None = None) -> dict[str, Any]:
+    """The event an EventBridge schedule rule (a SAM ``Schedule`` event) hands its target function."""
+    when = at or datetime.now().astimezone()
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
 
 
 # ------------------------------------------------------------------------------------------------- SQS

@@ -32,6 +32,7 @@ from tools.localstack.context import LambdaContext
 from tools.localstack.events import (
     Route,
     http_event,
+    iam_authorizer,
     match_route,
     passes_filters,
     sqs_event,
@@ -425,7 +426,28 @@ class Stack:
             raise LookupError(f"no route of the template serves {method.upper()} {path}")
         route, params = found
         kwargs.setdefault("api_id", self._api_ids.get(route.api, self.api_id()))
+        if route.auth == "AWS_IAM" and "authorizer" not in kwargs:
+            kwargs["authorizer"] = iam_authorizer(headers)
         return http_event(route, method, path, body, headers, query, path_parameters=params, **kwargs)
+
+    def authorize(
+        self, route: Route, headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
+    ) -> dict[str, Any] | None:
+        """API Gateway's answer when it refuses ``route`` (a payload 2.0 result), or None to go on.
+
+        Routes with the AWS_IAM authorizer need an ``Authorization`` header; locally any value is
+        accepted (moto cannot verify SigV4, see :func:`iam_authorizer`), none gets API Gateway's 403.
+        """
+        if route.auth != "AWS_IAM" or iam_authorizer(headers) is not None:
+            return None
+        return {
+            "statusCode": 403,
+            "headers": {
+                "content-type": "application/json",
+                "x-amzn-errortype": "MissingAuthenticationTokenException",
+            },
+            "body": json.dumps({"message": "Forbidden"}),
+        }
 
     def call_http(
         self,
@@ -435,10 +457,15 @@ class Stack:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str | list[str]] | str | None = None,
     ) -> Any:
-        """Build the event for ``method path`` and invoke the function behind its route."""
-        event = self.http_event(method, path, body, headers, query)
+        """Build the event for ``method path`` and invoke the function behind its route (after the
+        route's authorizer: an AWS_IAM route without an ``Authorization`` header gets a 403)."""
         found = self.route(method, path)
-        assert found is not None
+        if found is None:
+            raise LookupError(f"no route of the template serves {method.upper()} {path}")
+        refused = self.authorize(found[0], headers)
+        if refused is not None:
+            return refused
+        event = self.http_event(method, path, body, headers, query)
         return self.invoke(found[0].function, event)
 
     # ------------------------------------------------------------------------------------------ event sources

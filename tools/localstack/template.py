@@ -220,8 +220,9 @@ def _functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
 
 
 def _routes(template: dict[str, Any]) -> list[Route]:
+    resources = template.get("Resources") or {}
     routes = []
-    for logical_id, resource in (template.get("Resources") or {}).items():
+    for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
@@ -231,7 +232,10 @@ def _routes(template: dict[str, Any]) -> list[Route]:
             path = props.get("Path", "$default")
             method = str(props.get("Method", "ANY")).upper()
             api = _logical_ref(props.get("ApiId")) or ""
-            routes.append(Route(method=method, path=path, function=logical_id, api=api))
+            api_auth = ((resources.get(api) or {}).get("Properties") or {}).get("Auth") or {}
+            authorizer = (props.get("Auth") or {}).get("Authorizer", api_auth.get("DefaultAuthorizer"))
+            auth = "" if authorizer in (None, "NONE") else str(authorizer)
+            routes.append(Route(method=method, path=path, function=logical_id, api=api, auth=auth))
     return routes
 
 

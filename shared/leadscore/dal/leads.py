@@ -243,7 +243,7 @@ class LeadRepository:
     def hot(self, tier: str, limit: int = 50) -> list[LeadState]:
         return self.hot_page(tier, limit)[0]
 
-    def due(self, now: int) -> Iterator[str]:
+    def due(self, now: int, page_size: int | None = None) -> Iterator[str]:
         """Ids of leads whose decayed score may have crossed a boundary by ``now`` (``due`` index)."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -251,6 +251,8 @@ class LeadRepository:
             "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
             "ExpressionAttributeValues": {":d": {"S": DUE_PK}, ":now": {"N": str(now)}},
         }
+        if page_size is not None:
+            kwargs["Limit"] = page_size
         while True:
             response = clients.dynamodb().query(**kwargs)
             for item in response.get("Items", []):

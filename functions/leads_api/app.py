@@ -1,0 +1,213 @@
+"""LeadsApiFunction: what sales reads and records, behind API Gateway's IAM authorizer.
+
+    GET  /leads?tier=&grade=&category=&limit=&cursor=   the hot list, highest score first, paginated
+    GET  /leads/{lead}                                  the score card ({lead}: lead id or email)
+    POST /leads/{lead}/outcome                          {"status": "converted"|"lost", "amount"?, ...}
+    POST /leads/{lead}/adjustments                      {"points": n, "reason": "...", "disqualify"?}
+
+Each route parses its input with a pydantic model, calls :mod:`leadscore.api.service` once and maps
+the result. Errors map to JSON bodies naming the field (400 / 404 / 422); caller input never causes a
+5xx. The caller (``by`` on outcomes and adjustments) is the IAM principal API Gateway verified. Logs
+carry lead ids and codes, never emails.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from leadscore import clock
+from leadscore.api import service
+from leadscore.api.errors import LeadNotFoundError
+from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
+from leadscore.api.views import hot_row
+from leadscore.dal.leads import ConflictError, LeadRepository, repository
+from leadscore.dal.rules_store import rules_store
+from leadscore.errors import BadRequestError, ConfigurationError, RulesUnavailableError
+from leadscore.observability import count, logger, metrics, redact
+from leadscore.settings import get_settings, require
+from pydantic import BaseModel, ValidationError
+
+app = APIGatewayHttpResolver()
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def _repo() -> LeadRepository:
+    return repository(require(get_settings().leads_table, "LEADS_TABLE"))
+
+
+def _caller() -> service.Caller:
+    """The IAM principal ARN from the authorizer context (HTTP API payload 2.0)."""
+    context = app.current_event.raw_event.get("requestContext") or {}
+    iam = ((context.get("authorizer") or {}).get("iam")) or {}
+    arn = iam.get("userArn")
+    return service.Caller(arn=str(arn)[:2048]) if arn else service.Caller()
+
+
+def _body(model: type[BaseModel]) -> Any:
+    raw = app.current_event.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        raise BadRequestError(f"body: larger than {MAX_BODY_BYTES} bytes", status=413)
+    if not raw.strip():
+        raise BadRequestError("body: a JSON object is required", details=["body: required"])
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadRequestError("body: not valid JSON", details=["body: not valid JSON"]) from None
+    if not isinstance(data, dict):
+        raise BadRequestError("body: must be a JSON object", details=["body: must be a JSON object"])
+    return model.model_validate(data)
+
+
+def _query() -> HotListQuery:
+    params = dict(app.current_event.query_string_parameters or {})
+    return HotListQuery.model_validate(params)
+
+
+@app.get("/leads")
+def get_hot_list() -> Response[str]:
+    page = service.hot_list(_repo(), _query())
+    logger.info("hot list", extra={"tiers": page["tiers"], "leads": len(page["leads"])})
+    return _json(HTTPStatus.OK, page)
+
+
+@app.get("/leads/<lead>")
+def get_lead(lead: str) -> Response[str]:
+    card = service.get_card(_repo(), lead)
+    logger.info("score card", extra={"lead_id": card["lead_id"]})
+    return _json(HTTPStatus.OK, card)
+
+
+@app.post("/leads/<lead>/outcome")
+def post_outcome(lead: str) -> Response[str]:
+    body: OutcomeRequest = _body(OutcomeRequest)
+    state, outcome = service.record_outcome(_repo(), lead, body, _caller(), clock.now())
+    count("OutcomesRecorded", status=outcome.status)
+    logger.info("outcome recorded", extra={"lead_id": state.lead_id, "status": outcome.status})
+    return _json(HTTPStatus.CREATED, {"lead_id": state.lead_id, "outcome": outcome.model_dump(mode="json")})
+
+
+@app.post("/leads/<lead>/adjustments")
+def post_adjustment(lead: str) -> Response[str]:
+    body: AdjustmentRequest = _body(AdjustmentRequest)
+    settings = get_settings()
+    rules = rules_store(
+        require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
+    ).current()
+    state, adjustment = service.adjust(
+        _repo(), lead, body, _caller(), clock.now(), rules, settings.sales_ready_threshold
+    )
+    count("AdjustmentsRecorded")
+    logger.info(
+        "adjustment recorded",
+        extra={"lead_id": state.lead_id, "adjustment_id": adjustment.id, "points": adjustment.points},
+    )
+    return _json(
+        HTTPStatus.CREATED,
+        {"adjustment": adjustment.model_dump(mode="json"), "lead": hot_row(state)},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    count("RequestsRejected", status=int(status), error=code)
+    logger.warning(
+        "request rejected", extra={"status": int(status), "error": code, "reason": redact(message)}
+    )
+    return _json(status, {"error": code, "message": message, "details": details or []}, headers)
+
+
+def _invalid(exc: ValidationError) -> Response[str]:
+    details = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        details.append(f"{field}: {message}" if error["loc"] else message)
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid", "; ".join(details), details)
+
+
+def _bad_request(exc: BadRequestError) -> Response[str]:
+    code = {400: "bad_request", 413: "payload_too_large"}.get(exc.status, "bad_request")
+    return _error(exc.status, code, exc.message, exc.details)
+
+
+def _lead_not_found(exc: LeadNotFoundError) -> Response[str]:
+    return _error(HTTPStatus.NOT_FOUND, "lead_not_found", "no such lead", [f"lead: {exc.lead_id}"])
+
+
+def _conflict(_: ConflictError) -> Response[str]:
+    return _error(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "busy",
+        "the lead is being updated by many writers; retry",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _rules_unavailable(_: RulesUnavailableError) -> Response[str]:
+    return _error(
+        HTTPStatus.SERVICE_UNAVAILABLE, "rules_unavailable", "no valid rules are published; retry later"
+    )
+
+
+def _misconfigured(exc: ConfigurationError) -> Response[str]:
+    logger.error("configuration error", extra={"reason": redact(str(exc))})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "the service is misconfigured")
+
+
+def _not_found(_: NotFoundError) -> Response[str]:
+    return _error(
+        HTTPStatus.NOT_FOUND,
+        "not_found",
+        "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome or /adjustments",
+    )
+
+
+def _unexpected(exc: Exception) -> Response[str]:
+    # The stack frames, not the exception message: a message may quote the caller's input.
+    stack = traceback.format_tb(exc.__traceback__)
+    logger.error("unexpected error", extra={"error_type": type(exc).__name__, "stack": stack})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "unexpected error")
+
+
+_ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], ...] = (
+    (ValidationError, _invalid),
+    (BadRequestError, _bad_request),
+    (LeadNotFoundError, _lead_not_found),
+    (ConflictError, _conflict),
+    (RulesUnavailableError, _rules_unavailable),
+    (ConfigurationError, _misconfigured),
+    (NotFoundError, _not_found),
+    (Exception, _unexpected),
+)
+for _exc_type, _handler in _ERROR_HANDLERS:
+    app.exception_handler(_exc_type)(_handler)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,225 @@
+"""The Lead API's operations, over the lead repository. No HTTP here; no boto3 either.
+
+- :func:`lead_id_from_ref`: ``{lead}`` is a lead id or an email address (it has an ``@``);
+- :func:`get_card`: the score card with recent history;
+- :func:`hot_list`: the hot list, page by page, from the ``hot`` index (a Query per tier, never a Scan);
+- :func:`record_outcome` / :func:`adjust`: one conditional write each (``LeadRepository.mutate``),
+  version bumped. An adjustment re-evaluates the lead with the rules in force, so its card, tier and
+  place in the hot list change at once. An adjustment never raises an alert (a person made it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from leadscore.api.errors import InvalidFieldError, LeadNotFoundError
+from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
+from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
+from leadscore.dal.leads import LEAD_SK, LeadRepository, lead_pk
+from leadscore.models.event import lead_id_for_email
+from leadscore.rules.compiler import CompiledRules
+from leadscore.scoring.engine import epoch, evaluate, rescore
+from leadscore.scoring.state import Adjustment, LeadState, SalesOutcome
+
+_LEAD_ID = re.compile(r"[ea][0-9a-f]{31}")
+_CURSOR_VERSION = 1
+_KEY_ATTRIBUTES = {"pk", "sk", "hot_pk", "score"}
+
+
+def lead_id_from_ref(ref: str) -> str:
+    """The lead id behind ``{lead}``: an email (URL-decoded, normalized, hashed) or a lead id."""
+    text = unquote(ref).strip()
+    if "@" in text:
+        try:
+            return lead_id_for_email(text)
+        except ValueError:
+            raise InvalidFieldError("lead", "not a valid email address") from None
+    if not _LEAD_ID.fullmatch(text):
+        raise InvalidFieldError("lead", "neither a lead id nor an email address")
+    return text
+
+
+def _existing(repo: LeadRepository, lead_id: str) -> LeadState:
+    state = repo.get(lead_id)
+    if state is None:
+        raise LeadNotFoundError(lead_id)
+    return state
+
+
+def get_card(repo: LeadRepository, ref: str, history_limit: int = HISTORY_LIMIT) -> dict[str, Any]:
+    lead_id = lead_id_from_ref(ref)
+    state = _existing(repo, lead_id)
+    return score_card(state, repo.history(lead_id, history_limit))
+
+
+# --------------------------------------------------------------------------------------------- hot list
+def encode_cursor(tier: str, key: dict[str, Any] | None) -> str:
+    raw = json.dumps({"v": _CURSOR_VERSION, "t": tier, "k": key}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, dict[str, Any] | None]:
+    """The tier and index key a cursor continues from. Anything else than a cursor this API made for
+    the same tiers is a 400 naming ``cursor`` (never handed to DynamoDB as is)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise InvalidFieldError("cursor", "not a cursor this API returned") from None
+    if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION:
+        raise InvalidFieldError("cursor", "not a cursor this API returned")
+    tier, key = data.get("t"), data.get("k")
+    if not isinstance(tier, str) or tier not in tiers:
+        raise InvalidFieldError("cursor", "made for other tiers: repeat the query with the same tier")
+    if key is None:
+        return tier, None
+    if not isinstance(key, dict) or set(key) != _KEY_ATTRIBUTES:
+        raise InvalidFieldError("cursor", "not a cursor this API returned")
+    for name, value in key.items():
+        kind = "N" if name == "score" else "S"
+        if not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str):
+            raise InvalidFieldError("cursor", "not a cursor this API returned")
+    if key["hot_pk"]["S"] != f"HOT#{tier}" or key["sk"]["S"] != LEAD_SK:
+        raise InvalidFieldError("cursor", "not a cursor this API returned")
+    if not key["pk"]["S"].startswith(lead_pk("")) or not re.fullmatch(
+        r"-?[0-9.Ee+\-]{1,40}", key["score"]["N"]
+    ):
+        raise InvalidFieldError("cursor", "not a cursor this API returned")
+    return tier, key
+
+
+def _matches(state: LeadState, query: HotListQuery) -> bool:
+    card = state.card
+    if card is None:
+        return False
+    if not query.grade_matches(card.grade):
+        return False
+    return query.category is None or card.categories.get(query.category, 0) > 0
+
+
+def hot_list(repo: LeadRepository, query: HotListQuery) -> dict[str, Any]:
+    """A page of the hot list: tiers in the order asked, highest score first within each.
+
+    At most ``limit`` leads are read from the index per page; grade and category filters are applied
+    to what was read, so a page may be short (or empty) while ``next_cursor`` is set.
+    """
+    tiers = query.tier
+    index, key = 0, None
+    if query.cursor:
+        tier, key = decode_cursor(query.cursor, tiers)
+        index = tiers.index(tier)
+    rows: list[dict[str, Any]] = []
+    remaining = query.limit
+    next_cursor: str | None = None
+    while index < len(tiers):
+        states, last = repo.hot_page(tiers[index], remaining, key)
+        remaining -= len(states)
+        rows.extend(hot_row(s) for s in states if _matches(s, query))
+        if last is not None:
+            if remaining <= 0:
+                next_cursor = encode_cursor(tiers[index], last)
+                break
+            key = last
+            continue
+        index, key = index + 1, None
+        if remaining <= 0:
+            if index < len(tiers):
+                next_cursor = encode_cursor(tiers[index], None)
+            break
+    return {
+        "leads": rows,
+        "next_cursor": next_cursor,
+        "tiers": list(tiers),
+        "filters": {"grade": query.grade, "category": query.category},
+    }
+
+
+# --------------------------------------------------------------------------------------------- writes
+@dataclass(frozen=True)
+class Caller:
+    """Who asked: the IAM principal ARN API Gateway verified (``unknown`` when it gave none)."""
+
+    arn: str = "unknown"
+
+
+def record_outcome(
+    repo: LeadRepository, ref: str, body: OutcomeRequest, caller: Caller, now: datetime
+) -> tuple[LeadState, SalesOutcome]:
+    """Keep what became of the lead, with its score, grade and rules version at that moment."""
+    lead_id = lead_id_from_ref(ref)
+    start = _existing(repo, lead_id)
+    now_s = epoch(now)
+
+    def change(current: LeadState) -> LeadState:
+        if current.ver == 0:
+            raise LeadNotFoundError(lead_id)  # removed since it was read
+        card = current.card
+        outcome = SalesOutcome(
+            status=body.status,
+            amount=body.amount,
+            currency=body.currency,
+            note=body.note,
+            by=caller.arn,
+            at=now_s,
+            score_at_outcome=card.score if card else None,
+            grade_at_outcome=card.grade if card else None,
+            rules_version=card.rules_version if card else None,
+        )
+        new = current.model_copy(deep=True)
+        new.outcomes = [*current.outcomes, outcome]
+        new.ver = current.ver + 1
+        new.updated_at = now_s
+        return new
+
+    saved = repo.mutate(lead_id, change, start=start)
+    assert saved is not None  # change never returns None
+    return saved.after, saved.after.outcomes[-1]
+
+
+def adjust(
+    repo: LeadRepository,
+    ref: str,
+    body: AdjustmentRequest,
+    caller: Caller,
+    now: datetime,
+    rules: CompiledRules,
+    default_threshold: float | None,
+) -> tuple[LeadState, Adjustment]:
+    """Append an audited adjustment and re-evaluate the lead with ``rules`` (the card, tier, hot list
+    and due date change in the same write; falling below the re-arm level re-arms its alert)."""
+    lead_id = lead_id_from_ref(ref)
+    start = _existing(repo, lead_id)
+    now_s = epoch(now)
+    adjustment = Adjustment(
+        id=uuid.uuid4().hex[:16],
+        points=body.points,
+        disqualify=body.disqualify,
+        reason=body.reason,
+        by=caller.arn,
+        at=now_s,
+    )
+
+    def change(current: LeadState) -> LeadState:
+        if current.ver == 0:
+            raise LeadNotFoundError(lead_id)
+        adjusted = current.model_copy(deep=True)
+        adjusted.adjustments = [*current.adjustments, adjustment]
+        new = rescore(adjusted, rules, now, default_threshold)  # new card, version, re-arming
+        if new is None:  # same score and tier (e.g. points that cancel out): still a new fact
+            new = adjusted
+            new.ver = current.ver + 1
+        new.updated_at = now_s
+        new.card = evaluate(new, rules, now, default_threshold)  # reasons name the adjustment
+        return new
+
+    saved = repo.mutate(lead_id, change, start=start)
+    assert saved is not None
+    return saved.after, adjustment

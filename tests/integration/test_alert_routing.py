@@ -1,0 +1,361 @@
+"""What sales receives, and who receives it.
+
+- Routing: the template's example filtered subscription (EnterpriseAlertsSubscription: A-grade leads
+  whose top category is EnterpriseAlertsCategory) is applied as a REAL SNS filter policy in moto, to
+  an SQS queue subscribed to AlertsTopic; alerts for four leads go through the whole stack and only
+  the matching ones arrive.
+- Rendering: the exact text, JSON and attributes of an alert for a fixed lead (pure).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from leadscore import clock
+from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard
+
+from tests.support import RULES_EXAMPLE, TEMPLATE, Stack, load_event, translate
+
+SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+DANA = "dana.reyes@northwindlabs.io"
+PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry": "Fintech", "country": "US"}
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    clock.pin(SAMPLE_TIME)
+    yield
+    clock.pin(None)
+
+
+def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        return {k: _resolve(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, parameters) for v in value]
+    return value
+
+
+def template_filter_policy() -> tuple[dict[str, Any], str]:
+    """The example subscription's filter policy and scope, parameters resolved (defaults)."""
+    tr = translate(TEMPLATE, {"EnterpriseAlertsEmail": "enterprise-team@example.com"})
+    props = tr.resource("EnterpriseAlertsSubscription")["Properties"]
+    return _resolve(props["FilterPolicy"], tr.parameters), props["FilterPolicyScope"]
+
+
+def test_the_template_example_filters_a_grade_leads_by_top_category() -> None:
+    policy, scope = template_filter_policy()
+    assert policy == {"grade": [{"prefix": "A"}], "top_category": ["buying-signal"]}
+    assert scope == "MessageAttributes"
+
+
+def _subscribe_filtered_queue(stack: Stack, policy: dict[str, Any], scope: str) -> str:
+    sqs = stack.client("sqs")
+    url: str = sqs.create_queue(QueueName="enterprise-alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.client("sns").subscribe(
+        TopicArn=stack.outputs["AlertsTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope},
+        ReturnSubscriptionArn=True,
+    )
+    return url
+
+
+def _received(stack: Stack, url: str) -> list[dict[str, Any]]:
+    sqs = stack.client("sqs")
+    out = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def _forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
+    for n, name in enumerate(names):
+        fields = {
+            "email": email,
+            "form": name,
+            "submission_id": f"{email}-{n}",
+            **(profile if n == 0 else {}),
+        }
+        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
+        assert response["statusCode"] == 202, response
+
+
+def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> None:
+    policy, scope = template_filter_policy()
+    url = _subscribe_filtered_queue(stack, policy, scope)
+    stack.upload_rules(RULES_EXAMPLE)
+    # A4, buying-signal: matches.
+    for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
+        assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
+    # A3, buying-signal: matches.
+    _forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
+    # D4 (no fit), buying-signal: the grade does not match.
+    _forms(
+        stack, "dee@tinyco.io", "Request a demo", "Request a quote", "Webinar signup", "Whitepaper download"
+    )
+    # A3, research: the category does not match.
+    _forms(
+        stack, "ari@acme.com", "Webinar signup", "Webinar: scoring", "Whitepaper download", "Ebook", **PROFILE
+    )
+    stack.drain()
+
+    everything = stack.inbox()  # the unfiltered mirror of the topic: four alerts
+    sent = {
+        json.loads(n["Message"])["lead"]["email"]: {k: v["Value"] for k, v in n["MessageAttributes"].items()}
+        for n in everything
+    }
+    assert {k: (v["grade"], v["top_category"], v["tier"]) for k, v in sent.items()} == {
+        DANA: ("A4", "buying-signal", "sales_ready"),
+        "kim@acme.com": ("A3", "buying-signal", "sales_ready"),
+        "dee@tinyco.io": ("D4", "buying-signal", "sales_ready"),
+        "ari@acme.com": ("A3", "research", "sales_ready"),
+    }
+
+    routed = _received(stack, url)
+    assert sorted(json.loads(n["Message"])["lead"]["email"] for n in routed) == [DANA, "kim@acme.com"]
+    for note in routed:
+        assert note["MessageAttributes"]["grade"]["Value"].startswith("A")
+        assert note["MessageAttributes"]["top_category"]["Value"] == "buying-signal"
+        assert json.loads(note["Message"])["schema"] == "leadscore.alert/1"
+
+
+def test_attributes_never_carry_pii(stack: Stack) -> None:
+    stack.upload_rules(RULES_EXAMPLE)
+    _forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
+    stack.drain()
+    (note,) = stack.inbox()
+    values = " ".join(v["Value"] for v in note["MessageAttributes"].values())
+    assert "kim" not in values and "@" not in values
+    assert set(note["MessageAttributes"]) == {
+        "kind",
+        "tier",
+        "grade",
+        "fit",
+        "top_category",
+        "surge",
+        "country",
+        "score",
+    }
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+def sample() -> tuple[LeadState, AlertEntry]:
+    card = ScoreCard(
+        score=131.5,
+        fit=60,
+        activity=71.5,
+        tier="sales_ready",
+        grade="A4",
+        categories={"buying-signal": 60, "research": 11.5},
+        contributions=[
+            Contribution(
+                rule="demo-request",
+                kind="activity",
+                description="Requested a demo",
+                points=40,
+                last_seen=1795440000,
+                category="buying-signal",
+            ),
+            Contribution(rule="title-executive", kind="fit", description="C-level or VP title", points=25),
+            Contribution(
+                rule="pricing-view",
+                kind="activity",
+                description="Viewed the pricing page",
+                points=20,
+                count=2,
+                last_seen=1795437000,
+                category="buying-signal",
+            ),
+        ],
+        reasons=[
+            "Requested a demo, last today (+40)",
+            "C-level or VP title (+25)",
+            "Viewed the pricing page 2×, last today (+20)",
+        ],
+        rules_version="s3:v42",
+        threshold=100,
+        computed_at=1795446000,
+    )
+    state = LeadState(
+        lead_id="e0123456789abcdef0123456789abcde",
+        email="ada@example.com",
+        profile={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "job_title": "CTO",
+            "company": "Analytical Engines",
+            "company_size": 1200,
+            "industry": "Software",
+            "country": "GB",
+        },
+        recent=[
+            RecentActivity(
+                at=1795437000, type="page_view", source="segment", path="/pricing", rules=["pricing-view"]
+            ),
+            RecentActivity(
+                at=1795440000,
+                type="form_submit",
+                source="form",
+                name="Request a demo",
+                rules=["demo-request"],
+            ),
+        ],
+    )
+    return state, AlertEntry(id="sales_ready-3", kind="sales_ready", created_at=1795446000, card=card)
+
+
+EXPECTED_TEXT = """\
+Sales-ready lead: Ada Lovelace
+
+Email:    ada@example.com
+Title:    CTO
+Company:  Analytical Engines
+Size:     1,200
+Industry: Software
+Country:  GB
+
+Score:    131.5 (fit 60, activity 71.5); threshold 100
+Tier:     sales_ready    Grade: A4
+Interest: buying-signal 60, research 11.5
+
+Why:
+  - Requested a demo, last today (+40)
+  - C-level or VP title (+25)
+  - Viewed the pricing page 2×, last today (+20)
+
+Latest activity:
+  - 2026-11-23 13:20 UTC  form_submit Request a demo
+  - 2026-11-23 12:30 UTC  page_view /pricing
+
+Rules version: s3:v42  |  lead id: e0123456789abcdef0123456789abcde  |  alert id: sales_ready-3"""
+
+
+def test_render_text_exactly() -> None:
+    state, alert = sample()
+    assert render_text(state, alert) == EXPECTED_TEXT
+    assert subject(state, alert) == "Sales-ready lead: Ada Lovelace (Analytical Engines) - 131.5 A4"
+
+
+def test_render_text_of_a_surge() -> None:
+    state, alert = sample()
+    surge = alert.model_copy(update={"kind": "surge", "card": alert.card.model_copy(update={"surge": True})})
+    text = render_text(state, surge)
+    assert text.splitlines()[0] == "Buying surge: Ada Lovelace"
+    assert "Tier:     sales_ready    Grade: A4    SURGE: sudden buying signal" in text.splitlines()
+    assert subject(state, surge) == "Buying surge: Ada Lovelace (Analytical Engines) - 131.5 A4"
+
+
+def test_render_json_exactly() -> None:
+    state, alert = sample()
+    assert render_json(state, alert) == {
+        "schema": "leadscore.alert/1",
+        "alert_id": "e0123456789abcdef0123456789abcde/sales_ready-3",
+        "kind": "sales_ready",
+        "created_at": "2026-11-23 15:00 UTC",
+        "lead": {
+            "id": "e0123456789abcdef0123456789abcde",
+            "email": "ada@example.com",
+            "name": "Ada Lovelace",
+            "profile": {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "job_title": "CTO",
+                "company": "Analytical Engines",
+                "company_size": 1200,
+                "industry": "Software",
+                "country": "GB",
+            },
+        },
+        "score": 131.5,
+        "fit": 60.0,
+        "activity": 71.5,
+        "tier": "sales_ready",
+        "grade": "A4",
+        "threshold": 100.0,
+        "surge": False,
+        "categories": {"buying-signal": 60.0, "research": 11.5},
+        "reasons": [
+            "Requested a demo, last today (+40)",
+            "C-level or VP title (+25)",
+            "Viewed the pricing page 2×, last today (+20)",
+        ],
+        "contributions": [
+            {
+                "rule": "demo-request",
+                "kind": "activity",
+                "description": "Requested a demo",
+                "points": 40.0,
+                "count": 1,
+                "last_seen": 1795440000,
+                "category": "buying-signal",
+                "disqualify": False,
+            },
+            {
+                "rule": "title-executive",
+                "kind": "fit",
+                "description": "C-level or VP title",
+                "points": 25.0,
+                "count": 1,
+                "disqualify": False,
+            },
+            {
+                "rule": "pricing-view",
+                "kind": "activity",
+                "description": "Viewed the pricing page",
+                "points": 20.0,
+                "count": 2,
+                "last_seen": 1795437000,
+                "category": "buying-signal",
+                "disqualify": False,
+            },
+        ],
+        "recent": [
+            {
+                "at": 1795440000,
+                "type": "form_submit",
+                "source": "form",
+                "name": "Request a demo",
+                "rules": ["demo-request"],
+            },
+            {
+                "at": 1795437000,
+                "type": "page_view",
+                "source": "segment",
+                "path": "/pricing",
+                "rules": ["pricing-view"],
+            },
+        ],
+        "rules_version": "s3:v42",
+        "text": EXPECTED_TEXT,
+    }
+
+
+def test_attributes_and_sns_message_exactly() -> None:
+    state, alert = sample()
+    assert attributes(state, alert) == {
+        "kind": {"DataType": "String", "StringValue": "sales_ready"},
+        "tier": {"DataType": "String", "StringValue": "sales_ready"},
+        "grade": {"DataType": "String", "StringValue": "A4"},
+        "fit": {"DataType": "String", "StringValue": "A"},
+        "top_category": {"DataType": "String", "StringValue": "buying-signal"},
+        "surge": {"DataType": "String", "StringValue": "false"},
+        "country": {"DataType": "String", "StringValue": "gb"},
+        "score": {"DataType": "Number", "StringValue": "131.5"},
+    }
+    message = sns_message(state, alert)
+    assert message["MessageStructure"] == "json"
+    bodies = json.loads(message["Message"])
+    assert bodies["email"] == bodies["default"] == EXPECTED_TEXT
+    assert json.loads(bodies["sqs"]) == render_json(state, alert)

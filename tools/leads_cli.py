@@ -1,0 +1,369 @@
+"""`leadscore leads ...`: what sales reads, from a terminal.
+
+    leadscore leads show EMAIL|ID [--json] [--history N]  TARGET
+    leadscore leads hot [--tier T[,T...]] [--limit N] [--json]  TARGET
+
+    TARGET: --local [--url URL] | --stack NAME | --table NAME
+
+Where the leads are read:
+- ``--stack NAME``: a deployed stack. Its ``LeadsTableName`` output is read from CloudFormation and the
+  table is read directly (``LeadRepository``) with your own AWS credentials (profile, environment...):
+  you need cloudformation:DescribeStacks, dynamodb:GetItem and dynamodb:Query on the table and its
+  ``hot`` index. Nothing goes through the HTTP API.
+- ``--table NAME``: the same, for a table you name yourself.
+- ``--local``: the stack of ``make serve``, through its local-only endpoints ``/_local/cards/{lead}`` and
+  ``/_local/hot`` (default ``http://127.0.0.1:3000``; ``--url`` or ``$LEADSCORE_LOCAL_URL`` for
+  another). They answer with the same JSON as the Lead API's ``GET /leads/{lead}`` and ``GET /leads``.
+
+Exit codes: 0 ok; 1 no such lead; 2 bad arguments or the target cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+DEFAULT_LOCAL_URL = "http://127.0.0.1:3000"
+LOCAL_URL_ENV = "LEADSCORE_LOCAL_URL"
+MAX_PAGE = 100
+
+
+class LeadsCliError(Exception):
+    """A message for the user, and the exit code to go with it."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Source(Protocol):
+    """Where cards and hot-list pages come from (a table, or the local server)."""
+
+    def card(self, ref: str, history: int) -> dict[str, Any]: ...
+
+    def hot_page(self, tiers: str | None, limit: int, cursor: str | None) -> dict[str, Any]: ...
+
+
+# ---------------------------------------------------------------------------------------------- sources
+class TableSource:
+    """Reads the leads table directly with the caller's AWS credentials."""
+
+    def __init__(self, table: str) -> None:
+        from leadscore.dal.leads import LeadRepository
+
+        self.repo = LeadRepository(table)
+
+    def card(self, ref: str, history: int) -> dict[str, Any]:
+        from leadscore.api.errors import InvalidFieldError, LeadNotFoundError
+        from leadscore.api.service import get_card
+
+        try:
+            return get_card(self.repo, ref, history)
+        except LeadNotFoundError:
+            raise LeadsCliError(f"no lead {ref}", 1) from None
+        except InvalidFieldError as exc:
+            raise LeadsCliError(exc.message) from None
+
+    def hot_page(self, tiers: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        from leadscore.api.errors import InvalidFieldError
+        from leadscore.api.models import HotListQuery
+        from leadscore.api.service import hot_list
+        from pydantic import ValidationError
+
+        params: dict[str, Any] = {"limit": limit}
+        if tiers:
+            params["tier"] = tiers
+        if cursor:
+            params["cursor"] = cursor
+        try:
+            return hot_list(self.repo, HotListQuery.model_validate(params))
+        except ValidationError as exc:
+            raise LeadsCliError(_first_error(exc)) from None
+        except InvalidFieldError as exc:
+            raise LeadsCliError(exc.message) from None
+
+
+def table_from_stack(stack: str) -> str:
+    """The stack's ``LeadsTableName`` output (CloudFormation, the caller's credentials)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except (ClientError, BotoCoreError) as exc:
+        raise LeadsCliError(f"cannot read stack {stack}: {exc}") from None
+    for output in described.get("Outputs", []):
+        if output["OutputKey"] == "LeadsTableName":
+            return str(output["OutputValue"])
+    raise LeadsCliError(f"stack {stack} has no LeadsTableName output")
+
+
+class LocalSource:
+    """The `make serve` server's local-only endpoints (no credentials: they exist only locally)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _get(self, path: str) -> tuple[int, Any]:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=self.timeout) as response:
+                return int(response.status), json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.loads(exc.read() or b"null")
+            except ValueError:
+                return exc.code, None
+        except (urllib.error.URLError, OSError) as exc:
+            raise LeadsCliError(
+                f"cannot reach the local server at {self.url} ({exc}); is `make serve` running?"
+            ) from None
+
+    def card(self, ref: str, history: int) -> dict[str, Any]:
+        status, body = self._get(f"/_local/cards/{quote(ref, safe='@')}?{urlencode({'history': history})}")
+        return self._answer(status, body, ref)
+
+    def hot_page(self, tiers: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        params = (
+            {"limit": str(limit)}
+            | ({"tier": tiers} if tiers else {})
+            | ({"cursor": cursor} if cursor else {})
+        )
+        status, body = self._get(f"/_local/hot?{urlencode(params)}")
+        return self._answer(status, body, "hot list")
+
+    def _answer(self, status: int, body: Any, what: str) -> dict[str, Any]:
+        if status == 404:
+            raise LeadsCliError(f"no lead {what}", 1)
+        if status != 200 or not isinstance(body, dict):
+            message = body.get("message") if isinstance(body, dict) else None
+            raise LeadsCliError(f"local server answered {status}: {message or body}")
+        return body
+
+
+def _first_error(exc: Any) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(p) for p in error["loc"])
+    return f"{field}: {error['msg']}" if field else str(error["msg"])
+
+
+def source_for(args: argparse.Namespace) -> Source:
+    if args.local:
+        return LocalSource(args.url or os.environ.get(LOCAL_URL_ENV) or DEFAULT_LOCAL_URL)
+    if args.stack:
+        return TableSource(table_from_stack(args.stack))
+    return TableSource(args.table)
+
+
+def hot_rows(source: Source, tiers: str | None, limit: int) -> Iterator[dict[str, Any]]:
+    """Up to ``limit`` hot-list rows, following the cursor page by page."""
+    cursor: str | None = None
+    left = limit
+    while left > 0:
+        page = source.hot_page(tiers, min(left, MAX_PAGE), cursor)
+        for row in page["leads"][:left]:
+            yield row
+            left -= 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
+
+
+# ---------------------------------------------------------------------------------------------- formatting
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    number = float(value)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
+
+
+def _points(value: float) -> str:
+    return f"{value:+.0f}" if float(value).is_integer() else f"{value:+.1f}"
+
+
+def _when(iso: str | None) -> str:
+    return iso.replace("T", " ")[:16] if iso else "-"
+
+
+def _epoch(value: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def format_card(card: dict[str, Any]) -> list[str]:
+    """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
+    profile = card.get("profile") or {}
+    lines = [f"{card['name']} <{card['email']}>" if card.get("email") else str(card["name"])]
+    role = ", ".join(str(profile[k]) for k in ("job_title", "company") if profile.get(k))
+    details = [
+        f"{_num(profile['company_size'])} employees" if profile.get("company_size") is not None else "",
+        str(profile.get("industry") or ""),
+        str(profile.get("country") or ""),
+    ]
+    details = [d for d in details if d]
+    if role or details:
+        lines.append(role + (f" ({', '.join(details)})" if details else ""))
+    lines.append(f"lead id {card['lead_id']}")
+    lines.append("")
+    if card.get("score") is None:
+        lines.append("Not scored yet.")
+        return lines
+    flags = "".join(
+        f"    {flag}"
+        for flag, on in (("SURGE", card.get("surge")), ("DISQUALIFIED", card.get("disqualified")))
+        if on
+    )
+    lines += [
+        f"Score:    {_num(card['score'])} (fit {_num(card['fit'])}, activity {_num(card['activity'])});"
+        f" threshold {_num(card['threshold'])}",
+        f"Tier:     {card['tier']}    Grade: {card['grade']}{flags}",
+    ]
+    categories = card.get("categories") or {}
+    if categories:
+        ranked = sorted(categories.items(), key=lambda kv: -kv[1])
+        lines.append("Interest: " + ", ".join(f"{k} {_num(v)}" for k, v in ranked))
+    lines += ["", "Why:"] + [f"  - {r}" for r in card.get("reasons") or []]
+    contributions = card.get("contributions") or []
+    if contributions:
+        width = max(len(str(c["rule"])) for c in contributions)
+        lines += ["", "Contributions:"]
+        for c in contributions:
+            count = f"{c['count']}x" if c["kind"] == "activity" else ""
+            last = f"last {_epoch(c.get('last_seen'))}" if c.get("last_seen") else ""
+            category = c.get("category") or ""
+            row = f"  {_points(c['points']):>6}  {c['rule']:<{width}}  {c['kind']:<10} {count:>4}"
+            lines.append(f"{row}  {category:<14} {last}".rstrip())
+    if card.get("adjustments"):
+        lines += ["", "Adjustments:"]
+        for a in card["adjustments"]:
+            dq = " [disqualifies]" if a.get("disqualify") else ""
+            lines.append(f"  {_epoch(a['at'])}  {_points(a['points']):>5}  {a['reason']}{dq}  (by {a['by']})")
+    if card.get("outcomes"):
+        lines += ["", "Outcomes:"]
+        for o in card["outcomes"]:
+            amount = (
+                f" {_num(o['amount'])}{' ' + o['currency'] if o.get('currency') else ''}"
+                if o.get("amount") is not None
+                else ""
+            )
+            at_time = f"score {_num(o.get('score_at_outcome'))} {o.get('grade_at_outcome') or ''}".rstrip()
+            note = f'  "{o["note"]}"' if o.get("note") else ""
+            lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {o['by']}){note}")
+    history = card.get("history") or []
+    if history:
+        lines += ["", "Recent history (newest first):"]
+        for h in history:
+            what = " ".join(str(x) for x in (h.get("name"), h.get("path")) if x)
+            note = "" if h.get("scored") else f"  [not scored: {h.get('note')}]"
+            lines.append(f"  {_when(h['occurred_at'])}  {h['type']:<14} {what}{note}".rstrip())
+    lines += [
+        "",
+        f"Rules version {card.get('rules_version') or '-'}; scored {_when(card.get('computed_at'))} UTC;"
+        f" decay next changes it {_when(card.get('due_at')) if card.get('due_at') else 'never'}"
+        + (" UTC" if card.get("due_at") else ""),
+    ]
+    return lines
+
+
+def format_hot(rows: list[dict[str, Any]]) -> list[str]:
+    """Hot-list rows (the API's GET /leads JSON) as a table, highest first."""
+    if not rows:
+        return ["No leads."]
+    who = [str(r.get("email") or r["lead_id"]) for r in rows]
+    width = max(5, *(len(w) for w in who))
+    tier = max(4, *(len(str(r.get("tier"))) for r in rows))
+    lines = [
+        f"{'score':>6}  {'tier':<{tier}}  {'grade':<5}  {'lead':<{width}}  {'top interest':<14}  top reasons"
+    ]
+    for row, name in zip(rows, who, strict=True):
+        reasons = "; ".join(row.get("reasons") or []) or "-"
+        surge = " SURGE" if row.get("surge") else ""
+        score, grade = _num(row.get("score")), str(row.get("grade"))
+        lines.append(
+            f"{score:>6}  {row.get('tier')!s:<{tier}}  {grade:<5}  {name:<{width}}  "
+            f"{row.get('top_category') or '-':<14}  {reasons}{surge}"
+        )
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def cmd_show(args: argparse.Namespace) -> int:
+    card = source_for(args).card(args.lead, args.history)
+    if args.json:
+        print(json.dumps(card, indent=1, ensure_ascii=False))
+    else:
+        print("\n".join(format_card(card)))
+    return 0
+
+
+def cmd_hot(args: argparse.Namespace) -> int:
+    rows = list(hot_rows(source_for(args), args.tier, args.limit))
+    if args.json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+    else:
+        print("\n".join(format_hot(rows)))
+    return 0
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except LeadsCliError as exc:
+            print(f"leadscore leads: {exc}", file=sys.stderr)
+            return exc.code
+
+    return run
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000")
+    return value
+
+
+def _targets(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--local", action="store_true", help="the `make serve` stack (its /_local endpoints)")
+    group.add_argument("--stack", metavar="NAME", help="a deployed stack: its LeadsTableName output")
+    group.add_argument("--table", metavar="NAME", help="a leads table, by name")
+    parser.add_argument(
+        "--url", help=f"with --local: the server's URL (default ${LOCAL_URL_ENV} or {DEFAULT_LOCAL_URL})"
+    )
+
+
+def add_parser(groups: Any) -> argparse.ArgumentParser:
+    """Register ``leads`` (show, hot) on the ``leadscore`` command's sub-parsers."""
+    parser: argparse.ArgumentParser = groups.add_parser(
+        "leads",
+        help="show a lead's score card, or the hot list",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="one lead's score card, reasons and recent history")
+    show.add_argument("lead", help="an email address or a lead id")
+    show.add_argument("--json", action="store_true", help="the card as JSON (the API's GET /leads/{lead})")
+    show.add_argument("--history", type=_positive, default=25, help="recent events to show (default 25)")
+    _targets(show)
+    show.set_defaults(func=_guarded(cmd_show))
+    hot = commands.add_parser("hot", help="the hot list, highest score first")
+    hot.add_argument("--tier", help="a tier or comma-separated tiers (default: sales_ready,warm,cold)")
+    hot.add_argument("--limit", type=_positive, default=20, help="how many leads (default 20)")
+    hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
+    _targets(hot)
+    hot.set_defaults(func=_guarded(cmd_hot))
+    return parser
