@@ -10,7 +10,11 @@ export SAM_CLI_TELEMETRY ?= 0
 PYTHON313 := $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then echo $$c; break; fi; done)
 
-.PHONY: venv demo serve test lint typecheck validate build unit bench clean
+.PHONY: venv demo serve test lint typecheck validate checkov build unit bench clean
+
+# checkov pins its own boto3: it lives in its own venv so it never downgrades the project's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (install it, e.g. pyenv install 3.13.0)"; exit 1; }
@@ -38,16 +42,26 @@ typecheck: venv
 validate: venv
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/sam validate --lint --template template.yaml
 
+$(CHECKOV_VENV)/.installed:
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found"; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+# Every skip is explained beside the resource in template.yaml (Metadata.checkov.skip).
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+
 build: venv
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/sam build --template template.yaml
 
 unit: venv
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck validate unit
+test: lint typecheck validate checkov unit
 
 bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-bench .aws-sam .pytest_cache .mypy_cache .ruff_cache

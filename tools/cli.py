@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("schema")
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_schema)
+    from tools.leads_cli import add_parser as add_leads_parser
+
+    add_leads_parser(sub)  # leadscore leads show|hot
+    from tools.privacy_cli import add_parser as add_privacy_parser
+
+    add_privacy_parser(sub)  # leadscore privacy forget
     return parser
 
 

@@ -13,24 +13,63 @@ from leadscore.settings import Settings
 from tests.support import ROOT, TEMPLATE, translate
 from tools.localstack import passes_filters
 
-FUNCTIONS = ("IngestFunction", "ScorerFunction", "NotifierFunction")
+FUNCTIONS = (
+    "IngestFunction",
+    "ScorerFunction",
+    "NotifierFunction",
+    "LeadsApiFunction",
+    "SweeperFunction",
+    "ErasureFunction",
+)
+LEADS_ROUTES = {
+    ("GET", "/leads"),
+    ("GET", "/leads/{lead}"),
+    ("POST", "/leads/{lead}/outcome"),
+    ("POST", "/leads/{lead}/adjustments"),
+}
 
 # Each function's inline IAM statements as (action, resource) pairs, resources by logical id.
 # Exact sets: a broadened action or resource fails here.
 EXPECTED_ACTIONS = {
-    "IngestFunction": {("sqs:SendMessage", "EventsQueue")},
+    "IngestFunction": {
+        ("sqs:SendMessage", "EventsQueue"),
+        (
+            "ssm:GetParameter",
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/leadscore/*",
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:leadscore/*",
+        ),
+    },
     "ScorerFunction": {
-        ("dynamodb:UpdateItem", "LeadsTable"),
         ("dynamodb:PutItem", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("s3:GetObject", "RulesBucket/rules/*"),
-        ("s3:GetObjectVersion", "RulesBucket/rules/*"),
     },
     "NotifierFunction": {
         ("sns:Publish", "AlertsTopic"),
         ("dynamodb:UpdateItem", "LeadsTable"),
         ("sqs:SendMessage", "NotifierDLQ"),
+    },
+    "LeadsApiFunction": {
+        ("dynamodb:GetItem", "LeadsTable"),
+        ("dynamodb:Query", "LeadsTable"),
+        ("dynamodb:Query", "LeadsTable/index/hot"),
+        ("dynamodb:PutItem", "LeadsTable"),
+        ("s3:GetObject", "RulesBucket/rules/*"),
+    },
+    "SweeperFunction": {
+        ("dynamodb:Query", "LeadsTable/index/due"),
+        ("dynamodb:GetItem", "LeadsTable"),
+        ("dynamodb:PutItem", "LeadsTable"),
+        ("s3:GetObject", "RulesBucket/rules/*"),
+    },
+    "ErasureFunction": {
+        ("dynamodb:GetItem", "LeadsTable"),
+        ("dynamodb:Query", "LeadsTable"),
+        ("dynamodb:BatchWriteItem", "LeadsTable"),
     },
 }
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -39,6 +78,9 @@ EXPECTED_MANAGED = {
     "IngestFunction": {BASIC, XRAY},
     "ScorerFunction": {BASIC, XRAY, "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
     "NotifierFunction": {BASIC, XRAY, "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
+    "LeadsApiFunction": {BASIC, XRAY},
+    "SweeperFunction": {BASIC, XRAY},
+    "ErasureFunction": {BASIC, XRAY},  # no trigger: invoked directly (lambda:InvokeFunction)
 }
 
 
@@ -82,14 +124,17 @@ def test_layer_runtime_matches_function_runtime(tr, res):
     runtimes = {res[f]["Properties"]["Runtime"] for f in FUNCTIONS}
     assert runtimes == {"python3.13"}
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert tr.sam["Resources"]["SharedLayer"]["Metadata"]["BuildMethod"] == "python3.13"
+    # Built by shared/Makefile, which installs for python3.13 and compiles .pyc (see the template).
+    assert tr.sam["Resources"]["SharedLayer"]["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / "shared" / "Makefile").read_text()
+    assert "--python-version 3.13" in makefile and "compileall" in makefile
     for function in FUNCTIONS:
         props = res[function]["Properties"]
         assert props["Layers"] == [{"Ref": tr.aliases["SharedLayer"]}]
         assert props["Architectures"] == ["x86_64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == 30
+        assert props["Timeout"] == (300 if function == "SweeperFunction" else 30)
 
 
 def test_every_handler_is_a_module_of_the_repository(tr):
@@ -97,7 +142,8 @@ def test_every_handler_is_a_module_of_the_repository(tr):
         spec = tr.functions[function]
         assert spec.handler == "app.lambda_handler"
         assert (ROOT / spec.code_uri / "app.py").is_file(), spec.code_uri
-        assert spec.module == f"functions.{function.removesuffix('Function').lower()}.app"
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", function.removesuffix("Function")).lower()
+        assert spec.module == f"functions.{snake}.app"
 
 
 # ---------------------------------------------------------------------------------------------- state
@@ -217,16 +263,72 @@ def test_http_api_routes_cors_and_throttling(tr, res):
         ("POST", "/forms", "IngestFunction"),
         ("POST", "/track", "IngestFunction"),
         ("POST", "/webhooks/{provider}", "IngestFunction"),
-    }
+        ("GET", "/webhooks/{provider}", "IngestFunction"),
+        ("HEAD", "/webhooks/{provider}", "IngestFunction"),
+    } | {(method, path, "LeadsApiFunction") for method, path in LEADS_ROUTES}
     body = res["LeadscoreApi"]["Properties"]["Body"]
-    assert set(body["paths"]) == {"/forms", "/track", "/webhooks/{provider}"}
+    assert set(body["paths"]) == {"/forms", "/track", "/webhooks/{provider}"} | {p for _, p in LEADS_ROUTES}
     for path in body["paths"].values():
-        assert path["post"]["x-amazon-apigateway-integration"]["payloadFormatVersion"] == "2.0"
+        for operation in path.values():
+            assert operation["x-amazon-apigateway-integration"]["payloadFormatVersion"] == "2.0"
     assert body["x-amazon-apigateway-cors"]["allowOrigins"] == ["https://example.com"]
     stage = res["LeadscoreApiApiGatewayDefaultStage"]["Properties"]
     assert stage["DefaultRouteSettings"] == {
         "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }
+
+
+def test_every_leads_route_requires_iam_auth_and_ingest_routes_do_not(tr, res):
+    paths = res["LeadscoreApi"]["Properties"]["Body"]["paths"]
+    security = {
+        (method.upper(), path): operation.get("security")
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    for route in LEADS_ROUTES:
+        assert security[route] == [{"AWS_IAM": []}], route
+    for route, value in security.items():
+        if route not in LEADS_ROUTES:
+            assert value is None, route  # forms, tracking and signed webhooks stay public
+    schemes = res["LeadscoreApi"]["Properties"]["Body"]["components"]["securitySchemes"]
+    assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    # As written in template.yaml, and as the local stack reads it (it refuses unsigned requests).
+    events = tr.sam["Resources"]["LeadsApiFunction"]["Properties"]["Events"]
+    assert {e["Properties"]["Auth"]["Authorizer"] for e in events.values()} == {"AWS_IAM"}
+    assert {(r.method, r.path) for r in tr.routes if r.auth == "AWS_IAM"} == LEADS_ROUTES
+
+
+def test_sweeper_runs_on_the_sweep_schedule(tr, res):
+    rules = tr.of_type("AWS::Events::Rule")
+    assert set(rules) == {"SweeperFunctionSweep"}
+    rule = rules["SweeperFunctionSweep"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+    assert rule["State"] == "ENABLED"
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": ["SweeperFunction", "Arn"]}]
+    permission = res["SweeperFunctionSweepPermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["SweeperFunctionSweep", "Arn"]}
+    assert tr.sam["Parameters"]["SweepSchedule"]["Default"] == "rate(1 hour)"
+    assert translate(TEMPLATE, {"SweepSchedule": "rate(15 minutes)"}).parameters["SweepSchedule"] == (
+        "rate(15 minutes)"
+    )
+
+
+def test_enterprise_alerts_subscription_is_an_optional_filtered_example(tr, res):
+    assert "EnterpriseAlertsSubscription" in res  # conditional: created only with an address
+    subscription = res["EnterpriseAlertsSubscription"]
+    assert subscription["Condition"] == "HasEnterpriseAlertsEmail"
+    props = subscription["Properties"]
+    assert props["TopicArn"] == {"Ref": "AlertsTopic"}
+    assert props["Endpoint"] == {"Ref": "EnterpriseAlertsEmail"}
+    assert props["FilterPolicyScope"] == "MessageAttributes"
+    assert props["FilterPolicy"] == {
+        "grade": [{"prefix": "A"}],
+        "top_category": [{"Ref": "EnterpriseAlertsCategory"}],
+    }
+    assert tr.cfn["Conditions"]["HasEnterpriseAlertsEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "EnterpriseAlertsEmail"}, ""]}]
     }
 
 
@@ -259,11 +361,38 @@ def test_function_environment_names_are_known_settings(res):
     variables leadscore.ingest.config documents (ingest's own, e.g. the SendGrid keys)."""
     settings = {f.alias for f in Settings.model_fields.values() if f.alias}
     ingest = {getattr(ingest_config, n) for n in dir(ingest_config) if n.endswith("_ENV")}
+    ingest |= _provider_variables()
     for function in FUNCTIONS:
         names = set(res[function]["Properties"]["Environment"]["Variables"])
         allowed = settings | {"LOG_LEVEL"} | (ingest if function == "IngestFunction" else set())
         unknown = {n for n in names if n not in allowed and not n.startswith("POWERTOOLS_")}
         assert not unknown, f"{function}: {sorted(unknown)} are not variables leadscore reads"
+
+
+def _provider_variables() -> set[str]:
+    """What each provider module reads: its secret (deployed: ``<NAME>_PARAM``) and plain settings."""
+    import importlib
+    import pkgutil
+
+    import leadscore.ingest.providers as providers
+
+    names: set[str] = set()
+    for info in pkgutil.iter_modules(providers.__path__):
+        module = importlib.import_module(f"leadscore.ingest.providers.{info.name}")
+        for attr, value in vars(module).items():
+            if attr == "CREDENTIAL_VARIABLE":
+                names |= {value, f"{value}_PARAM"}
+            elif attr.endswith("_SETTING") and isinstance(value, str):
+                names.add(value)
+    return names
+
+
+def test_every_provider_secret_is_wired_to_a_parameter_not_a_value(res):
+    variables = res["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    secrets = {n for n in _provider_variables() if n.endswith("_PARAM")}
+    assert secrets <= set(variables)
+    for name in secrets:  # the template names where the secret lives; it never holds the secret
+        assert set(variables[name]) == {"Ref"}, name
 
 
 def test_unsigned_webhooks_are_never_allowed_by_the_template(res):
@@ -297,6 +426,17 @@ def test_function_environments_match_the_architecture(res):
         "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
         "LEADS_TABLE": {"Ref": "LeadsTable"},
     }
+    reader = {
+        **common,
+        "LEADS_TABLE": {"Ref": "LeadsTable"},
+        "RULES_BUCKET": {"Ref": "RulesBucket"},
+        "RULES_KEY": "rules/current.json",
+        "RULES_REFRESH_SECONDS": {"Ref": "RulesRefreshSeconds"},
+        "SALES_READY_THRESHOLD": {"Ref": "SalesReadyThreshold"},
+    }
+    assert env["LeadsApiFunction"] == reader
+    assert env["SweeperFunction"] == reader
+    assert env["ErasureFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}}
 
 
 def test_outputs(tr):
@@ -325,6 +465,27 @@ def test_parameters_and_defaults(tr):
         "ApiThrottleBurstLimit": 100,
         "SendgridWebhookPublicKeys": "",
         "ApiAccessLogs": "false",
+        "SweepSchedule": "rate(1 hour)",
+        "EnterpriseAlertsEmail": "",
+        "EnterpriseAlertsCategory": "buying-signal",
+        # Where each provider's secret lives (SSM / Secrets Manager); empty = that provider is off (401).
+        **dict.fromkeys(
+            (
+                "TypeformSecretParam",
+                "HubspotClientSecretParam",
+                "TallySigningSecretParam",
+                "WebflowSecretParam",
+                "MailgunSigningKeyParam",
+                "PostmarkBasicAuthParam",
+                "MailchimpWebhookKeyParam",
+                "MandrillWebhookKeyParam",
+                "BrevoWebhookTokenParam",
+                "SesSnsTopicArns",
+                "HubspotWebhookBaseUrl",
+                "MandrillWebhookUrl",
+            ),
+            "",
+        ),
     }
     assert params["AllowedOrigins"]["Type"] == "CommaDelimitedList"
 

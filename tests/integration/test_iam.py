@@ -1,0 +1,183 @@
+"""Least privilege, checked against reality: every AWS call each function makes during a full run is
+allowed by that function's own policy in the translated template, on that resource, and every
+permission a policy grants is used by some call (or is listed below with its reason)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from leadscore import clock
+
+from tests.support import EVENTS, ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tools.local.runner import resign_sendgrid
+
+PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+
+# botocore operation -> IAM action, where the names differ.
+ACTION = {"sqs:SendMessageBatch": "sqs:SendMessage"}
+# Granted but not exercised by this run, each with its reason.
+UNUSED_OK = {
+    (
+        "IngestFunction",
+        "ssm:GetParameter",
+    ): "only with a provider secret configured in SSM (none in this run)",
+    ("IngestFunction", "secretsmanager:GetSecretValue"): "only with a provider secret in Secrets Manager",
+    (
+        "NotifierFunction",
+        "sqs:SendMessage",
+    ): "Lambda's stream poller sends failed batches to NotifierDLQ with this role",
+}
+
+
+def _resource_of(stack: Stack, service: str, params: dict[str, Any]) -> str:
+    """A call's resource as the template names it: ``LeadsTable/index/hot``, ``RulesBucket/rules/x``."""
+    physical = {
+        stack.physical_id(lid): lid for lid in stack.translation.resources if _has_physical(stack, lid)
+    }
+    if service == "dynamodb":
+        name = physical.get(params.get("TableName", ""), params.get("TableName", "?"))
+        if "RequestItems" in params:
+            name = physical.get(next(iter(params["RequestItems"])), "?")
+        return f"{name}/index/{params['IndexName']}" if params.get("IndexName") else name
+    if service == "s3":
+        bucket = physical.get(params.get("Bucket", ""), params.get("Bucket", "?"))
+        return f"{bucket}/{params.get('Key', '')}"
+    if service == "sqs":
+        return physical.get(params.get("QueueUrl", ""), "?")
+    if service == "sns":
+        return physical.get(params.get("TopicArn", ""), "?")
+    return "*"
+
+
+def _has_physical(stack: Stack, logical_id: str) -> bool:
+    try:
+        stack.physical_id(logical_id)
+    except Exception:
+        return False
+    return True
+
+
+def _statement_resources(resource: Any) -> list[str]:
+    """Template resource -> name: ``{"Fn::GetAtt": ["LeadsTable", "Arn"]}`` -> ``LeadsTable``."""
+    if isinstance(resource, list):
+        return [r for item in resource for r in _statement_resources(item)]
+    if isinstance(resource, dict):
+        if "Fn::GetAtt" in resource:
+            return [resource["Fn::GetAtt"][0]]
+        if "Ref" in resource:
+            return [resource["Ref"]]
+        if "Fn::Sub" in resource:
+            text = resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
+            return [text.replace("${", "").replace(".Arn}", "").replace("}", "")]
+    return [str(resource)]
+
+
+def policies(stack: Stack) -> dict[str, list[tuple[set[str], list[str]]]]:
+    """Per function: the inline statements of its role, as (actions, resources)."""
+    resources = stack.translation.resources
+    out: dict[str, list[tuple[set[str], list[str]]]] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        role = resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
+        statements = []
+        for policy in role["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                statements.append((set(actions), _statement_resources(st["Resource"])))
+        out[logical_id] = statements
+    return out
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    clock.pin(NOW)
+    yield
+    clock.pin(None)
+
+
+def test_every_call_is_allowed_and_every_permission_is_used(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = Stack.create(TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY})
+    stack.upload_rules(RULES_EXAMPLE)
+    calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    current: list[str] = []
+    original_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+    original_invoke = Stack.invoke
+
+    def record(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if current:
+            service = self.meta.service_model.signing_name or self.meta.service_model.service_name
+            action = f"{self.meta.service_model.endpoint_prefix}:{operation}"
+            calls[current[-1]].add((ACTION.get(action, action), _resource_of(stack, service, params)))
+        return original_call(self, operation, params)
+
+    def invoke(self: Stack, function: str, event: Any, context: Any = None) -> Any:
+        if not current or current[-1] != function:
+            # Each function has its own containers in Lambda: no rules cached by another function.
+            from leadscore.dal.rules_store import reset_rules_cache
+
+            reset_rules_cache()
+        current.append(function)
+        try:
+            return original_invoke(self, function, event, context)
+        finally:
+            current.pop()
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    monkeypatch.setattr(Stack, "invoke", invoke)
+
+    for path in sorted(EVENTS.glob("http-*.json")):
+        event = json.loads(path.read_text())
+        resign_sendgrid(event, ROOT)
+        stack.invoke("IngestFunction", event)
+    stack.drain()
+    functions = set(policies(stack))
+    if "LeadsApiFunction" in functions:
+        auth = {"authorization": "AWS4-HMAC-SHA256 Credential=test"}
+        requests: tuple[tuple[str, str, str | None], ...] = (
+            ("GET", "/leads", None),
+            ("GET", "/leads/dana.reyes@northwindlabs.io", None),
+            ("POST", "/leads/dana.reyes@northwindlabs.io/outcome", '{"status": "converted", "amount": 1200}'),
+            ("POST", "/leads/dana.reyes@northwindlabs.io/adjustments", '{"points": -5, "reason": "test"}'),
+        )
+        for method, route, body in requests:
+            response = stack.call_http(method, route, body, {"content-type": "application/json", **auth})
+            assert response["statusCode"] < 300, (route, response)
+    if "SweeperFunction" in functions:
+        clock.pin(NOW + timedelta(days=90))
+        stack.invoke("SweeperFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    if "ErasureFunction" in functions:
+        assert (
+            stack.invoke("ErasureFunction", {"email": "tom.becker@oldfield-manufacturing.example"})["deleted"]
+            > 0
+        )
+
+    granted = policies(stack)
+    problems = []
+    for function, made in sorted(calls.items()):
+        for action, resource in sorted(made):
+            allowed = any(
+                any(fnmatch.fnmatch(action, a) for a in actions)
+                and any(fnmatch.fnmatch(resource, r) or resource == r for r in resources)
+                for actions, resources in granted[function]
+            )
+            if not allowed:
+                problems.append(f"{function} calls {action} on {resource} but its policy does not allow it")
+    for function, statements in granted.items():
+        used = {action for action, _ in calls.get(function, set())}
+        for actions, _ in statements:
+            for action in actions:
+                if action not in used and (function, action) not in UNUSED_OK:
+                    problems.append(f"{function} is granted {action} but never calls it")
+    assert problems == [], "\n".join(problems)
+    assert {"IngestFunction", "ScorerFunction", "NotifierFunction"} <= set(calls)
