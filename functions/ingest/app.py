@@ -10,18 +10,23 @@ Logs carry counts and error codes, never bodies or email addresses.
 
 from __future__ import annotations
 
-import json
-import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore.dal.queue import EnqueueError, enqueue
 from leadscore.errors import BadRequestError, ConfigurationError, UnauthorizedError
+from leadscore.http import (
+    error_response,
+    json_response,
+    misconfigured,
+    register_error_handlers,
+    unexpected_error,
+)
 from leadscore.ingest import service
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import (
@@ -34,7 +39,7 @@ from leadscore.ingest.errors import (
 )
 from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.ingest.result import IngestResult
-from leadscore.observability import count, logger, metrics, redact
+from leadscore.observability import count, logger, metrics
 from leadscore.settings import get_settings, require
 
 app = APIGatewayHttpResolver()
@@ -45,15 +50,6 @@ OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 def _request() -> IngestRequest:
     return from_http_api_event(app.current_event.raw_event, max_body_bytes=get_settings().max_body_bytes)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":")),
-        headers=headers,
-    )
 
 
 def _accepted(result: IngestResult, route: str) -> Response[str]:
@@ -81,7 +77,7 @@ def _accepted(result: IngestResult, route: str) -> Response[str]:
             "honeypot": result.honeypot,
         },
     )
-    return _json(HTTPStatus.ACCEPTED, result.to_response())
+    return json_response(HTTPStatus.ACCEPTED, result.to_response())
 
 
 @app.post("/forms")
@@ -104,12 +100,12 @@ def post_webhook(provider: str) -> Response[str]:
 def check_webhook_url(provider: str) -> Response[str]:
     if service.check_webhook_url(provider, _request(), IngestConfig.from_env()):
         count("WebhookUrlChecks", source=provider.strip().lower())
-        return _json(HTTPStatus.OK, {"ok": True})
+        return json_response(HTTPStatus.OK, {"ok": True})
     return _method_not_allowed()
 
 
 def _method_not_allowed(**_: str) -> Response[str]:
-    return _error(
+    return error_response(
         HTTPStatus.METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "only POST is allowed here",
@@ -122,22 +118,8 @@ for _rule in ROUTES:
     app.route(_rule, method=_others)(_method_not_allowed)
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    details: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response[str]:
-    count("RequestsRejected", status=int(status), error=code)
-    logger.warning(
-        "request rejected", extra={"status": int(status), "error": code, "reason": redact(message)}
-    )
-    return _json(status, {"error": code, "message": message, "details": details or []}, headers)
-
-
 def _from_bad_request(exc: BadRequestError, code: str) -> Response[str]:
-    return _error(exc.status, code, exc.message, exc.details)
+    return error_response(exc.status, code, exc.message, exc.details)
 
 
 def _malformed(exc: MalformedBodyError) -> Response[str]:
@@ -171,7 +153,7 @@ def _bad_request(exc: BadRequestError) -> Response[str]:
 def _queue_unavailable(exc: EnqueueError) -> Response[str]:
     count("EnqueueFailed", exc.failed)
     logger.error("enqueue failed", extra={"failed": exc.failed, "total": exc.total, "codes": exc.codes})
-    return _error(
+    return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,
         "queue_unavailable",
         "the events could not be queued; retry later",
@@ -180,25 +162,13 @@ def _queue_unavailable(exc: EnqueueError) -> Response[str]:
 
 
 def _upstream_unavailable(exc: UpstreamUnavailableError) -> Response[str]:
-    return _error(exc.status, exc.code, exc.message, exc.details, headers={"Retry-After": "30"})
-
-
-def _misconfigured(exc: ConfigurationError) -> Response[str]:
-    logger.error("configuration error", extra={"reason": redact(str(exc))})
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "the service is misconfigured")
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers={"Retry-After": "30"})
 
 
 def _not_found(_: NotFoundError) -> Response[str]:
-    return _error(
+    return error_response(
         HTTPStatus.NOT_FOUND, "not_found", "no such route; POST /forms, /track or /webhooks/<provider>"
     )
-
-
-def _unexpected(exc: Exception) -> Response[str]:
-    # The stack frames, not the exception message: a message may quote the caller's input.
-    stack = traceback.format_tb(exc.__traceback__)
-    logger.error("unexpected error", extra={"error_type": type(exc).__name__, "stack": stack})
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "unexpected error")
 
 
 # One handler per error type (Powertools picks the most specific by MRO). Registered as a table because
@@ -213,12 +183,11 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], .
     (UpstreamUnavailableError, _upstream_unavailable),
     (BadRequestError, _bad_request),
     (EnqueueError, _queue_unavailable),
-    (ConfigurationError, _misconfigured),
+    (ConfigurationError, misconfigured),
     (NotFoundError, _not_found),
-    (Exception, _unexpected),
+    (Exception, unexpected_error),
 )
-for _exc_type, _handler in _ERROR_HANDLERS:
-    app.exception_handler(_exc_type)(_handler)
+register_error_handlers(app, _ERROR_HANDLERS)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

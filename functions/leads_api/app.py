@@ -14,12 +14,11 @@ carry lead ids and codes, never emails.
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,22 +30,20 @@ from leadscore.api.views import hot_row
 from leadscore.dal.leads import ConflictError, LeadRepository, repository
 from leadscore.dal.rules_store import rules_store
 from leadscore.errors import BadRequestError, ConfigurationError, RulesUnavailableError
-from leadscore.observability import count, logger, metrics, redact
+from leadscore.http import (
+    error_response,
+    json_response,
+    misconfigured,
+    register_error_handlers,
+    unexpected_error,
+)
+from leadscore.observability import count, logger, metrics
 from leadscore.settings import get_settings, require
 from pydantic import BaseModel, ValidationError
 
 app = APIGatewayHttpResolver()
 
 MAX_BODY_BYTES = 16 * 1024
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":")),
-        headers=headers,
-    )
 
 
 def _repo() -> LeadRepository:
@@ -85,14 +82,14 @@ def _query() -> HotListQuery:
 def get_hot_list() -> Response[str]:
     page = service.hot_list(_repo(), _query())
     logger.info("hot list", extra={"tiers": page["tiers"], "leads": len(page["leads"])})
-    return _json(HTTPStatus.OK, page)
+    return json_response(HTTPStatus.OK, page)
 
 
 @app.get("/leads/<lead>")
 def get_lead(lead: str) -> Response[str]:
     card = service.get_card(_repo(), lead)
     logger.info("score card", extra={"lead_id": card["lead_id"]})
-    return _json(HTTPStatus.OK, card)
+    return json_response(HTTPStatus.OK, card)
 
 
 @app.post("/leads/<lead>/outcome")
@@ -101,7 +98,9 @@ def post_outcome(lead: str) -> Response[str]:
     state, outcome = service.record_outcome(_repo(), lead, body, _caller(), clock.now())
     count("OutcomesRecorded", status=outcome.status)
     logger.info("outcome recorded", extra={"lead_id": state.lead_id, "status": outcome.status})
-    return _json(HTTPStatus.CREATED, {"lead_id": state.lead_id, "outcome": outcome.model_dump(mode="json")})
+    return json_response(
+        HTTPStatus.CREATED, {"lead_id": state.lead_id, "outcome": outcome.model_dump(mode="json")}
+    )
 
 
 @app.post("/leads/<lead>/adjustments")
@@ -119,47 +118,33 @@ def post_adjustment(lead: str) -> Response[str]:
         "adjustment recorded",
         extra={"lead_id": state.lead_id, "adjustment_id": adjustment.id, "points": adjustment.points},
     )
-    return _json(
+    return json_response(
         HTTPStatus.CREATED,
         {"adjustment": adjustment.model_dump(mode="json"), "lead": hot_row(state)},
     )
 
 
 # ---------------------------------------------------------------------------------------------- errors
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    details: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response[str]:
-    count("RequestsRejected", status=int(status), error=code)
-    logger.warning(
-        "request rejected", extra={"status": int(status), "error": code, "reason": redact(message)}
-    )
-    return _json(status, {"error": code, "message": message, "details": details or []}, headers)
-
-
 def _invalid(exc: ValidationError) -> Response[str]:
     details = []
     for error in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in error["loc"]) or "body"
         message = str(error["msg"]).removeprefix("Value error, ")
         details.append(f"{field}: {message}" if error["loc"] else message)
-    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid", "; ".join(details), details)
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid", "; ".join(details), details)
 
 
 def _bad_request(exc: BadRequestError) -> Response[str]:
     code = {400: "bad_request", 413: "payload_too_large"}.get(exc.status, "bad_request")
-    return _error(exc.status, code, exc.message, exc.details)
+    return error_response(exc.status, code, exc.message, exc.details)
 
 
 def _lead_not_found(exc: LeadNotFoundError) -> Response[str]:
-    return _error(HTTPStatus.NOT_FOUND, "lead_not_found", "no such lead", [f"lead: {exc.lead_id}"])
+    return error_response(HTTPStatus.NOT_FOUND, "lead_not_found", "no such lead", [f"lead: {exc.lead_id}"])
 
 
 def _conflict(_: ConflictError) -> Response[str]:
-    return _error(
+    return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,
         "busy",
         "the lead is being updated by many writers; retry",
@@ -168,29 +153,17 @@ def _conflict(_: ConflictError) -> Response[str]:
 
 
 def _rules_unavailable(_: RulesUnavailableError) -> Response[str]:
-    return _error(
+    return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE, "rules_unavailable", "no valid rules are published; retry later"
     )
 
 
-def _misconfigured(exc: ConfigurationError) -> Response[str]:
-    logger.error("configuration error", extra={"reason": redact(str(exc))})
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "the service is misconfigured")
-
-
 def _not_found(_: NotFoundError) -> Response[str]:
-    return _error(
+    return error_response(
         HTTPStatus.NOT_FOUND,
         "not_found",
         "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome or /adjustments",
     )
-
-
-def _unexpected(exc: Exception) -> Response[str]:
-    # The stack frames, not the exception message: a message may quote the caller's input.
-    stack = traceback.format_tb(exc.__traceback__)
-    logger.error("unexpected error", extra={"error_type": type(exc).__name__, "stack": stack})
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "unexpected error")
 
 
 _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], ...] = (
@@ -199,12 +172,11 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], .
     (LeadNotFoundError, _lead_not_found),
     (ConflictError, _conflict),
     (RulesUnavailableError, _rules_unavailable),
-    (ConfigurationError, _misconfigured),
+    (ConfigurationError, misconfigured),
     (NotFoundError, _not_found),
-    (Exception, _unexpected),
+    (Exception, unexpected_error),
 )
-for _exc_type, _handler in _ERROR_HANDLERS:
-    app.exception_handler(_exc_type)(_handler)
+register_error_handlers(app, _ERROR_HANDLERS)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
