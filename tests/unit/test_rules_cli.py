@@ -1,0 +1,76 @@
+"""`leadscore rules validate | test | publish | compile` as rule writers use them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tools.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "rules" / "example.yaml"
+LEADS = ROOT / "rules" / "sample-leads.jsonl"
+
+
+def test_validate_accepts_the_example_and_lists_every_error_of_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rules", "validate", str(EXAMPLE)]) == 0
+    assert "ok:" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        """
+models:
+  lead:
+    fit:
+      - {id: a, description: x, when: {field: job_titel, contains: vp}, points: 5}
+      - {id: b, description: y, when: {field: email, in_list: nope}, points: 5}
+"""
+    )
+    assert main(["rules", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "2 error(s)" in err
+    assert (
+        "fit rule 'a' field 'job_titel'" in err and "fit rule 'b' field 'email': unknown list 'nope'" in err
+    )
+
+
+def test_validate_reports_yaml_syntax_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("models: {lead: [unclosed")
+    assert main(["rules", "validate", str(bad)]) == 1
+    assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_dry_run_scores_sample_leads_as_a_table_and_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    now = "2026-11-23T12:00:00+00:00"
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", now]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:4] == ["lead", "score", "tier", "grade"]
+    assert "dana.reyes@northwindlabs.io" in table.splitlines()[1]  # the best lead first
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", now, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_email = {r["email"]: r for r in rows}
+    assert by_email["dana.reyes@northwindlabs.io"]["tier"] == "sales_ready"
+    assert by_email["dana.reyes@northwindlabs.io"]["grade"][0] == "A"
+    assert by_email["spy@rivalscore.com"]["tier"] == "disqualified"
+    assert any("Personal email address" in r for r in by_email["jo.student@gmail.com"]["reasons"])
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+
+def test_publish_validates_then_uploads_json_never_yaml(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="rules-bucket")
+    assert main(["rules", "publish", str(EXAMPLE), "--bucket", "rules-bucket"]) == 0
+    body = s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read()
+    assert json.loads(body)["models"]["lead"]["fit"]
+    assert "published s3://rules-bucket/rules/current.json" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"models": {}}')
+    assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
+    assert s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read() == body  # untouched
