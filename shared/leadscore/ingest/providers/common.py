@@ -57,6 +57,24 @@ def check_millis_timestamp(value: str | None, *, now: float, tolerance_seconds: 
     return int(text)
 
 
+def timestamped_signature(
+    request: IngestRequest, config: IngestConfig, signature_header: str, timestamp_header: str
+) -> tuple[str, str]:
+    """The signature and its millisecond timestamp, both present and the timestamp fresh (or 401)."""
+    signature = request.header(signature_header)
+    if not signature or not signature.strip():
+        raise SignatureError(f"the {signature_header} header is missing")
+    timestamp = request.header(timestamp_header)
+    check_millis_timestamp(
+        timestamp,
+        now=request.now,
+        tolerance_seconds=config.signature_tolerance_seconds,
+        header=timestamp_header,
+    )
+    assert timestamp is not None  # checked above
+    return signature, timestamp.strip()
+
+
 def json_document(request: IngestRequest) -> Any:
     """The JSON body (``application/json``, ``text/plain`` or no content type); 415/400 otherwise."""
     require_content_type(request.content_type, (JSON, "text/plain"), default=JSON)

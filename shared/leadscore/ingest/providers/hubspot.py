@@ -32,10 +32,10 @@ from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     add_email_event,
     as_bytes,
-    check_millis_timestamp,
     json_document,
     required_secrets,
     text,
+    timestamped_signature,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -85,19 +85,9 @@ class HubSpotProvider:
         secrets = required_secrets(config, CREDENTIAL_VARIABLE, "HubSpot")
         if secrets is None:
             return
-        signature = request.header(SIGNATURE_HEADER)
-        if not signature or not signature.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-        timestamp = request.header(TIMESTAMP_HEADER)
-        check_millis_timestamp(
-            timestamp,
-            now=request.now,
-            tolerance_seconds=config.signature_tolerance_seconds,
-            header=TIMESTAMP_HEADER,
-        )
-        assert timestamp is not None
+        signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
         uri = request.public_url(config.setting(BASE_URL_SETTING))
-        message = signed_message(request.method, uri, request.body, timestamp.strip())
+        message = signed_message(request.method, uri, request.body, timestamp)
         if not verify_hmac(message, signature, as_bytes(secrets), encoding="base64"):
             raise SignatureError("the HubSpot v3 signature does not match the request")
 

@@ -15,10 +15,10 @@ from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.forms import submission_event
 from leadscore.ingest.providers.common import (
     as_bytes,
-    check_millis_timestamp,
     json_object,
     required_secrets,
     text,
+    timestamped_signature,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -41,18 +41,8 @@ class WebflowProvider:
         secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Webflow")
         if secrets is None:
             return
-        signature = request.header(SIGNATURE_HEADER)
-        if not signature or not signature.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-        timestamp = request.header(TIMESTAMP_HEADER)
-        check_millis_timestamp(
-            timestamp,
-            now=request.now,
-            tolerance_seconds=config.signature_tolerance_seconds,
-            header=TIMESTAMP_HEADER,
-        )
-        assert timestamp is not None
-        message = timestamp.strip().encode() + b":" + request.body
+        signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
+        message = timestamp.encode() + b":" + request.body
         if not verify_hmac(message, signature, as_bytes(secrets)):
             raise SignatureError("the Webflow signature does not match the body and timestamp")
 
