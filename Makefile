@@ -50,7 +50,7 @@ $(CHECKOV_VENV)/.installed:
 
 # Every skip is explained beside the resource in template.yaml (Metadata.checkov.skip).
 checkov: $(CHECKOV_VENV)/.installed
-	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: venv
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/sam build --template template.yaml
