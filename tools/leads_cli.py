@@ -314,6 +314,34 @@ def cmd_hot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Rebuild a lead from its stored history with the given rules (after a rules change)."""
+    from pathlib import Path
+
+    from leadscore import clock
+    from leadscore.dal.leads import LeadRepository
+    from leadscore.errors import RulesValidationError
+    from leadscore.models.event import lead_id_for_email
+    from leadscore.scoring.service import rescore_from_history
+
+    from tools.cli import compile_file
+
+    if args.local:
+        raise LeadsCliError("rescore writes the table: use --stack NAME or --table NAME")
+    try:
+        _, rules = compile_file(Path(args.rules))
+    except (OSError, RulesValidationError) as exc:
+        raise LeadsCliError(f"cannot use {args.rules}: {exc}") from None
+    table = args.table or table_from_stack(args.stack)
+    lead_id = lead_id_for_email(args.lead) if "@" in args.lead else args.lead
+    state = rescore_from_history(LeadRepository(table), lead_id, rules, clock.now(), args.threshold)
+    if state is None or state.card is None:
+        raise LeadsCliError(f"no lead {args.lead}", code=1)
+    card = state.card
+    print(f"rescored {lead_id}: {card.score:g} {card.tier} {card.grade} with rules {rules.version}")
+    return 0
+
+
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -366,4 +394,10 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
     _targets(hot)
     hot.set_defaults(func=_guarded(cmd_hot))
+    rescore = commands.add_parser("rescore", help="rebuild a lead from its history with the given rules")
+    rescore.add_argument("lead", help="an email address or a lead id")
+    rescore.add_argument("--rules", required=True, help="the rules file to score with (YAML or JSON)")
+    rescore.add_argument("--threshold", type=float, default=None, help="the SalesReadyThreshold parameter")
+    _targets(rescore)
+    rescore.set_defaults(func=_guarded(cmd_rescore))
     return parser

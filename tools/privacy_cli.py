@@ -16,17 +16,9 @@ from typing import Any
 
 
 def _table(args: argparse.Namespace) -> str:
-    if args.table:
-        return str(args.table)
-    import boto3
+    from tools.leads_cli import table_from_stack
 
-    outputs = (
-        boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
-    )
-    for out in outputs:
-        if out["OutputKey"] == "LeadsTableName":
-            return str(out["OutputValue"])
-    raise SystemExit(f"stack {args.stack} has no LeadsTableName output")
+    return str(args.table) if args.table else table_from_stack(args.stack)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -43,7 +35,14 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing erased")
             return 1
-    deleted = erase_lead(LeadRepository(_table(args)), lead_id_for_email(email))
+    from tools.leads_cli import LeadsCliError
+
+    try:
+        table = _table(args)
+    except LeadsCliError as exc:
+        print(f"leadscore privacy: {exc}", file=sys.stderr)
+        return exc.code
+    deleted = erase_lead(LeadRepository(table), lead_id_for_email(email))
     print(f"erased lead {lead_id_for_email(email)}: {deleted} item(s) deleted")
     return 0
 

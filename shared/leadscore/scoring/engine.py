@@ -495,6 +495,42 @@ def apply_events(
     return outcome
 
 
+def rebuild(
+    state: LeadState,
+    history: Sequence[CanonicalEvent],
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None = None,
+) -> LeadState:
+    """Recompute a lead from its whole history with the current rules (after a rules change, or to
+    count events that arrived too late to score live). Never alerts; keeps what people recorded.
+
+    Facts derived from events (profile, counters, dedupe memory, recent activity) are rebuilt;
+    identity links, alert state, adjustments and outcomes are kept as they are.
+    """
+    fresh = LeadState(
+        lead_id=state.lead_id,
+        email=state.email,
+        anonymous_ids=list(state.anonymous_ids),
+        merged_into=state.merged_into,
+        merged_from=list(state.merged_from),
+        created_at=state.created_at,
+        adjustments=list(state.adjustments),
+        outcomes=list(state.outcomes),
+    )
+    new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
+    new.ver = state.ver + 1
+    new.updated_at = epoch(now)
+    new.card = evaluate(new, rules, now, default_threshold)
+    new.outbox = dict(state.outbox)
+    new.last_alert_at = dict(state.last_alert_at)
+    new.armed = dict(state.armed)
+    model = next(m for m in rules.models if m.name == new.card.model)
+    if new.card.score < _rearm_level(model, new.card.threshold):
+        new.armed["sales_ready"] = True
+    return new
+
+
 def merge_in(
     state: LeadState,
     anonymous_lead_id: str,

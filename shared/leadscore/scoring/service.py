@@ -13,7 +13,7 @@ from datetime import datetime
 from leadscore.dal.leads import LeadRepository, history_item
 from leadscore.models.event import CanonicalEvent, lead_id_for_anonymous
 from leadscore.rules.compiler import CompiledRules
-from leadscore.scoring.engine import Outcome, apply_events, bot_reason, coalesce, epoch, merge_in
+from leadscore.scoring.engine import Outcome, apply_events, bot_reason, coalesce, epoch, merge_in, rebuild
 from leadscore.scoring.state import LeadState
 
 DAY = 86_400
@@ -150,6 +150,24 @@ def merge_anonymous(
 
     repo.mutate(anonymous_lead_id, mark)
     return last[-1]
+
+
+def rescore_from_history(
+    repo: LeadRepository,
+    lead_id: str,
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None,
+) -> LeadState | None:
+    """Rebuild one lead from its stored history with ``rules`` (one conditional write). None if absent."""
+    history = [event for event, _ in repo.history(lead_id)]
+    current = repo.get(lead_id)
+    if current is None:
+        return None
+    saved = repo.mutate(
+        lead_id, lambda state: rebuild(state, history, rules, now, default_threshold), start=current
+    )
+    return saved.after if saved else None
 
 
 def score_batch(
