@@ -9,7 +9,8 @@ def test_something(stack):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -89,3 +90,12 @@ def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
                 return __original(*args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+
+
+@pytest.fixture
+def pin_clock() -> Iterator[Callable[[datetime | None], None]]:
+    """Pin leadscore's scoring clock (dated samples score as of their time); real time again after."""
+    from leadscore import clock
+
+    yield clock.pin
+    clock.pin(None)

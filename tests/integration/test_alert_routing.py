@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from leadscore import clock
 from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard
 
@@ -27,10 +26,8 @@ PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(SAMPLE_TIME)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(SAMPLE_TIME)
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:

@@ -29,10 +29,8 @@ SAMPLES = sorted(p for p in EVENTS.glob("http-*.json") if not p.name.startswith(
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(SAMPLE_TIME)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(SAMPLE_TIME)
 
 
 def new_stack(name: str = "leadscore", **env: dict[str, str]) -> Stack:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,10 +98,8 @@ def policies(stack: Stack) -> dict[str, list[tuple[set[str], list[str]]]]:
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(NOW)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(NOW)
 
 
 def test_every_call_is_allowed_and_every_permission_is_used(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous
 
@@ -19,10 +18,8 @@ EMAIL = "jamie@northwind.io"
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(NOW)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(NOW)
 
 
 def track(stack: Stack, message: dict[str, Any]) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from leadscore import clock
 from leadscore.api.service import encode_cursor
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
@@ -34,10 +33,8 @@ ROUTES = (
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(SAMPLE_TIME)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(SAMPLE_TIME)
 
 
 @pytest.fixture

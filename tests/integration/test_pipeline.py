@@ -6,7 +6,7 @@ HTTP -> ingest -> SQS -> scorer -> DynamoDB -> stream -> notifier -> SNS.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +22,8 @@ DANA = "dana.reyes@northwindlabs.io"
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(SAMPLE_TIME)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(SAMPLE_TIME)
 
 
 def post(stack: Stack, name: str) -> dict[str, Any]:

@@ -6,11 +6,10 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from leadscore import clock
 from leadscore.dal.leads import LeadRepository, erase_lead
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
@@ -22,10 +21,8 @@ PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
 
 
 def test_no_email_address_appears_in_logs_or_metrics_during_a_full_run(

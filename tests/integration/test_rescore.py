@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 
 from tests.support import ROOT, RULES_EXAMPLE, Stack
@@ -21,10 +20,8 @@ EMAIL = "re@northwind.io"
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(NOW)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(NOW)
 
 
 def form(stack: Stack, sid: str, **fields: Any) -> None:

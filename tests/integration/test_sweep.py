@@ -4,7 +4,7 @@ follows, the sales-ready alert re-arms so a later crossing alerts again, and not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,10 +23,8 @@ SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=sweeper-test/20261123/us
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock() -> Iterator[None]:
-    clock.pin(SAMPLE_TIME)
-    yield
-    clock.pin(None)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(SAMPLE_TIME)
 
 
 @pytest.fixture
