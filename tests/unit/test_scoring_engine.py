@@ -388,3 +388,26 @@ def test_manual_adjustment_is_scored_and_explained() -> None:
     )
     card = evaluate(s, compiled, NOW, 100)
     assert card.disqualified and card.tier == "disqualified"
+
+
+def test_dedupe_memory_is_bounded_so_a_hammered_lead_stays_under_the_item_limit() -> None:
+    from leadscore.dal.leads import to_item
+    from leadscore.scoring.engine import MAX_SEEN
+
+    compiled = rules()
+    state = fresh()
+    for day in range(12):  # a bot: 900 events a day for 12 days
+        batch = [
+            event("email_open", ago=timedelta(days=day, seconds=i), event_id=f"b{day}-{i}")
+            for i in range(900)
+        ]
+        state = apply_events(state, batch, compiled, NOW, 100).state
+    assert sum(len(ids) for ids in state.seen.values()) <= MAX_SEEN
+    assert str(int(NOW.timestamp()) // 86_400) in state.seen  # the newest day is kept
+    size = len(json.dumps(to_item(state)))
+    assert size < 300_000, size
+    # The newest events are still recognised as duplicates.
+    again = apply_events(
+        state, [event("email_open", ago=timedelta(seconds=5), event_id="b0-5")], compiled, NOW, 100
+    )
+    assert len(again.duplicates) == 1

@@ -18,6 +18,10 @@ from leadscore.scoring.state import AlertEntry, AlertKind, Contribution, LeadSta
 
 DAY = 86_400
 DEDUPE_DAYS = 35  # event ids are remembered this long: SendGrid retries for 72 h, Lambda/SQS for days
+# At most this many remembered ids (~17 bytes each), so a lead hammered by a bot cannot push its item
+# toward DynamoDB's 400 KB limit; the oldest days are forgotten first.
+MAX_SEEN = 8_000
+MAX_DELIVERED = 2_000
 RECENT_ACTIVITIES = 10
 TOP_REASONS = 5
 MIN_WEIGHT = 0.01  # decayed day buckets below this weight are dropped
@@ -346,8 +350,11 @@ def _horizon_days(model: CompiledModel) -> int | None:
 def _prune(state: LeadState, rules: CompiledRules, now_day: int) -> None:
     """Forget what can no longer change a score: old dedupe ids, fully decayed counters, sent alerts."""
     state.seen = {d: ids for d, ids in state.seen.items() if int(d) > now_day - DEDUPE_DAYS}
+    while sum(len(ids) for ids in state.seen.values()) > MAX_SEEN and len(state.seen) > 1:
+        del state.seen[min(state.seen, key=int)]
     cutoff_s = (now_day - DEDUPE_DAYS) * DAY
-    state.delivered = {m: t for m, t in state.delivered.items() if t > cutoff_s}
+    delivered = sorted(((t, m) for m, t in state.delivered.items() if t > cutoff_s), reverse=True)
+    state.delivered = {m: t for t, m in delivered[:MAX_DELIVERED]}
     horizon = max((h for m in rules.models if (h := _horizon_days(m)) is not None), default=None)
     if horizon is not None:
         decaying = {r.id for r in rules.activity if r.decays}
