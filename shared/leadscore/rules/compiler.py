@@ -324,6 +324,8 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
 
     def text(facts: Facts) -> str | None:
         value = facts.get(name)
+        if value.__class__ is str:  # the common case first
+            return value if cs else value.lower()
         if value is None or isinstance(value, bool):
             return None
         value = str(value)
@@ -348,7 +350,20 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
     if op in ("contains", "starts_with", "ends_with"):
         needles = tuple(_norm(v, cs) for v in _as_list(getattr(fc, op)))
         if op == "contains":
-            return lambda f: (t := text(f)) is not None and any(n in t for n in needles)
+            if len(needles) == 1:
+                needle = needles[0]
+                return lambda f: (t := text(f)) is not None and needle in t
+
+            def contains(f: Facts) -> bool:
+                t = text(f)
+                if t is None:
+                    return False
+                for n in needles:  # noqa: SIM110 - a loop is faster than any() over a generator
+                    if n in t:
+                        return True
+                return False
+
+            return contains
         if op == "starts_with":
             return lambda f: (t := text(f)) is not None and t.startswith(needles)
         return lambda f: (t := text(f)) is not None and t.endswith(needles)
@@ -377,15 +392,50 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
     return in_range
 
 
+def _all(parts: tuple[Predicate, ...]) -> Predicate:
+    # Unrolled for the common sizes: a generator per call costs more than the comparisons.
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda f: a(f) and b(f)
+    if len(parts) == 3:
+        a, b, c = parts
+        return lambda f: a(f) and b(f) and c(f)
+
+    def every(f: Facts) -> bool:
+        for p in parts:  # noqa: SIM110 - faster than all() over a generator
+            if not p(f):
+                return False
+        return True
+
+    return every
+
+
+def _any(parts: tuple[Predicate, ...]) -> Predicate:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda f: a(f) or b(f)
+    if len(parts) == 3:
+        a, b, c = parts
+        return lambda f: a(f) or b(f) or c(f)
+
+    def some(f: Facts) -> bool:
+        for p in parts:  # noqa: SIM110 - faster than any() over a generator
+            if p(f):
+                return True
+        return False
+
+    return some
+
+
 def compile_condition(cond: Condition, lists: Mapping[str, frozenset[str]]) -> Predicate:
     if isinstance(cond, AllCondition):
-        parts = tuple(compile_condition(c, lists) for c in cond.all)
-        if len(parts) == 1:
-            return parts[0]
-        return lambda f: all(p(f) for p in parts)
+        return _all(tuple(compile_condition(c, lists) for c in cond.all))
     if isinstance(cond, AnyCondition):
-        parts = tuple(compile_condition(c, lists) for c in cond.any)
-        return lambda f: any(p(f) for p in parts)
+        return _any(tuple(compile_condition(c, lists) for c in cond.any))
     if isinstance(cond, NotCondition):
         inner = compile_condition(cond.not_, lists)
         return lambda f: not inner(f)
