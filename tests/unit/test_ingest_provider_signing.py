@@ -11,10 +11,16 @@ import pytest
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import SignatureError
 from leadscore.ingest.providers import hubspot, mandrill, ses
-from leadscore.ingest.providers.common import check_millis_timestamp, required_secrets
+from leadscore.ingest.providers.common import required_secrets
 from leadscore.ingest.request import from_http_api_event, http_api_event
 from leadscore.ingest.secrets import resolve_secret, split_secret
-from leadscore.ingest.signatures import basic_credentials, hmac_digest, matches_any, verify_hmac
+from leadscore.ingest.signatures import (
+    basic_credentials,
+    check_timestamp,
+    hmac_digest,
+    matches_any,
+    verify_hmac,
+)
 
 # HubSpot/hubspot-api-python tests/spec/utils/test_signature.py (v3), verbatim values.
 HS_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
@@ -127,10 +133,10 @@ def test_basic_credentials(header, expected):
 )
 def test_millisecond_timestamps(value, now, ok):
     if ok:
-        check_millis_timestamp(value, now=now, tolerance_seconds=300, header="ts")
+        check_timestamp(value, now=now, tolerance_seconds=300, header="ts", millis=True)
     else:
         with pytest.raises(SignatureError):
-            check_millis_timestamp(value, now=now, tolerance_seconds=300, header="ts")
+            check_timestamp(value, now=now, tolerance_seconds=300, header="ts", millis=True)
 
 
 def test_split_secret_accepts_commas_and_newlines():

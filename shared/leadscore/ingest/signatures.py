@@ -21,6 +21,8 @@ from leadscore.ingest.errors import SignatureError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+    from leadscore.ingest.request import IngestRequest
+
 
 def _b64decode(text: str) -> bytes:
     compact = "".join(text.split())
@@ -153,18 +155,30 @@ def basic_credentials(authorization: str | None) -> str | None:
         return None
 
 
-def check_timestamp(value: str | None, *, now: float, tolerance_seconds: int, header: str) -> int:
-    """The signed timestamp (epoch seconds) if it is within ``tolerance_seconds`` of ``now``; else 401.
+def required_header(request: IngestRequest, name: str) -> str:
+    """A signature header's value, or 401 naming the header."""
+    value = request.header(name)
+    if not value or not value.strip():
+        raise SignatureError(f"the {name} header is missing")
+    return value
+
+
+def check_timestamp(
+    value: str | None, *, now: float, tolerance_seconds: int, header: str, millis: bool = False
+) -> int:
+    """The signed epoch timestamp (seconds, or milliseconds with ``millis``) if it is within
+    ``tolerance_seconds`` of ``now``; else 401.
 
     Both directions count: a timestamp far in the future is as suspicious as a replayed old one.
     """
     if value is None or not value.strip():
         raise SignatureError(f"the {header} header is missing")
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise SignatureError(f"the {header} header is not an epoch-seconds timestamp")
+    if not text.isascii() or not text.isdigit() or len(text) > (15 if millis else 12):
+        unit = "milliseconds" if millis else "seconds"
+        raise SignatureError(f"the {header} header is not an epoch-{unit} timestamp")
     timestamp = int(text)
-    skew = abs(now - timestamp)
+    skew = abs(now - (timestamp / 1000 if millis else timestamp))
     if skew > tolerance_seconds:
         raise SignatureError(
             f"the signed timestamp is stale ({int(skew)} s from now; tolerance {tolerance_seconds} s)",

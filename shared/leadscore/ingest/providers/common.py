@@ -17,6 +17,7 @@ from leadscore.ingest.normalize import clean_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.ingest.secrets import PARAM_SUFFIX
+from leadscore.ingest.signatures import check_timestamp, required_header
 from leadscore.models.event import CanonicalEvent, EventType, Identity, content_event_id, normalize_email
 
 
@@ -41,37 +42,24 @@ def as_bytes(values: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(value.encode("utf-8") for value in values)
 
 
-def check_millis_timestamp(value: str | None, *, now: float, tolerance_seconds: int, header: str) -> int:
-    """A millisecond epoch timestamp header within ``tolerance_seconds`` of ``now`` (either way); else 401."""
-    if value is None or not value.strip():
-        raise SignatureError(f"the {header} header is missing")
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 15:
-        raise SignatureError(f"the {header} header is not an epoch-milliseconds timestamp")
-    skew = abs(now - int(text) / 1000)
-    if skew > tolerance_seconds:
-        raise SignatureError(
-            f"the signed timestamp is stale ({int(skew)} s from now; tolerance {tolerance_seconds} s)",
-            details=[f"{header}: outside the {tolerance_seconds} s tolerance"],
-        )
-    return int(text)
-
-
 def timestamped_signature(
-    request: IngestRequest, config: IngestConfig, signature_header: str, timestamp_header: str
+    request: IngestRequest,
+    config: IngestConfig,
+    signature_header: str,
+    timestamp_header: str,
+    *,
+    millis: bool = True,
 ) -> tuple[str, str]:
-    """The signature and its millisecond timestamp, both present and the timestamp fresh (or 401)."""
-    signature = request.header(signature_header)
-    if not signature or not signature.strip():
-        raise SignatureError(f"the {signature_header} header is missing")
-    timestamp = request.header(timestamp_header)
-    check_millis_timestamp(
+    """The signature and its timestamp, both present and the timestamp fresh (or 401)."""
+    signature = required_header(request, signature_header)
+    timestamp = required_header(request, timestamp_header)
+    check_timestamp(
         timestamp,
         now=request.now,
         tolerance_seconds=config.signature_tolerance_seconds,
         header=timestamp_header,
+        millis=millis,
     )
-    assert timestamp is not None  # checked above
     return signature, timestamp.strip()
 
 

@@ -28,7 +28,7 @@ from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import add_email_event, as_bytes, required_secrets, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
 from leadscore.models.event import EventType
 
 SOURCE = "mandrill"
@@ -67,9 +67,7 @@ class MandrillProvider:
         secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mandrill")
         if secrets is None:
             return
-        signature = request.header(SIGNATURE_HEADER)
-        if not signature or not signature.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        signature = required_header(request, SIGNATURE_HEADER)
         url = config.setting(URL_SETTING) or request.public_url()
         if not verify_hmac(
             signed_data(url, _params(request)),

@@ -29,9 +29,10 @@ from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import SENDGRID_PUBLIC_KEYS_ENV, IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.normalize import clean_properties, occurred_at, page_properties
+from leadscore.ingest.providers.common import timestamped_signature
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
-from leadscore.ingest.signatures import check_timestamp, sign_ecdsa_sha256, verify_ecdsa_sha256
+from leadscore.ingest.signatures import sign_ecdsa_sha256, verify_ecdsa_sha256
 from leadscore.models.event import CanonicalEvent, EventType, Identity, content_event_id, normalize_email
 
 SOURCE = "sendgrid"
@@ -140,17 +141,9 @@ class SendGridProvider:
                 "the SendGrid webhook verification key is not configured; unsigned requests are refused",
                 details=[f"set {SENDGRID_PUBLIC_KEYS_ENV} to the Signed Event Webhook verification key"],
             )
-        signature = request.header(SIGNATURE_HEADER)
-        if not signature or not signature.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
-        timestamp = request.header(TIMESTAMP_HEADER)
-        check_timestamp(
-            timestamp,
-            now=request.now,
-            tolerance_seconds=config.signature_tolerance_seconds,
-            header=TIMESTAMP_HEADER,
+        signature, timestamp = timestamped_signature(
+            request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER, millis=False
         )
-        assert timestamp is not None  # checked above
         if not verify_ecdsa_sha256(timestamp.encode("utf-8") + request.body, signature, keys):
             raise SignatureError("the SendGrid signature does not match the body and timestamp")
 

@@ -20,7 +20,7 @@ from leadscore.ingest.forms import submission_event
 from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
 
 SOURCE = "tally"
 CREDENTIAL_VARIABLE = "TALLY_SIGNING_SECRET"
@@ -38,9 +38,7 @@ class TallyProvider:
         secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Tally")
         if secrets is None:
             return
-        signature = request.header(SIGNATURE_HEADER)
-        if not signature or not signature.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        signature = required_header(request, SIGNATURE_HEADER)
         if not verify_hmac(request.body, signature, as_bytes(secrets), encoding="base64"):
             raise SignatureError("the Tally signature does not match the body")
 

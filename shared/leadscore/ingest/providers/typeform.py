@@ -21,7 +21,7 @@ from leadscore.ingest.forms import submission_event
 from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
 
 SOURCE = "typeform"
 CREDENTIAL_VARIABLE = "TYPEFORM_SECRET"
@@ -53,9 +53,7 @@ class TypeformProvider:
         secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Typeform")
         if secrets is None:
             return
-        header = request.header(SIGNATURE_HEADER)
-        if not header or not header.strip():
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is missing")
+        header = required_header(request, SIGNATURE_HEADER)
         scheme, _, signature = header.strip().partition("=")
         if scheme != "sha256" or not signature:
             raise SignatureError(f"the {SIGNATURE_HEADER} header is not sha256=<base64>")
