@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leadscore.dal.leads import LeadRepository, history_item
 from leadscore.models.event import CanonicalEvent, lead_id_for_anonymous
@@ -54,17 +55,17 @@ class Redirected(Exception):
         self.target = target
 
 
-def _record_history(
-    repo: LeadRepository,
+def _history_items(
     lead_id: str,
     events: Sequence[CanonicalEvent],
     outcome: Outcome,
     rules: CompiledRules,
     now: datetime,
     history_ttl_days: int,
-) -> None:
-    # History after the lead write, for every event, duplicates included: if an earlier attempt
-    # died between the two writes, this retry restores the missing history. Puts are idempotent.
+) -> list[dict[str, Any]]:
+    """History items for every event, duplicates included, written after the lead write: if an
+    earlier attempt died between the two writes, the retry restores the missing history. Puts are
+    idempotent."""
     ttl = int(now.timestamp()) + history_ttl_days * DAY
     notes: dict[str, str] = {e.event_id: why for e, why in outcome.unscored}
     for dup in outcome.duplicates:
@@ -72,7 +73,7 @@ def _record_history(
         if why:
             notes[dup.event_id] = why
     items = {e.event_id: history_item(e, ttl, notes.get(e.event_id), lead_id=lead_id) for e in events}
-    repo.put_history(list(items.values()))
+    return list(items.values())
 
 
 def score_lead(
@@ -83,8 +84,9 @@ def score_lead(
     now: datetime,
     default_threshold: float | None,
     history_ttl_days: int,
-) -> tuple[Outcome, int]:
-    """Apply one lead's events atomically, then record every event in its history.
+) -> tuple[Outcome, int, list[dict[str, Any]]]:
+    """Apply one lead's events atomically; return the outcome, the write attempts and the history
+    items the caller must write next (once per batch, not once per lead).
 
     Events of an anonymous visitor who has since been identified go to the known lead.
     """
@@ -103,8 +105,8 @@ def score_lead(
     if redirect:
         return score_lead(repo, redirect[-1], events, rules, now, default_threshold, history_ttl_days)
     outcome = last[-1]
-    _record_history(repo, lead_id, events, outcome, rules, now, history_ttl_days)
-    return outcome, saved.attempts if saved else 1
+    items = _history_items(lead_id, events, outcome, rules, now, history_ttl_days)
+    return outcome, saved.attempts if saved else 1, items
 
 
 def merge_anonymous(
@@ -136,7 +138,8 @@ def merge_anonymous(
         return outcome.state if outcome.changed else None
 
     repo.mutate(known_lead_id, absorb)
-    _record_history(repo, known_lead_id, history, last[-1], rules, now, history_ttl_days)
+    # Copied before the anonymous lead is marked merged: a retry after a crash here merges again.
+    repo.put_history(_history_items(known_lead_id, history, last[-1], rules, now, history_ttl_days))
 
     def mark(state: LeadState) -> LeadState | None:
         if state.merged_into == known_lead_id:
@@ -180,14 +183,18 @@ def score_batch(
     time_left: Callable[[], float] | None = None,
     min_seconds: float = 3.0,
 ) -> BatchReport:
-    """Score every lead in the batch. A lead that fails does not stop the others."""
+    """Score every lead in the batch. A lead that fails does not stop the others.
+
+    History items of the whole batch go out together after the lead writes (25 per request).
+    """
     report = BatchReport()
+    history: dict[str, list[dict[str, Any]]] = {}
     for lead_id, group in coalesce(events).items():
         if time_left is not None and time_left() < min_seconds:
             report.failures[lead_id] = OutOfTimeError("not attempted: the invocation is about to time out")
             continue
         try:
-            outcome, attempts = score_lead(
+            outcome, attempts, history[lead_id] = score_lead(
                 repo, lead_id, group, rules, now, default_threshold, history_ttl_days
             )
             identified = {e.identity.anonymous_id for e in group if e.identity.email}
@@ -206,4 +213,11 @@ def score_batch(
             continue
         report.outcomes[lead_id] = outcome
         report.attempts += attempts
+    written = [lead for lead in history if lead in report.outcomes]
+    try:
+        repo.put_history([item for lead in written for item in history[lead]])
+    except Exception as exc:  # their events are retried: lead writes dedupe, history puts repeat
+        for lead in written:
+            del report.outcomes[lead]
+            report.failures[lead] = exc
     return report
