@@ -380,6 +380,26 @@ def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
         state.profile.update({k: v for k, v in event.profile.fields().items() if v is not None})
 
 
+def _current_card(
+    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> ScoreCard:
+    """The stored card when evaluating again would give the same score: every write stores the card
+    of its own facts, and scores move only with the rules, the threshold and the day (decay is per
+    day). Otherwise a fresh evaluation. Saves one evaluation per lead on the per-event path."""
+    card = state.card
+    now_s = epoch(now)
+    if (
+        card is not None
+        and card.rules_version == rules.version
+        and card.computed_at <= now_s
+        and card.computed_at // DAY == now_s // DAY
+    ):
+        model = next((m for m in rules.models if m.name == card.model), None)
+        if model is not None and model.sales_ready(default_threshold) == card.threshold:
+            return card
+    return evaluate(state, rules, now, default_threshold)
+
+
 def _decide_alerts(
     state: LeadState,
     rules: CompiledRules,
@@ -439,7 +459,7 @@ def apply_events(
     """
     now_s = epoch(now)
     now_day = now_s // DAY
-    before = evaluate(state, rules, now, default_threshold)
+    before = _current_card(state, rules, now, default_threshold)
     new = state.model_copy(deep=True)
     outcome = Outcome(state=new, before=before, after=before)
     batch_seen: set[str] = set()
