@@ -9,7 +9,6 @@ _PER_INVOCATION = (
     ("leadscore.dal.clients", "reset_clients"),
 )
 _PER_CONTAINER = (
-    ("leadscore.rules.store", "reset_rules_cache"),
     ("leadscore.dal.rules_store", "reset_rules_cache"),
 )
 
