@@ -8,9 +8,7 @@ _PER_INVOCATION = (
     ("leadscore.settings", "get_settings"),
     ("leadscore.dal.clients", "reset_clients"),
 )
-_PER_CONTAINER = (
-    ("leadscore.dal.rules_store", "reset_rules_cache"),
-)
+_PER_CONTAINER = (("leadscore.dal.rules_store", "reset_rules_cache"),)
 
 
 def reset_caches(*, rules: bool = True) -> None:
