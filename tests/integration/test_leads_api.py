@@ -181,8 +181,7 @@ def test_hot_list_pages_highest_first_across_tiers(stack: Stack) -> None:
         ("b@acme.com", "warm", 70),
         ("e@acme.com", "warm", 65),
         ("c@acme.com", "warm", 60),
-        ("d@acme.com", "cold", 10),
-    ]
+    ]  # d@acme.com is cold: not on the hot list
     assert seen[0]["grade"] == "A3" and seen[0]["top_category"] == "buying-signal"
     assert seen[0]["reasons"][0].startswith("Requested a demo")
 
@@ -258,7 +257,7 @@ def test_hot_list_and_card_never_scan(scored: Stack, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     assert call(scored, "GET", "/leads", limit="50")[0] == 200
-    assert calls and set(calls) == {"Query"}
+    assert calls and set(calls) == {"Query", "BatchGetItem"}  # the index holds keys: items by key
     calls.clear()
     assert call(scored, "GET", f"/leads/{DANA}")[0] == 200
     assert set(calls) == {"GetItem", "Query"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from leadscore.api.service import get_card
-from leadscore.dal.leads import LeadRepository, history_item
+from leadscore.dal.leads import LeadRepository, history_items, journal_entry
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.scoring.state import Adjustment, Contribution, LeadState, SalesOutcome, ScoreCard
 
@@ -129,9 +129,9 @@ def leads(stack: Stack) -> LeadRepository:
             }
         ),
     ]
-    repo.put_history(
-        [history_item(events[0], T0 + 86400), history_item(events[1], T0 + 86400, "scanner user agent (bot)")]
-    )
+    bot = "scanner user agent (bot)"
+    entries = [journal_entry(events[0], None, T0 + 86400), journal_entry(events[1], bot, T0 + 86400)]
+    repo.put_history(history_items(events[0].lead_id, 1, entries))
     return repo
 
 
@@ -211,8 +211,7 @@ EXPECTED_HOT = """\
    130  sales_ready  A4     ada@analytical.example  buying-signal   Requested a demo 2× (+70); CTO (+60)
     90  warm         A3     bo@acme.example         buying-signal   Requested a demo 2× (+30); CTO (+60)
     70  warm         A2     cy@acme.example         buying-signal   Requested a demo 2× (+10); CTO (+60)
-    20  cold         C1     di@acme.example         -               Requested a demo 2× (-40); CTO (+60)
-"""
+"""  # di@acme.example (20, cold) is not on the hot list
 
 
 def test_hot_prints_the_hot_list_highest_first(
@@ -229,13 +228,15 @@ def test_hot_limit_and_tier_follow_the_cursor(
     code, out, _ = run(capsys, "hot", "--limit", "3", "--json", "--table", leads.table)
     assert code == 0
     assert [r["email"] for r in json.loads(out)] == [ADA, "bo@acme.example", "cy@acme.example"]
-    code, out, _ = run(capsys, "hot", "--tier", "warm,cold", "--json", "--table", leads.table)
+    code, out, _ = run(capsys, "hot", "--tier", "warm", "--json", "--table", leads.table)
     rows = json.loads(out)
     assert [(r["email"], r["tier"], r["score"]) for r in rows] == [
         ("bo@acme.example", "warm", 90),
         ("cy@acme.example", "warm", 70),
-        ("di@acme.example", "cold", 20),
     ]
+    code, out, err = run(capsys, "hot", "--tier", "warm,cold", "--table", leads.table)
+    assert (code, out) == (2, "")
+    assert "cold leads are not on the hot list" in err
     code, out, _ = run(capsys, "hot", "--tier", "disqualified", "--table", leads.table)
     assert (code, out) == (0, "No leads.\n")
     code, _, err = run(capsys, "hot", "--tier", "warm;drop", "--table", leads.table)

@@ -238,8 +238,10 @@ class LocalStack:
     def leaderboard(self, limit: int = 20) -> list[Any]:
         from leadscore.dal.leads import LeadRepository
 
-        with self.stack.environment("ScorerFunction") as env:
-            return list(LeadRepository(env["LEADS_TABLE"]).leaderboard(limit))
+        with self.stack.environment("ScorerFunction") as env:  # every lead, cold ones too (a Scan)
+            leads = [s for s in LeadRepository(env["LEADS_TABLE"]).all_leads() if s.card and s.email]
+        leads.sort(key=lambda s: (-(s.card.score if s.card else 0), s.email or ""))
+        return leads[:limit]
 
     def lead(self, email: str) -> Any:
         from leadscore.dal.leads import LeadRepository

@@ -10,12 +10,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from leadscore.scoring.state import UNLISTED_TIERS
+
 MAX_POINTS = 1000.0
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
-# The tiers the hot list walks when none is asked for, in score order (cold last); "disqualified" only
-# on request. A rules file's own tier names (thresholds.tiers) are listed with ?tier=name.
-DEFAULT_HOT_TIERS = ("sales_ready", "warm", "cold")
+# The tiers the hot list walks when none is asked for, in score order; "disqualified" only on request.
+# A rules file's own tier names (thresholds.tiers) are listed with ?tier=name. Cold leads, the long
+# tail, are not indexed (each indexed score change costs index writes): look them up by email.
+DEFAULT_HOT_TIERS = ("sales_ready", "warm")
 _NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -71,10 +74,10 @@ class HotListQuery(BaseModel):
     """GET /leads?tier=&grade=&category=&limit=&cursor=
 
     ``tier``: one tier or a comma-separated list, walked in the order given (default: sales_ready,
-    warm, cold). ``grade``: "A" (any A grade) or an exact grade ("A4"). ``category``: leads with
-    positive points in that category. Grade and category filter each page the index returned, so a
-    page may hold fewer than ``limit`` leads (even none) while ``next_cursor`` is still set: follow
-    it until it is null.
+    warm). Cold leads are not on the hot list. ``grade``: "A" (any A grade) or an exact grade ("A4").
+    ``category``: leads with positive points in that category. Grade and category filter each page
+    the index returned, so a page may hold fewer than ``limit`` leads (even none) while
+    ``next_cursor`` is still set: follow it until it is null.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -101,6 +104,10 @@ class HotListQuery(BaseModel):
         for tier in value:
             if not re.fullmatch(_NAME, tier):
                 raise ValueError(f"not a tier name: {tier[:40]!r}")
+            if tier in UNLISTED_TIERS:
+                raise ValueError(
+                    f"{tier} leads are not on the hot list: look one up with GET /leads/{{email}}"
+                )
         if len(set(value)) != len(value) or len(value) > 10:
             raise ValueError("at most 10 distinct tiers")
         return value

@@ -173,7 +173,7 @@ def record_outcome(
             grade_at_outcome=card.grade if card else None,
             rules_version=card.rules_version if card else None,
         )
-        new = current.model_copy(deep=True)
+        new = current.clone()
         new.outcomes = [*current.outcomes, outcome]
         new.ver = current.ver + 1
         new.updated_at = now_s
@@ -210,7 +210,7 @@ def adjust(
     def change(current: LeadState) -> LeadState:
         if current.ver == 0:
             raise LeadNotFoundError(lead_id)
-        adjusted = current.model_copy(deep=True)
+        adjusted = current.clone()
         adjusted.adjustments = [*current.adjustments, adjustment]
         new = rescore(adjusted, rules, now, default_threshold)  # new card, version, re-arming
         if new is None:  # same score and tier (e.g. points that cancel out): still a new fact

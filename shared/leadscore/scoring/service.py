@@ -1,4 +1,4 @@
-"""Score a batch of canonical events: group by lead, one atomic write per lead, then the history.
+"""Score a batch of canonical events: group by lead, one atomic write per lead (history included).
 
 This is the orchestration the scorer function calls. Pure decisions live in
 :mod:`leadscore.scoring.engine`; storage lives in :mod:`leadscore.dal.leads`.
@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from leadscore.dal.leads import LeadRepository, history_item
+from leadscore.dal.leads import LeadRepository, journal_entry
 from leadscore.models.event import CanonicalEvent, lead_id_for_anonymous
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import Outcome, apply_events, bot_reason, coalesce, epoch, merge_in, rebuild
@@ -55,25 +54,29 @@ class Redirected(Exception):
         self.target = target
 
 
-def _history_items(
-    lead_id: str,
+def _journal(
     events: Sequence[CanonicalEvent],
     outcome: Outcome,
     rules: CompiledRules,
     now: datetime,
     history_ttl_days: int,
-) -> list[dict[str, Any]]:
-    """History items for every event, duplicates included, written after the lead write: if an
-    earlier attempt died between the two writes, the retry restores the missing history. Puts are
-    idempotent."""
+    *,
+    duplicates: bool = False,
+) -> list[str]:
+    """History entries of the events this write records: the accepted ones and the ones kept unscored
+    (each with why). A redelivered duplicate was recorded with the write that counted it, in the same
+    atomic write, so it is not recorded again (unless ``duplicates``: a merge copies a whole history)."""
     ttl = int(now.timestamp()) + history_ttl_days * DAY
     notes: dict[str, str] = {e.event_id: why for e, why in outcome.unscored}
-    for dup in outcome.duplicates:
-        why = bot_reason(dup, rules, outcome.state)
-        if why:
-            notes[dup.event_id] = why
-    items = {e.event_id: history_item(e, ttl, notes.get(e.event_id), lead_id=lead_id) for e in events}
-    return list(items.values())
+    recorded = {e.event_id for e in outcome.accepted} | set(notes)
+    if duplicates:
+        for dup in outcome.duplicates:
+            recorded.add(dup.event_id)
+            why = bot_reason(dup, rules, outcome.state)
+            if why:
+                notes[dup.event_id] = why
+    unique = {e.event_id: e for e in events if e.event_id in recorded}
+    return [journal_entry(e, notes.get(e.event_id), ttl) for e in unique.values()]
 
 
 def score_lead(
@@ -84,9 +87,9 @@ def score_lead(
     now: datetime,
     default_threshold: float | None,
     history_ttl_days: int,
-) -> tuple[Outcome, int, list[dict[str, Any]]]:
-    """Apply one lead's events atomically; return the outcome, the write attempts and the history
-    items the caller must write next (once per batch, not once per lead).
+) -> tuple[Outcome, int]:
+    """Apply one lead's events and record their history, in one atomic write; return the outcome and
+    the write attempts.
 
     Events of an anonymous visitor who has since been identified go to the known lead.
     """
@@ -99,14 +102,20 @@ def score_lead(
             return None
         outcome = apply_events(state, events, rules, now, default_threshold)
         last.append(outcome)
-        return outcome.state if outcome.changed else None
+        entries = _journal(events, outcome, rules, now, history_ttl_days)
+        if not entries:
+            return None  # only redeliveries: nothing to write
+        new = outcome.state
+        if not outcome.changed:  # only events too old to score: their history still counts
+            new.ver = state.ver + 1
+            new.updated_at = epoch(now)
+        new.journal = [*new.journal, *entries]
+        return new
 
     saved = repo.mutate(lead_id, change)
     if redirect:
         return score_lead(repo, redirect[-1], events, rules, now, default_threshold, history_ttl_days)
-    outcome = last[-1]
-    items = _history_items(lead_id, events, outcome, rules, now, history_ttl_days)
-    return outcome, saved.attempts if saved else 1, items
+    return last[-1], saved.attempts if saved else 1
 
 
 def merge_anonymous(
@@ -135,16 +144,20 @@ def merge_anonymous(
     def absorb(state: LeadState) -> LeadState | None:
         outcome = merge_in(state, anonymous_lead_id, history, rules, now, default_threshold)
         last.append(outcome)
-        return outcome.state if outcome.changed else None
+        if not outcome.changed:
+            return None
+        copied = _journal(history, outcome, rules, now, history_ttl_days, duplicates=True)
+        outcome.state.journal = [*outcome.state.journal, *copied]
+        return outcome.state
 
+    # The history is copied in the same write that records the merge; the anonymous lead is marked
+    # merged after it, so a crash in between merges again (a no-op on the known lead).
     repo.mutate(known_lead_id, absorb)
-    # Copied before the anonymous lead is marked merged: a retry after a crash here merges again.
-    repo.put_history(_history_items(known_lead_id, history, last[-1], rules, now, history_ttl_days))
 
     def mark(state: LeadState) -> LeadState | None:
         if state.merged_into == known_lead_id:
             return None
-        new = state.model_copy(deep=True)
+        new = state.clone()
         new.merged_into = known_lead_id
         new.card = None  # off the hot list: the known lead carries the score now
         new.ver = state.ver + 1
@@ -183,18 +196,14 @@ def score_batch(
     time_left: Callable[[], float] | None = None,
     min_seconds: float = 3.0,
 ) -> BatchReport:
-    """Score every lead in the batch. A lead that fails does not stop the others.
-
-    History items of the whole batch go out together after the lead writes (25 per request).
-    """
+    """Score every lead in the batch. A lead that fails does not stop the others."""
     report = BatchReport()
-    history: dict[str, list[dict[str, Any]]] = {}
     for lead_id, group in coalesce(events).items():
         if time_left is not None and time_left() < min_seconds:
             report.failures[lead_id] = OutOfTimeError("not attempted: the invocation is about to time out")
             continue
         try:
-            outcome, attempts, history[lead_id] = score_lead(
+            outcome, attempts = score_lead(
                 repo, lead_id, group, rules, now, default_threshold, history_ttl_days
             )
             identified = {e.identity.anonymous_id for e in group if e.identity.email}
@@ -213,11 +222,4 @@ def score_batch(
             continue
         report.outcomes[lead_id] = outcome
         report.attempts += attempts
-    written = [lead for lead in history if lead in report.outcomes]
-    try:
-        repo.put_history([item for lead in written for item in history[lead]])
-    except Exception as exc:  # their events are retried: lead writes dedupe, history puts repeat
-        for lead in written:
-            del report.outcomes[lead]
-            report.failures[lead] = exc
     return report

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Scalar = str | int | float | bool
 AlertKind = Literal["sales_ready", "surge"]
+# Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
+# writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
+UNLISTED_TIERS = frozenset({"cold"})
 
 
 class _Model(BaseModel):
@@ -68,6 +71,7 @@ class AlertEntry(_Model):
     status: Literal["pending", "sending", "sent"] = "pending"
     created_at: int
     lease_until: int = 0
+    lease_token: str | None = None  # the notifier's claim: kept when the scorer rewrites the item
     sent_at: int | None = None
     card: ScoreCard
 
@@ -120,6 +124,36 @@ class LeadState(_Model):
     merged_from: list[str] = Field(default_factory=list)  # anonymous leads whose history is merged in
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)
+    # The newest history entries (JSON text: event, note, ttl), stored beside the state in the same
+    # atomic write, until the storage layer moves them to a history item. Not part of the state blob.
+    journal: list[str] = Field(default_factory=list, exclude=True)
+
+    def clone(self) -> LeadState:
+        """A copy whose containers can be changed without touching this state.
+
+        Containers are copied one level deep (``counters`` two); the models inside them (alerts,
+        activities, adjustments) are shared, and code replaces them rather than changing them in
+        place. Twenty times cheaper than ``model_copy(deep=True)`` on the per-event path.
+        """
+        return self.model_copy(
+            update={
+                "anonymous_ids": list(self.anonymous_ids),
+                "profile": dict(self.profile),
+                "counters": {rule: dict(days) for rule, days in self.counters.items()},
+                "totals": dict(self.totals),
+                "last_seen": dict(self.last_seen),
+                "seen": {day: list(ids) for day, ids in self.seen.items()},
+                "delivered": dict(self.delivered),
+                "recent": list(self.recent),
+                "armed": dict(self.armed),
+                "last_alert_at": dict(self.last_alert_at),
+                "outbox": dict(self.outbox),
+                "merged_from": list(self.merged_from),
+                "adjustments": list(self.adjustments),
+                "outcomes": list(self.outcomes),
+                "journal": list(self.journal),
+            }
+        )
 
     @property
     def pending_alerts(self) -> list[AlertEntry]:

@@ -1,0 +1,74 @@
+"""The lead item's storage format: packed state, sparse index keys, and the journal moving out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from leadscore.dal import codec
+from leadscore.dal.leads import (
+    HISTORY_CHUNK,
+    JOURNAL,
+    STATE,
+    _approx_size,
+    _stored_item,
+    from_item,
+    journal_entry,
+    to_item,
+)
+from leadscore.models.event import CanonicalEvent, lead_id_for_email
+from leadscore.scoring.engine import apply_events
+from leadscore.scoring.state import AlertEntry, LeadState, ScoreCard
+
+from tests.unit.rules_fixtures import EMAIL, NOW, event, pricing, rules
+
+
+def scored(events: list[CanonicalEvent]) -> LeadState:
+    return apply_events(LeadState(lead_id=lead_id_for_email(EMAIL)), events, rules(), NOW, 100).state
+
+
+def test_codec_round_trips_and_refuses_unknown_formats() -> None:
+    data = b'{"lead_id":"e1","email":"x@gmail.com","profile":{}}' * 3
+    blob = codec.pack(data)
+    assert codec.unpack(blob) == data and len(blob) < len(data) / 2
+    with pytest.raises(ValueError, match="unknown blob format"):
+        codec.unpack(b"\x7f" + blob[1:])
+
+
+def test_state_round_trips_through_the_item_with_its_outbox_and_journal() -> None:
+    state = scored([event("form_submit", name="Book a demo", profile={"job_title": "VP Sales"})])
+    assert state.card is not None
+    state.outbox = {
+        "sales_ready-1": AlertEntry(id="sales_ready-1", kind="sales_ready", created_at=1, card=state.card)
+    }
+    state.outbox["sales_ready-1"].lease_token = "t0k"
+    state.journal = [journal_entry(pricing(), None, 99)]
+    item = to_item(state)
+    assert set(item) >= {"pk", "sk", "ver", STATE, JOURNAL, "outbox", "alert_pending"}
+    back = from_item(item)
+    assert back.model_dump() == state.model_dump() and back.journal == state.journal
+    assert back.outbox["sales_ready-1"].lease_token == "t0k"  # the notifier's claim survives a rewrite
+
+
+def test_only_leads_above_cold_are_on_the_hot_index() -> None:
+    cold = scored([pricing()])
+    assert cold.card is not None and cold.card.tier == "cold"
+    assert "hot_pk" not in to_item(cold) and "score" not in to_item(cold)
+    warm = cold.clone()
+    warm.card = ScoreCard.model_validate({**cold.card.model_dump(), "tier": "warm", "score": 70})
+    assert to_item(warm)["hot_pk"] == {"S": "HOT#warm"} and to_item(warm)["score"] == {"N": "70.0"}
+
+
+def test_the_journal_rides_along_until_it_would_cost_another_write_unit() -> None:
+    state = scored([pricing()])
+    state.journal = [journal_entry(pricing(ago=timedelta(minutes=1)), None, 99)]
+    item, moved = _stored_item(state)
+    assert moved == [] and JOURNAL in item and _approx_size(item) <= 1024
+    for i in range(2, 200):  # grows past the first KB: moved out, in one history item
+        state.journal.append(journal_entry(event("page_view", event_id=f"p{i}"), None, 99 + i))
+        item, moved = _stored_item(state)
+        if moved:
+            break
+    assert moved and JOURNAL not in item
+    assert len(moved) == 1 and moved[0]["ttl"] == {"N": str(99 + i)} and moved[0]["sk"]["S"].startswith("EV#")
+    assert len(state.journal) <= HISTORY_CHUNK
