@@ -289,9 +289,12 @@ def _next_due(
     default_threshold: float | None,
 ) -> int | None:
     """The first day on which decay alone changes the tier or the re-arm state, if within a year."""
-    if not any(rule.decays and state.counters.get(rule.id) for rule in model.activity):
+    decaying = [rule for rule in model.activity if rule.decays and state.counters.get(rule.id)]
+    if not decaying:
         return None
     start = _band(model, card)
+    if start == ("cold", True) and all(rule.points >= 0 for rule in decaying):
+        return None  # the score can only fall, and a cold, re-armed lead has nowhere lower to go
 
     def band_at(day_offset: int) -> tuple[str, bool]:
         later = now_s - now_s % DAY + day_offset * DAY
@@ -365,9 +368,9 @@ def _prune(state: LeadState, rules: CompiledRules, now_day: int) -> None:
                     state.counters[rule_id] = days
                 else:
                     del state.counters[rule_id]
-    sent = sorted((a for a in state.outbox.values() if a.status == "sent"), key=lambda a: a.created_at)
-    for old in sent[:-5]:
-        del state.outbox[old.id]
+    # A sent alert is done: ``last_alert_at`` keeps its time for the cooldown, and every write would
+    # otherwise carry its score card along.
+    state.outbox = {k: a for k, a in state.outbox.items() if a.status != "sent"}
 
 
 def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
@@ -460,7 +463,7 @@ def apply_events(
     now_s = epoch(now)
     now_day = now_s // DAY
     before = _current_card(state, rules, now, default_threshold)
-    new = state.model_copy(deep=True)
+    new = state.clone()
     outcome = Outcome(state=new, before=before, after=before)
     batch_seen: set[str] = set()
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
@@ -516,6 +519,11 @@ def apply_events(
     new.updated_at = now_s
     _prune(new, rules, now_day)
     after = evaluate(new, rules, now, default_threshold)
+    stored = before.due_at
+    if stored is not None and after.due_at is not None and now_s < stored < after.due_at:
+        # Keep the earlier visit: the sweep then finds nothing to change and stores the later day.
+        # Moving the ``due`` index key on every event would cost two index writes each time.
+        after.due_at = stored
     outcome.after = after
     new.card = after
     outcome.alerts = _decide_alerts(new, rules, before, after, now_s)
@@ -550,6 +558,7 @@ def rebuild(
     new.updated_at = epoch(now)
     new.card = evaluate(new, rules, now, default_threshold)
     new.outbox = dict(state.outbox)
+    new.journal = list(state.journal)  # history is what was replayed: it does not change
     new.last_alert_at = dict(state.last_alert_at)
     new.armed = dict(state.armed)
     model = next(m for m in rules.models if m.name == new.card.model)
@@ -592,7 +601,7 @@ def rescore(
     card = evaluate(state, rules, now, default_threshold)
     if state.card is not None and _same(card, state.card):
         return None
-    new = state.model_copy(deep=True)
+    new = state.clone()
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
     new.card = card
