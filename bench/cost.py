@@ -27,7 +27,9 @@ NAIVE_PER_MILLION = 3.9
 
 def per_million(per_event: dict[str, float], memory_mb: int) -> dict[str, Any]:
     """``per_event``: lambda_invocations, lambda_seconds (billed seconds per event), wru, rru, sns,
-    sqs, s3_get, log_bytes. Returns dollars per 1M events per item, and the total."""
+    sqs_send (ingest's), sqs_poll (the scorer mapping's), s3_get, log_bytes. Returns dollars per 1M
+    events per item, the total, and ``scoring``: the total without ingest's sends, the same scope as the
+    naive design's $3.9 (an invocation per event and its calls; no queue, no HTTP API)."""
     m = 1e6
     items = {
         "Lambda requests": per_event["lambda_invocations"] * PRICES["lambda_request"] * m,
@@ -36,8 +38,14 @@ def per_million(per_event: dict[str, float], memory_mb: int) -> dict[str, Any]:
         "DynamoDB writes (GSIs)": per_event["wru_gsi"] * PRICES["dynamodb_wru"] * m,
         "DynamoDB reads": per_event["rru"] * PRICES["dynamodb_rru"] * m,
         "SNS publishes": per_event["sns"] * PRICES["sns_publish"] * m,
-        "SQS requests": per_event["sqs"] * PRICES["sqs_request"] * m,
+        "SQS sends (ingest)": per_event["sqs_send"] * PRICES["sqs_request"] * m,
+        "SQS receives + deletes": per_event["sqs_poll"] * PRICES["sqs_request"] * m,
         "S3 GETs": per_event["s3_get"] * PRICES["s3_get"] * m,
         "CloudWatch Logs": per_event["log_bytes"] / 1e9 * PRICES["logs_gb"] * m,
     }
-    return {"items": {k: round(v, 4) for k, v in items.items()}, "total": round(sum(items.values()), 4)}
+    total = sum(items.values())
+    return {
+        "items": {k: round(v, 4) for k, v in items.items()},
+        "total": round(total, 4),
+        "scoring": round(total - items["SQS sends (ingest)"], 4),
+    }

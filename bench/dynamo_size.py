@@ -56,7 +56,7 @@ class Shape:
     """What the bill needs to remember of a stored item: its size and its index keys."""
 
     size: int
-    hot: tuple[str, str] | None  # `hot` GSI (ALL projection): hot_pk, score
+    hot: tuple[str, str] | None  # `hot` GSI (KEYS_ONLY): hot_pk, score
     due: tuple[str, str] | None  # `due` GSI (KEYS_ONLY): due_pk, due_at
 
     @classmethod
@@ -69,16 +69,15 @@ class Shape:
         return cls(item_size(item), key("hot_pk", "score"), key("due_pk", "due_at"))
 
 
+def _keys_only(old: tuple[str, str] | None, new: tuple[str, str] | None) -> int:
+    """A KEYS_ONLY index is untouched unless its key changes (then a delete and a put); entries < 1 KB."""
+    if old == new:
+        return 0
+    return (1 if old is not None else 0) + (1 if new is not None else 0)
+
+
 def gsi_units(old: Shape | None, new: Shape | None) -> int:
-    """Index write units for one successful write (delete + put when an index key changes)."""
-    total = 0
-    old_hot, new_hot = (old.hot if old else None), (new.hot if new else None)
-    if old_hot is not None and old_hot == new_hot:
-        total += units(max(old.size, new.size))  # type: ignore[union-attr]
-    else:
-        total += units(old.size) if old_hot is not None else 0  # type: ignore[union-attr]
-        total += units(new.size) if new_hot is not None else 0  # type: ignore[union-attr]
-    old_due, new_due = (old.due if old else None), (new.due if new else None)
-    if old_due != new_due:  # KEYS_ONLY: untouched unless its key changes; entries are < 1 KB
-        total += (1 if old_due is not None else 0) + (1 if new_due is not None else 0)
-    return total
+    """Index write units for one successful write."""
+    return _keys_only(old.hot if old else None, new.hot if new else None) + _keys_only(
+        old.due if old else None, new.due if new else None
+    )
