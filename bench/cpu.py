@@ -1,10 +1,11 @@
 """Per-event CPU of the scorer's handler path with every AWS response canned (no moto, no network).
 
-The real ``functions.scorer.app.lambda_handler`` runs on SQS-shaped batches of 100: parse records,
-validate ``CanonicalEvent``, coalesce per lead, apply_events/evaluate, build items, Powertools batch
-response, logs and metrics. A ``before-call`` hook on every botocore client answers each call with a
-canned response, so what is left is the code's own CPU plus botocore's request building (reported apart).
-Baseline: the same loop doing only ``json.loads`` of the bodies.
+The real ``functions.scorer.app.lambda_handler`` runs on SQS-shaped batches of the template's
+BatchSize: parse records, validate ``CanonicalEvent``, coalesce per lead, apply_events/evaluate,
+build items, Powertools batch response, logs and metrics. A ``before-call`` hook on every botocore
+client answers each call with a canned response, so what is left is the code's own CPU plus
+botocore's request building (reported apart). Baseline: the same loop doing only ``json.loads`` of
+the bodies.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from contextlib import redirect_stdout
 from typing import Any
 
-from bench.common import RULES_EXAMPLE, fake_aws_env, layer_path, main_for, median, row
+from bench.common import RULES_EXAMPLE, TEMPLATE, fake_aws_env, layer_path, main_for, median, row
 from bench.workload import batches, mixed
 
 GOAL_US = 25.0
@@ -75,6 +76,21 @@ class Stubs:
         botocore.client.BaseClient._make_api_call = timed_call  # type: ignore[method-assign]
 
 
+def _scorer_batch_size() -> int:
+    """The template's BatchSize for the scorer, read in a child process: translating the template
+    loads a YAML parser, and this process checks that scoring does not."""
+    import subprocess
+
+    code = (
+        "import sys; from tools.localstack import translate; "
+        "print(next(m.batch_size for m in translate(sys.argv[1]).mappings "
+        "if m.kind == 'sqs' and m.function == 'ScorerFunction'))"
+    )
+    argv = [sys.executable, "-c", code, str(TEMPLATE)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=TEMPLATE.parent)
+    return int(out.stdout.strip())
+
+
 def run() -> dict[str, Any]:
     fake_aws_env()
     layer_path()
@@ -100,7 +116,8 @@ def run() -> dict[str, Any]:
     with redirect_stdout(sink):  # Powertools binds its stream at import: logs and EMF go to the sink
         from functions.scorer import app
 
-    per_round = 1_000
+    size = _scorer_batch_size()
+    per_round = max(1_000, size)
     events = mixed(total=per_round * (ROUNDS + 1), leads=3_000, seed=23)  # fresh events every round
     arn = "arn:aws:sqs:us-east-1:123456789012:bench-events"
     payloads = [
@@ -110,9 +127,9 @@ def run() -> dict[str, Any]:
                 for j, e in enumerate(batch)
             ]
         }
-        for i, batch in enumerate(batches(events, 100))
+        for i, batch in enumerate(batches(events, size))
     ]
-    per_batch = per_round // 100
+    per_batch = per_round // size
 
     def invoke(payload: dict[str, Any]) -> Any:
         context = LambdaContext(function_name="bench-scorer", memory_limit_in_mb=512)
@@ -158,7 +175,7 @@ def run() -> dict[str, Any]:
     yaml_loaded = any(m.split(".")[0] in ("yaml", "ruamel") for m in sys.modules)
     rows = [
         row(
-            "scorer CPU per event, outside AWS calls (batch 100)",
+            f"scorer CPU per event, outside AWS calls (batch {size})",
             round(out_med, 1),
             "us",
             baseline=round(base, 2),
