@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from leadscore.dal import codec
@@ -10,9 +11,11 @@ from leadscore.dal.leads import (
     HISTORY_CHUNK,
     JOURNAL,
     STATE,
+    LeadRepository,
     _approx_size,
     _stored_item,
     from_item,
+    history_items,
     journal_entry,
     to_item,
 )
@@ -72,3 +75,35 @@ def test_the_journal_rides_along_until_it_would_cost_another_write_unit() -> Non
     assert moved and JOURNAL not in item
     assert len(moved) == 1 and moved[0]["ttl"] == {"N": str(99 + i)} and moved[0]["sk"]["S"].startswith("EV#")
     assert len(state.journal) <= HISTORY_CHUNK
+
+
+class _FlakyDynamo:
+    """Leaves the first ``leftovers`` requests unprocessed, as DynamoDB does under load."""
+
+    def __init__(self, leftovers: int) -> None:
+        self.leftovers = leftovers
+        self.requests: list[dict[str, Any]] = []
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(RequestItems)
+        if len(self.requests) <= self.leftovers:
+            return {"UnprocessedItems": {"t": RequestItems["t"][:1]}}
+        return {"UnprocessedItems": {}}
+
+
+def test_batch_writes_resend_what_dynamodb_left_unprocessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore.dal import clients
+
+    monkeypatch.setattr("leadscore.dal.leads.time.sleep", lambda _: None)
+    flaky = _FlakyDynamo(leftovers=2)
+    monkeypatch.setattr(clients, "dynamodb", lambda: flaky)
+    items = history_items(
+        "e1", 3, [journal_entry(pricing(ago=timedelta(minutes=i)), None, 9) for i in range(3)]
+    )
+    LeadRepository("t").put_history(items * 2)
+    assert [len(r["t"]) for r in flaky.requests] == [2, 1, 1]  # the leftover sent again until done
+    stuck = _FlakyDynamo(leftovers=100)
+    monkeypatch.setattr(clients, "dynamodb", lambda: stuck)
+    with pytest.raises(RuntimeError, match="left unprocessed"):
+        LeadRepository("t").put_history(items)
+    assert len(stuck.requests) == 8

@@ -212,6 +212,21 @@ def _history_entries(item: dict[str, Any]) -> Iterator[tuple[CanonicalEvent, str
         yield CanonicalEvent.model_validate(entry["event"]), entry.get("note")
 
 
+def _batch(operation: str, request: dict[str, Any], failure: str) -> list[dict[str, Any]]:
+    """A BatchWriteItem or BatchGetItem request, sent again with what DynamoDB left unprocessed
+    (backing off with full jitter) until nothing is left. Returns every response."""
+    responses: list[dict[str, Any]] = []
+    leftover = "UnprocessedKeys" if operation == "batch_get_item" else "UnprocessedItems"
+    for attempt in range(8):
+        response: dict[str, Any] = getattr(clients.dynamodb(), operation)(RequestItems=request)
+        responses.append(response)
+        request = dict(response.get(leftover) or {})
+        if not request:
+            return responses
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311
+    raise RuntimeError(failure)
+
+
 # --------------------------------------------------------------------------- repository
 @dataclass
 class Saved:
@@ -296,15 +311,8 @@ class LeadRepository:
     def put_history(self, items: Sequence[dict[str, Any]]) -> None:
         """Write history items (idempotent: same key, same content), 25 per request, retrying leftovers."""
         for start in range(0, len(items), 25):
-            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-            for attempt in range(8):
-                response = clients.dynamodb().batch_write_item(RequestItems={self.table: pending})  # type: ignore[dict-item]
-                pending = list(response.get("UnprocessedItems", {}).get(self.table, []))  # type: ignore[arg-type]
-                if not pending:
-                    break
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311
-            if pending:
-                raise RuntimeError(f"{len(pending)} history items left unprocessed")
+            writes = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            _batch("batch_write_item", {self.table: writes}, "history items left unprocessed")
 
     # ----- reads (API, CLI, sweep; never on the scoring path)
     def get(self, lead_id: str) -> LeadState | None:
@@ -365,16 +373,9 @@ class LeadRepository:
         """The lead items behind index keys (the ``hot`` index projects keys only), 100 per request."""
         states: list[LeadState] = []
         for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {self.table: {"Keys": list(keys[start : start + 100])}}
-            for attempt in range(8):
-                response = clients.dynamodb().batch_get_item(RequestItems=pending)
+            request = {self.table: {"Keys": list(keys[start : start + 100])}}
+            for response in _batch("batch_get_item", request, "lead items left unread; try again"):
                 states.extend(from_item(i) for i in response.get("Responses", {}).get(self.table, []))
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311
-            if pending:
-                raise RuntimeError("lead items left unread; try again")
         return states
 
     def hot(self, tier: str, limit: int = 50) -> list[LeadState]:
@@ -451,15 +452,8 @@ def erase_lead(repo: LeadRepository, lead_id: str) -> int:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         for start in range(0, len(keys), 25):
-            pending: list[Any] = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
-            for attempt in range(8):
-                out = clients.dynamodb().batch_write_item(RequestItems={repo.table: pending})
-                pending = list(out.get("UnprocessedItems", {}).get(repo.table, []))
-                if not pending:
-                    break
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311
-            if pending:
-                raise RuntimeError(f"{len(pending)} items left undeleted; run the erasure again")
+            deletes = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            _batch("batch_write_item", {repo.table: deletes}, "items left undeleted; run the erasure again")
         repo.forget(target)
         deleted += len(keys)
     return deleted
