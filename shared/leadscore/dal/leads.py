@@ -378,9 +378,6 @@ class LeadRepository:
                 states.extend(from_item(i) for i in response.get("Responses", {}).get(self.table, []))
         return states
 
-    def hot(self, tier: str, limit: int = 50) -> list[LeadState]:
-        return self.hot_page(tier, limit)[0]
-
     def due(self, now: int, page_size: int | None = None) -> Iterator[str]:
         """Ids of leads whose decayed score may have crossed a boundary by ``now`` (``due`` index)."""
         kwargs: dict[str, Any] = {
