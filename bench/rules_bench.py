@@ -50,7 +50,7 @@ def run() -> dict[str, Any]:
     def matching(state: LeadState) -> float:
         facts = profile_facts(state)
         model = rules.model_for(facts)
-        return sum(r.points for r in model.fit if r.test(facts))
+        return sum(r.points for r in model.match_fit(facts))
 
     scores = [matching(s) for s in states]
     loop_runs, eval_runs = [], []

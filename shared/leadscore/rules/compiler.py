@@ -136,6 +136,60 @@ class CompiledRule:
     test: Predicate
     cap: Cap | None = None
     decays: bool = False
+    fields: frozenset[str] = frozenset()  # the fact names ``test`` reads
+
+
+_MEMO_LIMIT = 4_096  # distinct values remembered per field before the memo starts over
+
+
+class Matcher:
+    """Which of a tuple of rules match some facts, in rule order, memoized per field value.
+
+    A rule that reads one field is a pure function of that field's value, and values recur (job
+    titles, industries, countries, page paths), so for each field the rules reading it alone are
+    tested once per distinct value and the answer is remembered. Rules over several fields are
+    tested directly. Non-text values are keyed with their type: ``1``, ``1.0`` and ``True`` are
+    equal in Python but read differently as text.
+    """
+
+    __slots__ = ("_groups", "_others", "_rules")
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        self._rules = rules
+        by_field: dict[str, list[int]] = {}
+        others: list[int] = []
+        for index, rule in enumerate(rules):
+            if len(rule.fields) == 1:
+                by_field.setdefault(next(iter(rule.fields)), []).append(index)
+            else:
+                others.append(index)
+        self._groups: tuple[tuple[str, tuple[int, ...], dict[Any, tuple[int, ...]]], ...] = tuple(
+            (name, tuple(found), {}) for name, found in by_field.items()
+        )
+        self._others = tuple(others)
+
+    def _miss(self, name: str, value: Any, found: tuple[int, ...]) -> tuple[int, ...]:
+        alone = {name: value}
+        return tuple(i for i in found if self._rules[i].test(alone))
+
+    def __call__(self, facts: Facts) -> list[CompiledRule]:
+        hits: list[int] = []
+        for name, found, memo in self._groups:
+            value = facts.get(name)
+            key = value if value.__class__ is str else (value.__class__, value)
+            matched = memo.get(key)  # facts are scalars (Profile, event properties): hashable
+            if matched is None:
+                matched = self._miss(name, value, found)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = matched
+            hits += matched
+        rules = self._rules
+        for i in self._others:
+            if rules[i].test(facts):
+                hits.append(i)
+        hits.sort()
+        return [rules[i] for i in hits]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +202,7 @@ class CompiledModel:
     grade: Grade
     decay: Decay
     surge: Surge | None
+    match_fit: Matcher
 
     def sales_ready(self, default: float | None) -> float:
         """The rules file wins; else the SalesReadyThreshold template parameter; else 100."""
@@ -163,6 +218,7 @@ class CompiledRules:
     models: tuple[CompiledModel, ...]
     bots: Bots
     activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
+    match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
 
     def model_for(self, facts: Facts) -> CompiledModel:
@@ -454,17 +510,20 @@ def _compile_model(name: str, model: ScoringModel, lists: Mapping[str, frozenset
             test=compile_condition(r.when, lists),
             cap=r.cap if isinstance(r, ActivityRule) else None,
             decays=r.decays if isinstance(r, ActivityRule) else False,
+            fields=frozenset(fc.field for fc in _conditions(r.when)),
         )
 
+    fit = tuple(rule("fit", r) for r in model.fit)
     return CompiledModel(
         name=name,
         applies=compile_condition(model.applies_when, lists) if model.applies_when is not None else None,
-        fit=tuple(rule("fit", r) for r in model.fit),
+        fit=fit,
         activity=tuple(rule("activity", r) for r in model.activity),
         thresholds=model.thresholds,
         grade=model.grade,
         decay=model.decay,
         surge=model.surge,
+        match_fit=Matcher(fit),
     )
 
 
@@ -475,7 +534,13 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
     activity = tuple(r for m in models for r in m.activity)
     by_id = {r.id: r for m in models for r in (*m.fit, *m.activity)}
     return CompiledRules(
-        version=version, label=doc.version, models=models, bots=doc.bots, activity=activity, by_id=by_id
+        version=version,
+        label=doc.version,
+        models=models,
+        bots=doc.bots,
+        activity=activity,
+        match_activity=Matcher(activity),
+        by_id=by_id,
     )
 
 

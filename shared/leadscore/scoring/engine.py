@@ -196,20 +196,19 @@ def evaluate(
     contributions: list[Contribution] = []
     disqualified = False
     fit = activity = 0.0
-    for rule in model.fit:
-        if rule.test(facts):
-            fit += rule.points
-            disqualified |= rule.disqualify
-            contributions.append(
-                Contribution(
-                    rule=rule.id,
-                    kind="fit",
-                    description=rule.description,
-                    points=rule.points,
-                    category=rule.category,
-                    disqualify=rule.disqualify,
-                )
+    for rule in model.match_fit(facts):
+        fit += rule.points
+        disqualified |= rule.disqualify
+        contributions.append(
+            Contribution(
+                rule=rule.id,
+                kind="fit",
+                description=rule.description,
+                points=rule.points,
+                category=rule.category,
+                disqualify=rule.disqualify,
             )
+        )
     for rule in model.activity:
         days = state.counters.get(rule.id)
         if not days:
@@ -489,13 +488,12 @@ def apply_events(
         matched: list[str] = []
         if why is None:
             facts = event_facts(event)
-            for rule in rules.activity:
-                if rule.test(facts):
-                    matched.append(rule.id)
-                    days = new.counters.setdefault(rule.id, {})
-                    days[str(day)] = days.get(str(day), 0) + 1
-                    new.totals[rule.id] = new.totals.get(rule.id, 0) + 1
-                    new.last_seen[rule.id] = max(new.last_seen.get(rule.id, 0), occurred)
+            for rule in rules.match_activity(facts):
+                matched.append(rule.id)
+                days = new.counters.setdefault(rule.id, {})
+                days[str(day)] = days.get(str(day), 0) + 1
+                new.totals[rule.id] = new.totals.get(rule.id, 0) + 1
+                new.last_seen[rule.id] = max(new.last_seen.get(rule.id, 0), occurred)
         else:
             outcome.unscored.append((event, why))
         if event.type not in ("identify", "email_delivered"):
