@@ -79,39 +79,45 @@ def bot_reason(event: CanonicalEvent, rules: CompiledRules, state: LeadState) ->
 
 
 # --------------------------------------------------------------------------- evaluation
-def _weight(model: CompiledModel, rule: CompiledRule, age_days: int) -> float:
-    if not rule.decays:
-        return 1.0
-    decay = model.decay
-    if decay.expire_after_days is not None and age_days >= decay.expire_after_days:
-        return 0.0
-    if decay.half_life_days is not None:
-        return float(0.5 ** (max(age_days, 0) / decay.half_life_days))
-    return 1.0
+Series = list[tuple[int, int]]  # (day, occurrences that count after the rule's window cap), by day
 
 
-def _activity_points(
-    model: CompiledModel, rule: CompiledRule, days: dict[str, int], now_day: int
-) -> tuple[float, int]:
-    """Decayed, capped points of one activity rule, and how many occurrences counted."""
+def _series(rule: CompiledRule, days: dict[str, int]) -> Series:
+    """The occurrences of one activity rule that count, per day, after its per-window cap. Ages do
+    not change these, so they are worked out once per evaluation and weighed at any later day."""
     cap = rule.cap
+    per_window = cap.per_window if cap is not None else None
+    out: Series = []
     remaining: dict[int, int] = {}
-    total = 0.0
-    counted = 0
     for day, count in sorted((int(d), c) for d, c in days.items()):
         n = count
-        if cap is not None and cap.per_window is not None:
+        if per_window is not None and cap is not None:
             window = day // cap.window_days
-            left = remaining.get(window, cap.per_window)
+            left = remaining.get(window, per_window)
             n = min(count, left)
             remaining[window] = left - n
-        if n <= 0:
+        if n > 0:
+            out.append((day, n))
+    return out
+
+
+def _points(model: CompiledModel, rule: CompiledRule, series: Series, now_day: int) -> tuple[float, int]:
+    """Decayed, capped points of one activity rule at ``now_day``, and how many occurrences counted."""
+    expire = half_life = None
+    if rule.decays:
+        expire, half_life = model.decay.expire_after_days, model.decay.half_life_days
+    total = 0.0
+    counted = 0
+    for day, n in series:
+        age = now_day - day
+        if expire is not None and age >= expire:
             continue
-        weight = _weight(model, rule, now_day - day)
-        if weight <= 0:
+        weight = float(0.5 ** (max(age, 0) / half_life)) if half_life is not None else 1.0
+        if weight <= 0.0:  # underflow: thousands of half-lives old
             continue
         total += n * weight * rule.points
         counted += n
+    cap = rule.cap
     if cap is not None and cap.max_points is not None:
         total = max(min(total, cap.max_points), -cap.max_points)
     return total, counted
@@ -209,11 +215,13 @@ def evaluate(
                 disqualify=rule.disqualify,
             )
         )
+    series: dict[CompiledRule, Series] = {}
     for rule in model.activity:
         days = state.counters.get(rule.id)
         if not days:
             continue
-        points, counted = _activity_points(model, rule, days, now_day)
+        series[rule] = counted_days = _series(rule, days)
+        points, counted = _points(model, rule, counted_days, now_day)
         if counted == 0:
             continue
         disqualified |= rule.disqualify
@@ -267,7 +275,7 @@ def evaluate(
         threshold=threshold,
         computed_at=now_s,
     )
-    card.due_at = _next_due(state, rules, model, card, now_s, default_threshold)
+    card.due_at = _next_due(state, model, card, now_s, series)
     return card
 
 
@@ -281,28 +289,24 @@ def _band(model: CompiledModel, card: ScoreCard) -> tuple[str, bool]:
 
 def _next_due(
     state: LeadState,
-    rules: CompiledRules,
     model: CompiledModel,
     card: ScoreCard,
     now_s: int,
-    default_threshold: float | None,
+    series: dict[CompiledRule, Series],
 ) -> int | None:
     """The first day on which decay alone changes the tier or the re-arm state, if within a year."""
-    decaying = [rule for rule in model.activity if rule.decays and state.counters.get(rule.id)]
-    if not decaying:
+    if not any(rule.decays for rule in series):
         return None
     start = _band(model, card)
-    if start == ("cold", True) and all(rule.points >= 0 for rule in decaying):
+    if start == ("cold", True) and all(rule.points >= 0 for rule in series if rule.decays):
         return None  # the score can only fall, and a cold, re-armed lead has nowhere lower to go
+    fixed = card.fit + sum(a.points for a in state.adjustments)
+    today = now_s // DAY
 
     def band_at(day_offset: int) -> tuple[str, bool]:
-        later = now_s - now_s % DAY + day_offset * DAY
-        activity = 0.0
-        for rule in model.activity:
-            days = state.counters.get(rule.id)
-            if days:
-                activity += _activity_points(model, rule, days, later // DAY)[0]
-        score = card.fit + activity + sum(a.points for a in state.adjustments)
+        score = fixed
+        for rule, counted_days in series.items():
+            score += _points(model, rule, counted_days, today + day_offset)[0]
         tier = _tier(model, score, card.threshold, card.disqualified)
         return tier, score < _rearm_level(model, card.threshold)
 
