@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import zlib
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +38,36 @@ def test_codec_round_trips_and_refuses_unknown_formats() -> None:
     assert codec.unpack(blob) == data and len(blob) < len(data) / 2
     with pytest.raises(ValueError, match="unknown blob format"):
         codec.unpack(b"\x7f" + blob[1:])
+    with pytest.raises(ValueError, match="damaged blob"):
+        codec.unpack(blob[:-3])
+    with pytest.raises(ValueError, match="empty"):
+        codec.unpack(b"")
+
+
+def test_codec_packs_with_zstd_and_still_reads_deflate_blobs() -> None:
+    state = scored([event("form_submit", name="Book a demo", profile={"job_title": "VP Sales"})])
+    data = state.model_dump_json().encode()
+    blob = codec.pack(data)
+    assert blob[0] == 2 and codec.unpack(blob) == data
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=codec._DICTIONARY_V1)
+    v1 = b"\x01" + deflate.compress(data) + deflate.flush()  # what format 1 stored
+    assert codec.unpack(v1) == data
+    assert len(blob) < len(v1)  # the trained dictionary beats the hand-written one
+
+
+def test_codec_contexts_are_per_thread() -> None:
+    data = [f'{{"lead_id":"e{i}","counters":{{"pricing":{{"20400":{i}}}}}}}'.encode() for i in range(200)]
+    results: dict[int, bool] = {}
+
+    def work(n: int) -> None:
+        results[n] = all(codec.unpack(codec.pack(d)) == d for d in data)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: True, 1: True, 2: True, 3: True}
 
 
 def test_state_round_trips_through_the_item_with_its_outbox_and_journal() -> None:
