@@ -27,7 +27,7 @@ PEER_LEADS = 300
 
 def run() -> dict[str, Any]:
     layer_path()
-    from leadscore.rules.compiler import load_rules
+    from leadscore.rules.compiler import _regex, load_rules
     from leadscore.scoring.engine import evaluate, profile_facts
     from leadscore.scoring.state import LeadState
 
@@ -36,15 +36,19 @@ def run() -> dict[str, Any]:
     load_rules(raw)  # first compile: imports re2, builds pydantic validators
     compile_runs = []
     for _ in range(15):
+        _regex.cache_clear()  # as for a new document: every pattern compiled anew
         start = time.perf_counter()
         rules = load_rules(raw)
         compile_runs.append(time.perf_counter() - start)
     compile_ms = median(compile_runs) * 1000
 
-    people = leads(N_LEADS)
-    states = [
-        LeadState(lead_id=f"l{i}", email=p["email"], profile=p["profile"]) for i, p in enumerate(people)
-    ]
+    def lead_states(seed: int) -> list[LeadState]:
+        people = leads(N_LEADS, seed=seed)
+        return [
+            LeadState(lead_id=f"l{i}", email=p["email"], profile=p["profile"]) for i, p in enumerate(people)
+        ]
+
+    states = lead_states(3)  # the peers score these same leads
     now = datetime.now(UTC)
 
     def matching(state: LeadState) -> float:
@@ -54,15 +58,25 @@ def run() -> dict[str, Any]:
 
     scores = [matching(s) for s in states]
     loop_runs, eval_runs = [], []
-    for _ in range(5):
+    for run_seed in range(100, 105):
+        # Leads the matcher has not seen: every email is new (a miss in the per-field memo), while
+        # titles, industries and countries recur as they do in real traffic.
+        fresh = lead_states(run_seed)
+        start = time.perf_counter()
+        for s in fresh:
+            matching(s)
+        loop_runs.append((time.perf_counter() - start) / len(fresh) * 1e6)
+        fresh = lead_states(run_seed + 50)
+        start = time.perf_counter()
+        for s in fresh:
+            evaluate(s, rules, now, None)
+        eval_runs.append((time.perf_counter() - start) / len(fresh) * 1e6)
+    seen_runs = []
+    for _ in range(3):  # a lead scored again (its next event): its email is in the memo now
         start = time.perf_counter()
         for s in states:
             matching(s)
-        loop_runs.append((time.perf_counter() - start) / len(states) * 1e6)
-        start = time.perf_counter()
-        for s in states:
-            evaluate(s, rules, now, None)
-        eval_runs.append((time.perf_counter() - start) / len(states) * 1e6)
+        seen_runs.append((time.perf_counter() - start) / len(states) * 1e6)
     loop_us, eval_us = median(loop_runs), median(eval_runs)
     yaml_loaded = any(m.split(".")[0] in ("yaml", "ruamel") for m in sys.modules)
 
@@ -76,11 +90,17 @@ def run() -> dict[str, Any]:
             note=f"{len(raw) / 1024:.0f} KB JSON via load_rules",
         ),
         row(
-            "rules: leadscore matching loop per lead",
+            "rules: leadscore matching loop per lead (unseen leads)",
             round(loop_us, 2),
             "us",
             goal=f"<= {GOAL_US:.0f} us",
             ok=loop_us <= GOAL_US,
+        ),
+        row(
+            "rules: leadscore matching, a lead scored before",
+            round(median(seen_runs), 2),
+            "us",
+            note="its values are in the per-field memo",
         ),
         row("rules: leadscore evaluate() per lead (full card)", round(eval_us, 1), "us", note="report"),
         row(

@@ -78,6 +78,62 @@ def test_memoized_matching_equals_testing_every_rule(leads: list[dict[str, Any]]
         assert [r.id for r in model.match_fit(facts)] == direct(model.fit, facts)
 
 
+ACTIVITY: list[dict[str, Any]] = [
+    {"id": "open", "when": {"field": "type", "equals": "email_open"}, "points": 1},
+    {
+        "id": "pricing",
+        "when": {
+            "all": [
+                {"field": "type", "equals": "page_view"},
+                {"field": "properties.path", "starts_with": "/pricing"},
+            ]
+        },
+        "points": 10,
+    },
+    {
+        "id": "demo",
+        "when": {
+            "all": [
+                {"field": "type", "in": ["form_submit", "track"]},
+                {"any": [{"field": "name", "contains": "demo"}, {"field": "name", "contains": "rfq"}]},
+                {"not": {"field": "properties.plan", "exists": True}},
+            ]
+        },
+        "points": 30,
+    },
+    {
+        "id": "mixed-any",
+        "when": {
+            "all": [
+                {"field": "type", "equals": "page_view"},
+                {"any": [{"field": "properties.path", "contains": "docs"}, {"field": "name", "equals": "x"}]},
+            ]
+        },
+        "points": 2,
+    },
+]
+EVENT = st.fixed_dictionaries(
+    {"type": st.sampled_from(["email_open", "page_view", "form_submit", "track"])},
+    optional={
+        "name": st.sampled_from(["Book a demo", "RFQ", "x", "Newsletter", None]),
+        "properties.path": st.sampled_from(["/pricing", "/Pricing/teams", "/docs/api", "/blog", 3]),
+        "properties.plan": st.sampled_from(["pro", "", None]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENT, min_size=1, max_size=6))
+def test_split_conjunctions_match_like_the_whole_rule(events: list[dict[str, Any]]) -> None:
+    activity = [{"description": r["id"], **r} for r in ACTIVITY]
+    doc = {**DOC, "models": {"lead": {"fit": [], "activity": activity}}}
+    rules = load_rules(json.dumps(doc))
+    for facts in events + events:
+        assert [r.id for r in rules.match_activity(facts)] == direct(rules.activity, facts)
+    ids = [rules.activity[i].id for i, _, _ in rules.match_activity._conjunctive]
+    assert ids == ["pricing", "demo"]  # "demo": its ``any`` reads one field; "mixed-any" is whole
+
+
 def test_values_that_compare_equal_are_remembered_apart() -> None:
     model = load_rules(json.dumps(DOC)).models[0]
     ids = lambda facts: [r.id for r in model.match_fit(facts)]
@@ -101,14 +157,39 @@ def test_a_full_memo_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
     titles = ["VP A", "Head B", "Clerk", "Chief C", "VP A"]
     for title in titles:
         assert [r.id for r in matcher({"job_title": title})] == direct(model.fit, {"job_title": title})
-    sizes = [len(memo) for _, _, memo in matcher._groups]
+    sizes = [len(memo) for _, memo, _ in matcher._groups]
     assert max(sizes) <= 2
 
 
-def test_rules_over_several_fields_are_not_memoized() -> None:
+def test_how_rules_are_split() -> None:
     model = load_rules(json.dumps(DOC)).models[0]
-    fields = {r.id: r.fields for r in model.fit}
-    assert fields["big-vp"] == {"job_title", "company_size"}
-    assert fields["not-us"] == {"country"}
-    grouped = {model.fit[i].id for _, found, _ in model.match_fit._groups for i in found}
-    assert "big-vp" not in grouped and "either" not in grouped and "not-us" in grouped
+    by_id = {r.id: r for r in model.fit}
+    assert by_id["big-vp"].fields == {"job_title", "company_size"}
+    assert [name for name, _ in by_id["big-vp"].parts] == ["job_title", "company_size"]
+    assert [name for name, _ in by_id["either"].parts] == ["country", "company"]
+    assert by_id["either"].any_part and not by_id["big-vp"].any_part
+    matcher = model.match_fit
+    grouped = {model.fit[i].id for _, _, group in matcher._groups for i in group.rules}
+    assert "not-us" in grouped and "big-vp" not in grouped and "either" not in grouped
+    assert [model.fit[i].id for i, _, _ in matcher._conjunctive] == ["big-vp", "either"]
+    assert matcher._others == ()
+
+
+def test_equal_conditions_share_one_predicate() -> None:
+    document = json.loads(json.dumps(DOC))
+    fit = document["models"]["lead"]["fit"]
+    fit.append(
+        {
+            "id": "target-2",
+            "description": "again",
+            "when": {"field": "email", "in_list": "targets"},
+            "points": 1,
+        }
+    )
+    fit.append(
+        {"id": "size-1", "description": "int", "when": {"field": "company_size", "equals": True}, "points": 1}
+    )
+    model = load_rules(json.dumps(document)).models[0]
+    by_id = {r.id: r for r in model.fit}
+    assert by_id["target"].test is by_id["target-2"].test
+    assert by_id["exact"].test is not by_id["size-1"].test  # equals 1 and equals true differ

@@ -80,10 +80,15 @@ def _parents(domain: str) -> Iterable[str]:
         yield ".".join(labels[i:])
 
 
-@lru_cache(maxsize=65_536)
 def _domain_chain(value: str) -> tuple[str, ...]:
-    """The domain of an email or URL and its parents, memoized: the same domains recur across leads."""
-    return tuple(_parents(_domain_of(value)))
+    """The domain of an email or URL and its parents."""
+    return _chain_of(_domain_of(value))
+
+
+@lru_cache(maxsize=65_536)
+def _chain_of(domain: str) -> tuple[str, ...]:
+    """Memoized by domain, not by address: addresses are unique, their domains recur."""
+    return tuple(_parents(domain))
 
 
 def _domain_of(value: str) -> str:
@@ -119,6 +124,10 @@ def _membership(name: str, lists: Mapping[str, frozenset[str]], domain_field: bo
     def members() -> frozenset[str]:
         return loader() if loader is not None else user_list
 
+    if loader is None:  # a list of the document: bound now
+        if domain_field:
+            return lambda v: not user_list.isdisjoint(_domain_chain(v))
+        return lambda v: v.strip().lower() in user_list
     if domain_field:
         return lambda v: not members().isdisjoint(_domain_chain(v))
     return lambda v: v.strip().lower() in members()
@@ -137,53 +146,102 @@ class CompiledRule:
     cap: Cap | None = None
     decays: bool = False
     fields: frozenset[str] = frozenset()  # the fact names ``test`` reads
+    parts: tuple[tuple[str, Predicate], ...] = ()  # an ``all`` (or ``any``) whose parts each read one field
+    any_part: bool = False  # ``parts`` of an ``any``: one is enough
 
 
 _MEMO_LIMIT = 4_096  # distinct values remembered per field before the memo starts over
+
+
+class _Group:
+    """One field's rules and conjuncts, and what each value of the field gave."""
+
+    __slots__ = ("conjuncts", "memo", "name", "rules")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rules: list[int] = []  # indexes of the rules that read this field alone
+        self.conjuncts: list[tuple[int, Predicate]] = []  # (bit, part of an ``all`` over several fields)
+        self.memo: dict[Any, tuple[tuple[int, ...], int]] = {}
 
 
 class Matcher:
     """Which of a tuple of rules match some facts, in rule order, memoized per field value.
 
     A rule that reads one field is a pure function of that field's value, and values recur (job
-    titles, industries, countries, page paths), so for each field the rules reading it alone are
-    tested once per distinct value and the answer is remembered. Rules over several fields are
-    tested directly. Non-text values are keyed with their type: ``1``, ``1.0`` and ``True`` are
+    titles, industries, countries, page paths, event types), so for each field the rules reading it
+    alone are tested once per distinct value and the answer is remembered. A rule that is an ``all``
+    of parts that each read one field ("a page view" and "of /pricing") is split: each part is
+    remembered with its field as one bit, and the rule matches when all its bits are set (any of
+    them, for an ``any``). Other rules are tested directly. Equal conditions, repeated across rules,
+    are tested once per value. Non-text values are keyed with their type: ``1``, ``1.0`` and ``True`` are
     equal in Python but read differently as text.
     """
 
-    __slots__ = ("_groups", "_others", "_rules")
+    __slots__ = ("_conjunctive", "_groups", "_others", "_rules")
 
     def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
         self._rules = rules
-        by_field: dict[str, list[int]] = {}
+        groups: dict[str, _Group] = {}
+        conjunctive: list[tuple[int, int, bool]] = []
         others: list[int] = []
+        bit = 1
         for index, rule in enumerate(rules):
             if len(rule.fields) == 1:
-                by_field.setdefault(next(iter(rule.fields)), []).append(index)
+                name = next(iter(rule.fields))
+                groups.setdefault(name, _Group(name)).rules.append(index)
+            elif rule.parts:
+                need = 0
+                for name, part in rule.parts:
+                    groups.setdefault(name, _Group(name)).conjuncts.append((bit, part))
+                    need |= bit
+                    bit <<= 1
+                conjunctive.append((index, need, rule.any_part))
             else:
                 others.append(index)
-        self._groups: tuple[tuple[str, tuple[int, ...], dict[Any, tuple[int, ...]]], ...] = tuple(
-            (name, tuple(found), {}) for name, found in by_field.items()
-        )
+        self._groups = tuple((g.name, g.memo, g) for g in groups.values())
+        self._conjunctive = tuple(conjunctive)
         self._others = tuple(others)
 
-    def _miss(self, name: str, value: Any, found: tuple[int, ...]) -> tuple[int, ...]:
-        alone = {name: value}
-        return tuple(i for i in found if self._rules[i].test(alone))
+    def _miss(self, group: _Group, value: Any) -> tuple[tuple[int, ...], int]:
+        alone = {group.name: value}
+        seen: dict[Predicate, bool] = {}  # equal conditions share a predicate: test each once
+        matched = []
+        for i in group.rules:
+            predicate = self._rules[i].test
+            result = seen.get(predicate)
+            if result is None:
+                result = seen[predicate] = predicate(alone)
+            if result:
+                matched.append(i)
+        bits = 0
+        for bit, predicate in group.conjuncts:
+            result = seen.get(predicate)
+            if result is None:
+                result = seen[predicate] = predicate(alone)
+            if result:
+                bits |= bit
+        return tuple(matched), bits
 
     def __call__(self, facts: Facts) -> list[CompiledRule]:
         hits: list[int] = []
-        for name, found, memo in self._groups:
+        bits = 0
+        for name, memo, group in self._groups:
             value = facts.get(name)
             key = value if value.__class__ is str else (value.__class__, value)
-            matched = memo.get(key)  # facts are scalars (Profile, event properties): hashable
-            if matched is None:
-                matched = self._miss(name, value, found)
+            known = memo.get(key)  # facts are scalars (Profile, event properties): hashable
+            if known is None:
+                known = self._miss(group, value)
                 if len(memo) >= _MEMO_LIMIT:
                     memo.clear()
-                memo[key] = matched
-            hits += matched
+                memo[key] = known
+            matched, more = known
+            if matched:
+                hits += matched
+            bits |= more
+        for i, need, any_part in self._conjunctive:
+            if bits & need if any_part else bits & need == need:
+                hits.append(i)
         rules = self._rules
         for i in self._others:
             if rules[i].test(facts):
@@ -349,6 +407,7 @@ def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], 
 
 
 # --------------------------------------------------------------------------- compilation
+@lru_cache(maxsize=1_024)  # validation compiles each pattern first; compiling the rule reuses it
 def _regex(pattern: str, case_sensitive: bool) -> Callable[[str], bool]:
     import re2  # google-re2: linear-time matching, no catastrophic backtracking
 
@@ -487,19 +546,71 @@ def _any(parts: tuple[Predicate, ...]) -> Predicate:
     return some
 
 
-def compile_condition(cond: Condition, lists: Mapping[str, frozenset[str]]) -> Predicate:
+Leaves = dict[str, Predicate]
+
+
+def _leaf_key(fc: FieldCondition) -> str:
+    """Equal conditions get equal keys: the repr of the fields given keeps ``1``, ``1.0``, ``True``
+    and ``"1"`` apart, as they read differently."""
+    values = fc.__dict__
+    return repr([(name, values[name]) for name in sorted(fc.model_fields_set)])
+
+
+def compile_condition(
+    cond: Condition, lists: Mapping[str, frozenset[str]], leaves: Leaves | None = None
+) -> Predicate:
+    """A predicate for ``cond``. With ``leaves``, equal field conditions share one predicate, so
+    :class:`Matcher` tests a condition that several rules repeat once."""
     if isinstance(cond, AllCondition):
-        return _all(tuple(compile_condition(c, lists) for c in cond.all))
+        return _all(tuple(compile_condition(c, lists, leaves) for c in cond.all))
     if isinstance(cond, AnyCondition):
-        return _any(tuple(compile_condition(c, lists) for c in cond.any))
+        return _any(tuple(compile_condition(c, lists, leaves) for c in cond.any))
     if isinstance(cond, NotCondition):
-        inner = compile_condition(cond.not_, lists)
+        inner = compile_condition(cond.not_, lists, leaves)
         return lambda f: not inner(f)
-    return _compile_field(cond, lists)
+    if leaves is None:
+        return _compile_field(cond, lists)
+    key = _leaf_key(cond)
+    found = leaves.get(key)
+    if found is None:
+        found = leaves[key] = _compile_field(cond, lists)
+    return found
 
 
-def _compile_model(name: str, model: ScoringModel, lists: Mapping[str, frozenset[str]]) -> CompiledModel:
+def _one_field_parts(
+    cond: Condition, lists: Mapping[str, frozenset[str]], leaves: Leaves
+) -> tuple[tuple[str, Predicate], ...]:
+    """An ``all`` or ``any`` over several fields whose parts each read one field, compiled part by
+    part (for :class:`Matcher`); empty for any other condition."""
+    if isinstance(cond, AllCondition):
+        children = cond.all
+    elif isinstance(cond, AnyCondition):
+        children = cond.any
+    else:
+        return ()
+    names = []
+    for child in children:
+        fields = {fc.field for fc in _conditions(child)}
+        if len(fields) != 1:
+            return ()
+        names.append(fields.pop())
+    if len(set(names)) < 2:
+        return ()  # one field: the whole rule is remembered with it
+    return tuple(
+        (name, compile_condition(child, lists, leaves)) for name, child in zip(names, children, strict=True)
+    )
+
+
+def _compile_model(
+    name: str, model: ScoringModel, lists: Mapping[str, frozenset[str]], leaves: Leaves
+) -> CompiledModel:
     def rule(kind: str, r: FitRule | ActivityRule) -> CompiledRule:
+        parts = _one_field_parts(r.when, lists, leaves)
+        any_part = isinstance(r.when, AnyCondition)
+        if parts:
+            test = (_any if any_part else _all)(tuple(p for _, p in parts))
+        else:
+            test = compile_condition(r.when, lists, leaves)
         return CompiledRule(
             id=r.id,
             kind=kind,
@@ -507,10 +618,12 @@ def _compile_model(name: str, model: ScoringModel, lists: Mapping[str, frozenset
             points=r.points,
             category=r.category,
             disqualify=r.disqualify,
-            test=compile_condition(r.when, lists),
+            test=test,
             cap=r.cap if isinstance(r, ActivityRule) else None,
             decays=r.decays if isinstance(r, ActivityRule) else False,
             fields=frozenset(fc.field for fc in _conditions(r.when)),
+            parts=parts,
+            any_part=any_part and bool(parts),
         )
 
     fit = tuple(rule("fit", r) for r in model.fit)
@@ -528,9 +641,10 @@ def _compile_model(name: str, model: ScoringModel, lists: Mapping[str, frozenset
 
 
 def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
-    lists = {name: frozenset(v.strip().lower() for v in values) for name, values in doc.lists.items()}
+    lists = {name: frozenset(values) for name, values in doc.lists.items()}  # normalized by the model
     # "lead" first is not required: models apply in document order, the last one is the fallback.
-    models = tuple(_compile_model(name, m, lists) for name, m in doc.models.items())
+    leaves: Leaves = {}
+    models = tuple(_compile_model(name, m, lists, leaves) for name, m in doc.models.items())
     activity = tuple(r for m in models for r in m.activity)
     by_id = {r.id: r for m in models for r in (*m.fit, *m.activity)}
     return CompiledRules(

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
 Scalar = str | int | float | bool
 
@@ -68,7 +79,7 @@ class FieldCondition(_Strict):
 
     @model_validator(mode="after")
     def _one_operator(self) -> FieldCondition:
-        given = [name for name in OPERATORS if getattr(self, "in_" if name == "in" else name) is not None]
+        given = self._given()
         if not given:
             raise ValueError(f"condition on '{self.field}' needs one operator: {', '.join(OPERATORS)}")
         numeric = [g for g in given if g in NUMERIC_OPERATORS]
@@ -85,12 +96,26 @@ class FieldCondition(_Strict):
                 raise ValueError(f"'{name}' on '{self.field}' needs a non-empty value")
         return self
 
+    def _given(self) -> list[str]:
+        """The operators given, in OPERATORS order. Only set fields are looked at: a document's
+        conditions are validated on every rules load, and compile time is budgeted."""
+        values = self.__dict__
+        given = [
+            _OPERATOR_OF[k] for k in self.model_fields_set if k in _OPERATOR_OF and values[k] is not None
+        ]
+        if len(given) > 1:
+            given.sort(key=OPERATORS.index)
+        return given
+
     @property
     def operator(self) -> str:
-        for name in OPERATORS:
-            if getattr(self, "in_" if name == "in" else name) is not None:
-                return "range" if name in NUMERIC_OPERATORS else name
-        raise AssertionError("validated")
+        given = self._given()
+        if not given:
+            raise AssertionError("validated")
+        return "range" if given[0] in NUMERIC_OPERATORS else given[0]
+
+
+_OPERATOR_OF = {("in_" if name == "in" else name): name for name in OPERATORS}
 
 
 class AllCondition(_Strict):
@@ -264,13 +289,15 @@ class RulesDocument(_Strict):
     schema_version: Literal[1] = 1
     version: str | None = Field(default=None, max_length=100, description="a label for people, e.g. a date")
     description: str | None = None
-    lists: dict[str, list[str]] = Field(default_factory=dict)
+    # Entries are matched case-insensitively: stripped and lower-cased here (in pydantic's core, much
+    # faster than in Python for a 5,000-domain list).
+    lists: dict[str, list[ListEntry]] = Field(default_factory=dict)
     bots: Bots = Field(default_factory=Bots)
     models: dict[str, ScoringModel] = Field(min_length=1)
 
     @field_validator("lists")
     @classmethod
-    def _list_names(cls, lists: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _list_names(cls, lists: dict[str, list[ListEntry]]) -> dict[str, list[ListEntry]]:
         import re
 
         for name in lists:
