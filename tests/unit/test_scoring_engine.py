@@ -102,6 +102,20 @@ def test_more_activity_keeps_the_earlier_due_day_and_the_sweep_moves_it() -> Non
     assert swept.card.due_at is not None and swept.card.due_at > due
 
 
+def test_a_stale_card_is_evaluated_again_but_keeps_the_stored_due_day() -> None:
+    compiled = rules()
+    events = [event("form_submit", name="Book a demo", profile=VP), pricing(ago=timedelta(hours=1))]
+    first = apply_events(fresh(), events, compiled, NOW, 100)
+    due = first.after.due_at
+    assert due is not None
+    next_day = NOW + timedelta(days=1)  # the stored card was computed yesterday: evaluated again
+    more = [event("page_view", event_id="later", ago=timedelta(hours=-23), path="/blog/x")]
+    second = apply_events(first.state, more, compiled, next_day, 100)
+    assert second.before is not first.state.card and second.before.computed_at == int(next_day.timestamp())
+    assert second.before.due_at == due  # the day the due index holds, not a new search
+    assert second.after.due_at is not None and second.after.computed_at == second.before.computed_at
+
+
 def test_disqualified_lead_is_never_sales_ready_and_never_alerts() -> None:
     events = [event("form_submit", name="demo", email="spy@rival.com", profile=VP)]
     events += [pricing(email="spy@rival.com", ago=timedelta(days=d)) for d in range(3)]

@@ -192,9 +192,15 @@ def reason_text(c: Contribution, now: int) -> str:
 
 
 def evaluate(
-    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+    state: LeadState,
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None,
+    *,
+    due: bool = True,
 ) -> ScoreCard:
-    """The lead's score card at ``now``: a pure function of its facts and the rules."""
+    """The lead's score card at ``now``: a pure function of its facts and the rules. ``due=False``
+    skips the search for the next day decay changes the tier (``due_at`` stays None)."""
     now_s = epoch(now)
     now_day = now_s // DAY
     facts: Facts = profile_facts(state)
@@ -275,7 +281,8 @@ def evaluate(
         threshold=threshold,
         computed_at=now_s,
     )
-    card.due_at = _next_due(state, model, card, now_s, series)
+    if due:
+        card.due_at = _next_due(state, model, card, now_s, series)
     return card
 
 
@@ -391,7 +398,9 @@ def _current_card(
 ) -> ScoreCard:
     """The stored card when evaluating again would give the same score: every write stores the card
     of its own facts, and scores move only with the rules, the threshold and the day (decay is per
-    day). Otherwise a fresh evaluation. Saves one evaluation per lead on the per-event path."""
+    day). Otherwise a fresh evaluation. Saves one evaluation per lead on the per-event path.
+
+    Either way ``due_at`` is the stored one: the day the ``due`` index holds for this lead."""
     card = state.card
     now_s = epoch(now)
     if (
@@ -403,7 +412,9 @@ def _current_card(
         model = next((m for m in rules.models if m.name == card.model), None)
         if model is not None and model.sales_ready(default_threshold) == card.threshold:
             return card
-    return evaluate(state, rules, now, default_threshold)
+    fresh = evaluate(state, rules, now, default_threshold, due=False)
+    fresh.due_at = card.due_at if card is not None else None
+    return fresh
 
 
 def _decide_alerts(
