@@ -1,11 +1,11 @@
 """Per-event CPU of the scorer's handler path with every AWS response canned (no moto, no network).
 
 The real ``functions.scorer.app.lambda_handler`` runs on SQS-shaped batches of 100 records (the
-goal's size) and of the template's BatchSize (reported): parse records, validate ``CanonicalEvent``, coalesce per lead, apply_events/evaluate,
-build items, Powertools batch response, logs and metrics. A ``before-call`` hook on every botocore
-client answers each call with a canned response, so what is left is the code's own CPU plus
-botocore's request building (reported apart). Baseline: the same loop doing only ``json.loads`` of
-the bodies.
+goal's size) and of the template's BatchSize (reported): parse records, validate
+``CanonicalEvent``, coalesce per lead, apply_events/evaluate, build items, Powertools batch
+response, logs and metrics. A ``before-call`` hook on every botocore client answers each call with
+a canned response, so what is left is the code's own CPU plus botocore's request building
+(reported apart). Baseline: the same loop doing only ``json.loads`` of the bodies.
 """
 
 from __future__ import annotations
