@@ -119,18 +119,14 @@ def _membership(name: str, lists: Mapping[str, frozenset[str]], domain_field: bo
     if name == "education_domains":
         return lambda v: _is_education(_domain_chain(v)[0] if _domain_chain(v) else "")
     loader = _BUILTIN_MEMBERS.get(name)
-    user_list = lists.get(name, frozenset())
-
-    def members() -> frozenset[str]:
-        return loader() if loader is not None else user_list
-
     if loader is None:  # a list of the document: bound now
+        members = lists.get(name, frozenset())
         if domain_field:
-            return lambda v: not user_list.isdisjoint(_domain_chain(v))
-        return lambda v: v.strip().lower() in user_list
+            return lambda v: not members.isdisjoint(_domain_chain(v))
+        return lambda v: v.strip().lower() in members
     if domain_field:
-        return lambda v: not members().isdisjoint(_domain_chain(v))
-    return lambda v: v.strip().lower() in members()
+        return lambda v: not loader().isdisjoint(_domain_chain(v))
+    return lambda v: v.strip().lower() in loader()
 
 
 # --------------------------------------------------------------------------- compiled forms
