@@ -22,18 +22,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from leadscore.ingest.body import JSON, parse_json, require_content_type
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import SENDGRID_PUBLIC_KEYS_ENV, IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.normalize import clean_properties, occurred_at, page_properties
-from leadscore.ingest.providers.common import timestamped_signature
+from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.providers.common import add_email_event, timestamped_signature
 from leadscore.ingest.request import IngestRequest
-from leadscore.ingest.result import IngestResult, describe_validation_error
+from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import sign_ecdsa_sha256, verify_ecdsa_sha256
-from leadscore.models.event import CanonicalEvent, EventType, Identity, content_event_id, normalize_email
+from leadscore.models.event import EventType
 
 SOURCE = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -174,16 +172,6 @@ def _add_item(result: IngestResult, index: int, item: Mapping[str, Any], request
     if event_type is None:
         result.ignore(index, f"unknown SendGrid event type {kind[:40]!r}")
         return
-    email = item.get("email")
-    if not isinstance(email, str):
-        result.reject(index, "email: missing or not a string")
-        return
-    try:
-        identity = Identity(email=normalize_email(email))
-    except ValueError:
-        result.reject(index, "email: not a valid email address")
-        return
-
     properties: dict[str, Any] = {key: item.get(key) for key in _KEPT}
     properties.update({ours: item.get(theirs) for theirs, ours in _PER_TYPE.get(kind, {}).items()})
     if kind == "click" and isinstance(item.get("url"), str):
@@ -199,22 +187,21 @@ def _add_item(result: IngestResult, index: int, item: Mapping[str, Any], request
 
     sg_event_id = item.get("sg_event_id")
     event_id = sg_event_id.strip() if isinstance(sg_event_id, str) and sg_event_id.strip() else None
-    try:
-        event = CanonicalEvent(
-            event_id=(event_id or content_event_id(SOURCE, item))[:256],
-            source=SOURCE,
-            type=event_type,
-            name=kind,
-            occurred_at=occurred_at(item.get("timestamp"), request.received_at),
-            received_at=request.received_at,
-            identity=identity,
-            properties=clean_properties(properties, custom_args),
-            bot=bot,
-        )
-    except ValidationError as exc:
-        result.reject(index, "; ".join(describe_validation_error(exc)))
-        return
-    result.add(event)
+    add_email_event(
+        result,
+        index,
+        source=SOURCE,
+        event_type=event_type,
+        name=kind,
+        email=item.get("email"),
+        event_id=event_id,
+        fingerprint=item,
+        when=occurred_at(item.get("timestamp"), request.received_at),
+        request=request,
+        properties=properties,
+        extra=custom_args,
+        bot=bot,
+    )
 
 
 PROVIDER = SendGridProvider()
