@@ -20,7 +20,7 @@ from leadscore.errors import RulesValidationError
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules, compile_document, content_version, parse_document
 from leadscore.rules.model import RulesDocument
-from leadscore.scoring.engine import apply_events
+from leadscore.scoring.engine import apply_events, evaluate
 from leadscore.scoring.state import LeadState
 
 DEFAULT_KEY = "rules/current.json"
@@ -91,7 +91,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     for email, events in load_leads(Path(args.leads)):
         state = LeadState(lead_id=lead_id_for_email(email))
         outcome = apply_events(state, events, rules, now, args.threshold, max_age_days=None)
-        card = outcome.after
+        card = evaluate(outcome.state, rules, now, args.threshold)
         rows.append(
             {
                 "email": email,

@@ -53,17 +53,18 @@ class Source(Protocol):
 class TableSource:
     """Reads the leads table directly with the caller's AWS credentials."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, rules: Any = None) -> None:
         from leadscore.dal.leads import LeadRepository
 
         self.repo = LeadRepository(table)
+        self.rules = rules  # CompiledRules: the cards then carry per-rule contributions
 
     def card(self, ref: str, history: int) -> dict[str, Any]:
         from leadscore.api.errors import InvalidFieldError, LeadNotFoundError
         from leadscore.api.service import get_card
 
         try:
-            return get_card(self.repo, ref, history)
+            return get_card(self.repo, ref, history, rules=self.rules)
         except LeadNotFoundError:
             raise LeadsCliError(f"no lead {ref}", 1) from None
         except InvalidFieldError as exc:
@@ -81,15 +82,15 @@ class TableSource:
         if cursor:
             params["cursor"] = cursor
         try:
-            return hot_list(self.repo, HotListQuery.model_validate(params))
+            return hot_list(self.repo, HotListQuery.model_validate(params), self.rules)
         except ValidationError as exc:
             raise LeadsCliError(_first_error(exc)) from None
         except InvalidFieldError as exc:
             raise LeadsCliError(exc.message) from None
 
 
-def table_from_stack(stack: str) -> str:
-    """The stack's ``LeadsTableName`` output (CloudFormation, the caller's credentials)."""
+def stack_output(stack: str, name: str) -> str:
+    """One output of the stack (CloudFormation, the caller's credentials)."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -98,9 +99,36 @@ def table_from_stack(stack: str) -> str:
     except (ClientError, BotoCoreError) as exc:
         raise LeadsCliError(f"cannot read stack {stack}: {exc}") from None
     for output in described.get("Outputs", []):
-        if output["OutputKey"] == "LeadsTableName":
+        if output["OutputKey"] == name:
             return str(output["OutputValue"])
-    raise LeadsCliError(f"stack {stack} has no LeadsTableName output")
+    raise LeadsCliError(f"stack {stack} has no {name} output")
+
+
+def table_from_stack(stack: str) -> str:
+    return stack_output(stack, "LeadsTableName")
+
+
+def rules_for(args: argparse.Namespace) -> Any:
+    """The rules that explain cards: ``--rules FILE``, else the stack's rules in force, else None."""
+    from pathlib import Path
+
+    from leadscore.errors import LeadscoreError
+
+    from tools.cli import compile_file
+
+    if getattr(args, "rules", None):
+        try:
+            return compile_file(Path(args.rules))[1]
+        except (OSError, LeadscoreError) as exc:
+            raise LeadsCliError(f"cannot use {args.rules}: {exc}") from None
+    if not args.stack:
+        return None
+    from leadscore.dal.rules_store import RulesStore
+
+    try:
+        return RulesStore(stack_output(args.stack, "RulesBucketName"), "rules/current.json", 60).current()
+    except (LeadsCliError, LeadscoreError):
+        return None  # no rules published: the cards carry their reasons, not per-rule contributions
 
 
 class LocalSource:
@@ -158,9 +186,8 @@ def _first_error(exc: Any) -> str:
 def source_for(args: argparse.Namespace) -> Source:
     if args.local:
         return LocalSource(args.url or os.environ.get(LOCAL_URL_ENV) or DEFAULT_LOCAL_URL)
-    if args.stack:
-        return TableSource(table_from_stack(args.stack))
-    return TableSource(args.table)
+    table = table_from_stack(args.stack) if args.stack else args.table
+    return TableSource(table, rules_for(args))
 
 
 def hot_rows(source: Source, tiers: str | None, limit: int) -> Iterator[dict[str, Any]]:
@@ -322,7 +349,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from leadscore.dal.leads import LeadRepository
     from leadscore.errors import RulesValidationError
     from leadscore.models.event import lead_id_for_email
-    from leadscore.scoring.service import rescore_from_history
+    from leadscore.services.scoring import rescore_from_history
 
     from tools.cli import compile_file
 
@@ -386,12 +413,14 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     show.add_argument("lead", help="an email address or a lead id")
     show.add_argument("--json", action="store_true", help="the card as JSON (the API's GET /leads/{lead})")
     show.add_argument("--history", type=_positive, default=25, help="recent events to show (default 25)")
+    show.add_argument("--rules", help="rules file explaining per-rule contributions (default: the stack's)")
     _targets(show)
     show.set_defaults(func=_guarded(cmd_show))
     hot = commands.add_parser("hot", help="the hot list, highest score first")
     hot.add_argument("--tier", help="a tier or comma-separated tiers (default: sales_ready,warm,cold)")
     hot.add_argument("--limit", type=_positive, default=20, help="how many leads (default 20)")
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
+    hot.add_argument("--rules", help="rules file explaining the rows (default: the stack's)")
     _targets(hot)
     hot.set_defaults(func=_guarded(cmd_hot))
     rescore = commands.add_parser("rescore", help="rebuild a lead from its history with the given rules")

@@ -24,7 +24,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore import clock
 from leadscore.api import service
-from leadscore.api.errors import LeadNotFoundError
+from leadscore.api.errors import LeadFullError, LeadNotFoundError
 from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
 from leadscore.api.views import hot_row
 from leadscore.dal.leads import ConflictError, LeadRepository, repository
@@ -38,6 +38,7 @@ from leadscore.http import (
     unexpected_error,
 )
 from leadscore.observability import count, logger, metrics
+from leadscore.rules.compiler import CompiledRules
 from leadscore.settings import get_settings, require
 from pydantic import BaseModel, ValidationError
 
@@ -78,16 +79,23 @@ def _query() -> HotListQuery:
     return HotListQuery.model_validate(params)
 
 
+def _rules() -> CompiledRules:
+    settings = get_settings()
+    return rules_store(
+        require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
+    ).current()
+
+
 @app.get("/leads")
 def get_hot_list() -> Response[str]:
-    page = service.hot_list(_repo(), _query())
+    page = service.hot_list(_repo(), _query(), _rules(), clock.now())
     logger.info("hot list", extra={"tiers": page["tiers"], "leads": len(page["leads"])})
     return json_response(HTTPStatus.OK, page)
 
 
 @app.get("/leads/<lead>")
 def get_lead(lead: str) -> Response[str]:
-    card = service.get_card(_repo(), lead)
+    card = service.get_card(_repo(), lead, rules=_rules(), now=clock.now())
     logger.info("score card", extra={"lead_id": card["lead_id"]})
     return json_response(HTTPStatus.OK, card)
 
@@ -106,12 +114,9 @@ def post_outcome(lead: str) -> Response[str]:
 @app.post("/leads/<lead>/adjustments")
 def post_adjustment(lead: str) -> Response[str]:
     body: AdjustmentRequest = _body(AdjustmentRequest)
-    settings = get_settings()
-    rules = rules_store(
-        require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
-    ).current()
+    rules = _rules()
     state, adjustment = service.adjust(
-        _repo(), lead, body, _caller(), clock.now(), rules, settings.sales_ready_threshold
+        _repo(), lead, body, _caller(), clock.now(), rules, get_settings().sales_ready_threshold
     )
     count("AdjustmentsRecorded")
     logger.info(
@@ -143,6 +148,10 @@ def _lead_not_found(exc: LeadNotFoundError) -> Response[str]:
     return error_response(HTTPStatus.NOT_FOUND, "lead_not_found", "no such lead", [f"lead: {exc.lead_id}"])
 
 
+def _lead_full(exc: LeadFullError) -> Response[str]:
+    return error_response(HTTPStatus.CONFLICT, "lead_full", str(exc), [f"{exc.what}: at most {exc.limit}"])
+
+
 def _conflict(_: ConflictError) -> Response[str]:
     return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,
@@ -170,6 +179,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], .
     (ValidationError, _invalid),
     (BadRequestError, _bad_request),
     (LeadNotFoundError, _lead_not_found),
+    (LeadFullError, _lead_full),
     (ConflictError, _conflict),
     (RulesUnavailableError, _rules_unavailable),
     (ConfigurationError, misconfigured),

@@ -14,7 +14,7 @@ from leadscore.dal.leads import repository
 from leadscore.dal.rules_store import rules_store
 from leadscore.models.event import CanonicalEvent
 from leadscore.observability import count, logger, metrics
-from leadscore.scoring.service import score_batch
+from leadscore.services.scoring import score_batch
 from leadscore.settings import get_settings, require
 
 _context: list[LambdaContext] = []
@@ -30,8 +30,10 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
         require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
     ).current()
     context = _context[-1] if _context else None
+    repo = repository(require(settings.leads_table, "LEADS_TABLE"))
+    repo.reads = 0
     report = score_batch(
-        repository(require(settings.leads_table, "LEADS_TABLE")),
+        repo,
         events,
         rules,
         clock.now(),
@@ -44,6 +46,9 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
     count("UnscoredEvents", report.unscored)
     count("AlertsQueued", report.alerts)
     count("LeadsFailed", len(report.failures))
+    count("LateEvents", report.late)
+    count("LeadItemTrimmed", report.trimmed)
+    count("DedupeMemoryFull", report.memory_full)
     logger.info(
         "batch scored",
         extra={
@@ -53,7 +58,9 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
             "duplicates": report.duplicates,
             "unscored": report.unscored,
             "alerts": report.alerts,
+            "late": report.late,
             "write_attempts": report.attempts,
+            "reads": repo.reads,
             "failed_leads": {k: type(v).__name__ for k, v in report.failures.items()},
             "rules_version": rules.version,
         },

@@ -15,3 +15,8 @@ def pin(at: datetime | None) -> None:
     """Pin the clock at ``at`` (None: back to real time)."""
     global _pinned  # noqa: PLW0603
     _pinned = at
+
+
+def seconds() -> int:
+    """:func:`now` as epoch seconds."""
+    return int(now().timestamp())

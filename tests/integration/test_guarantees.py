@@ -60,7 +60,7 @@ def snapshot(stack: Stack) -> dict[str, Any]:
         out[state.email or state.lead_id] = {
             "score": state.card.score,
             "tier": state.card.tier,
-            "counters": state.counters,
+            "activity": {rule: facts.model_dump() for rule, facts in state.activity.items()},
             "events_total": state.events_total,
             "history": history,
             "alerts": sorted(state.last_alert_at),  # kinds alerted (sent ones leave the outbox)
@@ -118,7 +118,7 @@ def test_every_sample_delivered_twice_in_any_order_and_batching_changes_nothing(
     for email, lead in expected.items():
         assert later[email]["events_total"] == lead["events_total"], email
         assert later[email]["history"] == lead["history"], email
-        assert later[email]["counters"] == lead["counters"], email
+        assert later[email]["activity"] == lead["activity"], email
     assert twice.inbox() == []
 
 
@@ -143,7 +143,7 @@ def _events(email: str, n: int, kind: str = "page_view") -> list[CanonicalEvent]
 
 def _hammer(stack: Stack, batches: list[list[CanonicalEvent]], writers: int = 8) -> list[BaseException]:
     """Score ``batches`` with ``writers`` threads, each its own 'container' (repository and cache)."""
-    from leadscore.scoring.service import score_batch
+    from leadscore.services.scoring import score_batch
 
     rules = load_rules(RULES_EXAMPLE.read_bytes())
     errors: list[BaseException] = []
@@ -186,7 +186,7 @@ def test_no_lost_updates_with_8_concurrent_writers_against_moto_server(
     assert state.events_total == len(events)
     assert state.card.score == expected.score
     expected_state = apply_events(LeadState(lead_id=state.lead_id), events, rules, SAMPLE_TIME, 100).state
-    assert state.counters == expected_state.counters
+    assert state.activity == expected_state.activity
     # Together the writers crossed the threshold exactly once.
     assert [a.kind for a in state.outbox.values()] == ["sales_ready"]
 
@@ -304,6 +304,12 @@ def test_dynamodb_throttling_is_retried_with_backoff_and_counts_once(stack: Stac
     assert state.events_total == 2
 
 
+def sweep(stack: Stack) -> None:
+    """One run of the sweep schedule: the planner queues a job per shard, the workers run them."""
+    stack.invoke("SweeperFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    stack.drain()
+
+
 def test_sns_outage_delivers_the_alert_once_when_sns_is_back(stack: Stack, faults: Faults) -> None:
     stack.upload_rules(RULES_EXAMPLE)
     faults.fail("Publish", 1000, 500, "InternalError")  # SNS is down until told otherwise
@@ -311,15 +317,27 @@ def test_sns_outage_delivers_the_alert_once_when_sns_is_back(stack: Stack, fault
     _form(stack, "s@northwind.io", "s2", form="Request a demo")
     stack.drain(max_rounds=6)
     assert stack.inbox() == []
+    published = faults.calls.get("Publish", 0)
+    assert published >= 1
     state = LeadRepository(table(stack)).get_by_email("s@northwind.io")
     assert [a.status for a in state.outbox.values()] == ["pending"]  # not lost: still in the outbox
-    faults.plans["Publish"] = []  # SNS is back
+    assert state.outbox["sales_ready-1"].attempts == 1  # backing off: the stream does not loop
     stack.drain()
+    assert faults.calls.get("Publish", 0) == published  # no retry through item rewrites
+    for hours in (1, 2, 3):  # a long outage: the sweep retries, backing off further each time
+        clock.pin(SAMPLE_TIME + timedelta(hours=hours))
+        sweep(stack)
+    assert stack.inbox() == []
+    faults.plans["Publish"] = []  # SNS is back
+    clock.pin(SAMPLE_TIME + timedelta(hours=5))
+    sweep(stack)
     assert len(stack.inbox()) == 1
     stack.drain()
+    clock.pin(SAMPLE_TIME + timedelta(hours=6))
+    sweep(stack)
     assert stack.inbox() == []  # and not twice
     state = LeadRepository(table(stack)).get_by_email("s@northwind.io")
-    assert [a.status for a in state.outbox.values()] == ["sent"]
+    assert state.pending_alerts == [] and "sales_ready" in state.last_alert_at  # sent, then pruned
 
 
 def test_s3_unavailable_during_refresh_keeps_scoring_on_the_last_good_rules(
@@ -375,7 +393,7 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
     """History rides in the lead item's journal (same atomic write). When the journal moves to a
     history item, that item is written first: dying before the lead write counts nothing twice and
     loses no history."""
-    from leadscore.dal import leads
+    from leadscore.dal import items as lead_items
 
     stack.upload_rules(RULES_EXAMPLE)
     email = "c@northwind.io"
@@ -390,8 +408,8 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
     )["Items"]
     assert [i["sk"]["S"] for i in items] == ["LEAD"] and "jr" in items[0]  # no history item yet
 
-    monkeypatch.setattr(leads, "HISTORY_CHUNK", 1)  # every journal of 2+ entries moves out
-    original = LeadRepository.put_history
+    monkeypatch.setattr(lead_items, "HISTORY_CHUNK", 1)  # every journal of 2+ entries moves out
+    original = LeadRepository.put_items
     died: list[int] = []
 
     def write_then_die(self: LeadRepository, items: Any) -> None:
@@ -400,7 +418,7 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
             died.append(len(items))
             raise RuntimeError("died after the history write, before the lead write")
 
-    monkeypatch.setattr(LeadRepository, "put_history", write_then_die)
+    monkeypatch.setattr(LeadRepository, "put_items", write_then_die)
     _form(stack, email, "c2", form="Request a demo")
     results = stack.drain(max_rounds=1)
     assert died == [2] and any(r.failed for r in results)
@@ -416,7 +434,7 @@ def test_a_stale_cache_loses_the_race_and_recomputes_from_the_winner(stack: Stac
     rules = load_rules(RULES_EXAMPLE.read_bytes())
     email = "stale@northwind.io"
     a, b = LeadRepository(table(stack)), LeadRepository(table(stack))
-    from leadscore.scoring.service import score_batch
+    from leadscore.services.scoring import score_batch
 
     events = _events(email, 4)
     score_batch(a, events[:1], rules, SAMPLE_TIME, 100, 30)

@@ -226,15 +226,24 @@ def test_bad_query_parameters_are_a_422_naming_the_field(stack: Stack) -> None:
         assert body["details"] and all(d.startswith(f"{field}:") for d in body["details"]), body
 
 
+def _raw_cursor(data: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+LEAD = "e" + "0" * 31
 BAD_CURSORS = [
     "!!!",
     "bm90IGpzb24",  # "not json"
-    encode_cursor("cold", None),  # made for other tiers
-    encode_cursor("warm", {"pk": {"S": "x"}}),
-    encode_cursor(
-        "warm",
-        {"pk": {"S": "LEAD#x"}, "sk": {"S": "LEAD"}, "hot_pk": {"S": "HOT#cold"}, "score": {"N": "1"}},
-    ),
+    encode_cursor("cold", {}),  # made for other tiers
+    _raw_cursor({"v": 1, "t": "warm", "k": None}),  # an older cursor format
+    _raw_cursor({"v": 2, "t": "warm", "a": [[99, "1", LEAD]], "d": []}),  # no such shard
+    _raw_cursor({"v": 2, "t": "warm", "a": [[0, "1", "LEAD#x"]], "d": []}),  # not a lead id
+    _raw_cursor({"v": 2, "t": "warm", "a": [[0, "1; drop", LEAD]], "d": []}),  # not a score
+    _raw_cursor({"v": 2, "t": "warm", "a": [[True, "1", LEAD]], "d": []}),
+    _raw_cursor({"v": 2, "t": "warm", "a": [], "d": ["0"]}),
+    _raw_cursor({"v": 2, "t": "warm", "a": [[0, "1", LEAD]], "d": [0]}),  # a shard twice
 ]
 
 

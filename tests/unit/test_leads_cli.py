@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from leadscore.api.service import get_card
-from leadscore.dal.leads import LeadRepository, history_items, journal_entry
+from leadscore.dal.items import history_items, journal_entry
+from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.scoring.state import Adjustment, Contribution, LeadState, SalesOutcome, ScoreCard
 
@@ -131,7 +132,7 @@ def leads(stack: Stack) -> LeadRepository:
     ]
     bot = "scanner user agent (bot)"
     entries = [journal_entry(events[0], None, T0 + 86400), journal_entry(events[1], bot, T0 + 86400)]
-    repo.put_history(history_items(events[0].lead_id, 1, entries))
+    repo.put_items(history_items(events[0].lead_id, 1, entries))
     return repo
 
 
@@ -153,10 +154,6 @@ Interest: buying-signal 70
 Why:
   - Requested a demo 2× (+70)
   - CTO (+60)
-
-Contributions:
-     +70  demo-request     activity     2x  buying-signal  last 2026-11-23 14:00
-     +60  title-executive  fit
 
 Adjustments:
   2026-11-23 15:00    -10  budget in Q3  (by arn:aws:iam::1:user/bo)

@@ -257,7 +257,7 @@ class LocalStack:
 
         query = HotListQuery.model_validate(params)
         with self.stack.environment("LeadsApiFunction") as env:
-            return hot_list(LeadRepository(env["LEADS_TABLE"]), query)
+            return hot_list(LeadRepository(env["LEADS_TABLE"]), query, self._rules(env))
 
     def card(self, ref: str, history: int = 25) -> dict[str, Any]:
         """The Lead API's score card (GET /leads/{lead}), without its authorizer."""
@@ -265,7 +265,20 @@ class LocalStack:
         from leadscore.dal.leads import LeadRepository
 
         with self.stack.environment("LeadsApiFunction") as env:
-            return get_card(LeadRepository(env["LEADS_TABLE"]), ref, history)
+            return get_card(LeadRepository(env["LEADS_TABLE"]), ref, history, rules=self._rules(env))
+
+    @staticmethod
+    def _rules(env: dict[str, str]) -> Any:
+        """The rules in force (they explain per-rule contributions), or None before any is published."""
+        from leadscore.dal.rules_store import rules_store
+        from leadscore.errors import RulesUnavailableError
+
+        try:
+            return rules_store(
+                env["RULES_BUCKET"], env["RULES_KEY"], int(env["RULES_REFRESH_SECONDS"])
+            ).current()
+        except RulesUnavailableError:
+            return None
 
     # ------------------------------------------------------------------------------------------ teardown
     def stop(self) -> None:

@@ -19,3 +19,12 @@ class InvalidFieldError(BadRequestError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", details=[f"{field}: {message}"])
         self.field = field
+
+
+class LeadFullError(LeadscoreError):
+    """The lead holds as many records of this kind as its item is sized for (409)."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"this lead already holds {limit} {what}: the most a lead item keeps")
+        self.what = what
+        self.limit = limit

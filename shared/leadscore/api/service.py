@@ -16,22 +16,22 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from leadscore.api.errors import InvalidFieldError, LeadNotFoundError
+from leadscore.api.errors import InvalidFieldError, LeadFullError, LeadNotFoundError
 from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
 from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
-from leadscore.dal.leads import LEAD_SK, LeadRepository, lead_pk
+from leadscore.dal.keys import LEAD_SK, hot_pk, hot_shards, lead_pk
+from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
-from leadscore.scoring.engine import epoch, evaluate, rescore
-from leadscore.scoring.state import Adjustment, LeadState, SalesOutcome
+from leadscore.scoring.engine import epoch, evaluate, explained, rescore
+from leadscore.scoring.state import MAX_ADJUSTMENTS, MAX_OUTCOMES, Adjustment, LeadState, SalesOutcome
 
 _LEAD_ID = re.compile(r"[ea][0-9a-f]{31}")
-_CURSOR_VERSION = 1
-_KEY_ATTRIBUTES = {"pk", "sk", "hot_pk", "score"}
+_CURSOR_VERSION = 2
 
 
 def lead_id_from_ref(ref: str) -> str:
@@ -54,46 +54,88 @@ def _existing(repo: LeadRepository, lead_id: str) -> LeadState:
     return state
 
 
-def get_card(repo: LeadRepository, ref: str, history_limit: int = HISTORY_LIMIT) -> dict[str, Any]:
+def get_card(
+    repo: LeadRepository,
+    ref: str,
+    history_limit: int = HISTORY_LIMIT,
+    rules: CompiledRules | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The score card with recent history. The stored card holds no explanations: with ``rules`` the
+    lead is evaluated again to explain it (its stored score when the rules are the ones that scored
+    it, else the score those rules give now)."""
     lead_id = lead_id_from_ref(ref)
     state = _existing(repo, lead_id)
+    if rules is not None and state.card is not None:
+        state.card = explained(state.card, state, rules, now or datetime.now(UTC))
     return score_card(state, repo.history(lead_id, history_limit))
 
 
 # --------------------------------------------------------------------------------------------- hot list
-def encode_cursor(tier: str, key: dict[str, Any] | None) -> str:
-    raw = json.dumps({"v": _CURSOR_VERSION, "t": tier, "k": key}, separators=(",", ":"), sort_keys=True)
+Positions = dict[int, dict[str, Any] | str | None]
+
+
+def encode_cursor(tier: str, positions: Positions) -> str:
+    """Where each shard of ``tier`` continues, compactly: [shard, score, lead id] after a lead, or the
+    shard in ``d`` when it is done; shards not named start at their top."""
+    after = []
+    done = []
+    for shard, position in sorted(positions.items()):
+        if position == "done":
+            done.append(shard)
+        elif isinstance(position, dict):
+            after.append([shard, position["score"]["N"], position["pk"]["S"].removeprefix("LEAD#")])
+    raw = json.dumps({"v": _CURSOR_VERSION, "t": tier, "a": after, "d": done}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, dict[str, Any] | None]:
-    """The tier and index key a cursor continues from. Anything else than a cursor this API made for
-    the same tiers is a 400 naming ``cursor`` (never handed to DynamoDB as is)."""
+def _not_a_cursor() -> InvalidFieldError:
+    return InvalidFieldError("cursor", "not a cursor this API returned")
+
+
+def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, Positions]:
+    """The tier and shard positions a cursor continues from. Anything else than a cursor this API made
+    for the same tiers is a 400 naming ``cursor`` (never handed to DynamoDB as is)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
     except (binascii.Error, ValueError):
-        raise InvalidFieldError("cursor", "not a cursor this API returned") from None
+        raise _not_a_cursor() from None
     if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION:
-        raise InvalidFieldError("cursor", "not a cursor this API returned")
-    tier, key = data.get("t"), data.get("k")
+        raise _not_a_cursor()
+    tier, after, done = data.get("t"), data.get("a"), data.get("d")
     if not isinstance(tier, str) or tier not in tiers:
         raise InvalidFieldError("cursor", "made for other tiers: repeat the query with the same tier")
-    if key is None:
-        return tier, None
-    if not isinstance(key, dict) or set(key) != _KEY_ATTRIBUTES:
-        raise InvalidFieldError("cursor", "not a cursor this API returned")
-    for name, value in key.items():
-        kind = "N" if name == "score" else "S"
-        if not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str):
-            raise InvalidFieldError("cursor", "not a cursor this API returned")
-    if key["hot_pk"]["S"] != f"HOT#{tier}" or key["sk"]["S"] != LEAD_SK:
-        raise InvalidFieldError("cursor", "not a cursor this API returned")
-    if not key["pk"]["S"].startswith(lead_pk("")) or not re.fullmatch(
-        r"-?[0-9.Ee+\-]{1,40}", key["score"]["N"]
-    ):
-        raise InvalidFieldError("cursor", "not a cursor this API returned")
-    return tier, key
+    shards = set(hot_shards())
+    if not isinstance(after, list) or not isinstance(done, list):
+        raise _not_a_cursor()
+    positions: Positions = {}
+    for shard in done:
+        if not isinstance(shard, int) or isinstance(shard, bool) or shard not in shards:
+            raise _not_a_cursor()
+        positions[shard] = "done"
+    for entry in after:
+        if not (isinstance(entry, list) and len(entry) == 3):
+            raise _not_a_cursor()
+        shard, score, lead_id = entry
+        if (
+            not isinstance(shard, int)
+            or isinstance(shard, bool)
+            or shard not in shards
+            or shard in positions
+            or not isinstance(score, str)
+            or not re.fullmatch(r"-?[0-9.Ee+\-]{1,40}", score)
+            or not isinstance(lead_id, str)
+            or not _LEAD_ID.fullmatch(lead_id)
+        ):
+            raise _not_a_cursor()
+        positions[shard] = {
+            "pk": {"S": lead_pk(lead_id)},
+            "sk": {"S": LEAD_SK},
+            "hot_pk": {"S": hot_pk(tier, shard)},
+            "score": {"N": score},
+        }
+    return tier, positions
 
 
 def _matches(state: LeadState, query: HotListQuery) -> bool:
@@ -105,34 +147,43 @@ def _matches(state: LeadState, query: HotListQuery) -> bool:
     return query.category is None or card.categories.get(query.category, 0) > 0
 
 
-def hot_list(repo: LeadRepository, query: HotListQuery) -> dict[str, Any]:
-    """A page of the hot list: tiers in the order asked, highest score first within each.
+def hot_list(
+    repo: LeadRepository, query: HotListQuery, rules: CompiledRules | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """A page of the hot list: tiers in the order asked, highest score first within each, merged from
+    the index's shards (the order and pages of one unsharded index).
 
     At most ``limit`` leads are read from the index per page; grade and category filters are applied
-    to what was read, so a page may be short (or empty) while ``next_cursor`` is set.
+    to what was read, so a page may be short (or empty) while ``next_cursor`` is set. With ``rules``,
+    each row carries the reasons the rules give.
     """
     tiers = query.tier
-    index, key = 0, None
+    index, positions = 0, None
     if query.cursor:
-        tier, key = decode_cursor(query.cursor, tiers)
+        tier, positions = decode_cursor(query.cursor, tiers)
         index = tiers.index(tier)
     rows: list[dict[str, Any]] = []
     remaining = query.limit
     next_cursor: str | None = None
+    at = now or datetime.now(UTC)
     while index < len(tiers):
-        states, last = repo.hot_page(tiers[index], remaining, key)
-        remaining -= len(states)
-        rows.extend(hot_row(s) for s in states if _matches(s, query))
-        if last is not None:
+        page = repo.hot_page(tiers[index], remaining, positions)
+        remaining -= len(page.leads)
+        for state in page.leads:
+            if _matches(state, query):
+                if rules is not None and state.card is not None:
+                    state.card = explained(state.card, state, rules, at)
+                rows.append(hot_row(state))
+        if page.positions is not None:
             if remaining <= 0:
-                next_cursor = encode_cursor(tiers[index], last)
+                next_cursor = encode_cursor(tiers[index], page.positions)
                 break
-            key = last
+            positions = page.positions
             continue
-        index, key = index + 1, None
+        index, positions = index + 1, None
         if remaining <= 0:
             if index < len(tiers):
-                next_cursor = encode_cursor(tiers[index], None)
+                next_cursor = encode_cursor(tiers[index], {})
             break
     return {
         "leads": rows,
@@ -174,6 +225,8 @@ def record_outcome(
             rules_version=card.rules_version if card else None,
         )
         new = current.clone()
+        if len(current.outcomes) >= MAX_OUTCOMES:
+            raise LeadFullError("outcomes", MAX_OUTCOMES)
         new.outcomes = [*current.outcomes, outcome]
         new.ver = current.ver + 1
         new.updated_at = now_s
@@ -211,6 +264,8 @@ def adjust(
         if current.ver == 0:
             raise LeadNotFoundError(lead_id)
         adjusted = current.clone()
+        if len(current.adjustments) >= MAX_ADJUSTMENTS:
+            raise LeadFullError("adjustments", MAX_ADJUSTMENTS)
         adjusted.adjustments = [*current.adjustments, adjustment]
         new = rescore(adjusted, rules, now, default_threshold)  # new card, version, re-arming
         if new is None:  # same score and tier (e.g. points that cancel out): still a new fact

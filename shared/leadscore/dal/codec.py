@@ -11,7 +11,10 @@ Formats, named by the tag byte; a new dictionary gets a new tag, and old tags st
 1. raw deflate (zlib) with the hand-written dictionary below. Read only.
 2. zstd with ``zstd-v2.dict``, trained by ``python -m bench.dictionary`` on what the scorer packs.
    Measured on held-out items: 0.7 us to pack a 1.2 KB state instead of 20 us with deflate (most of
-   deflate's time is setting up its 256 KB state), and 30 % smaller.
+   deflate's time is setting up its 256 KB state), and 30 % smaller. Read only.
+3. zstd with ``zstd-v2.dict``, written since lead states are bounded (leadscore.scoring.state): the
+   tag also tells readers that a state blob has the bounded layout. Tags 1-2 (``LEGACY_TAGS``) carry
+   the layout before it, read through :mod:`leadscore.dal.legacy`.
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ _DICTIONARY_V1 = (
     b'"job_title":"","company":"","company_size":0.0,"industry":"","country":""},'
 )
 
-_ZSTD = 2
+_ZSTD_V2 = 2
+_ZSTD = 3
 _ZSTD_LEVEL = 3
 _TAG = bytes((_ZSTD,))
+LEGACY_TAGS = frozenset({1, _ZSTD_V2})
 
 
 _local = threading.local()
@@ -92,15 +97,20 @@ def pack(data: bytes) -> bytes:
 
 def unpack(blob: bytes) -> bytes:
     """The bytes :func:`pack` was given. Raises ``ValueError`` for a tag it does not know."""
+    return unpack_tagged(blob)[1]
+
+
+def unpack_tagged(blob: bytes) -> tuple[int, bytes]:
+    """The blob's format tag and the bytes it holds."""
     if not blob:
         raise ValueError("empty blob")
     tag = blob[0]
-    if tag == _ZSTD:
+    if tag in (_ZSTD, _ZSTD_V2):
         try:
-            return bytes(_zstd()[1].decompress(blob[1:]))
+            return tag, bytes(_zstd()[1].decompress(blob[1:]))
         except Exception as exc:  # zstandard.ZstdError: a damaged blob
             raise ValueError(f"damaged blob: {exc}") from None
     if tag == 1:
         decompressor = zlib.decompressobj(_WBITS, zdict=_DICTIONARY_V1)
-        return decompressor.decompress(blob[1:]) + decompressor.flush()
+        return tag, decompressor.decompress(blob[1:]) + decompressor.flush()
     raise ValueError(f"unknown blob format {tag}")

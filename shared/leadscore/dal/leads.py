@@ -1,215 +1,85 @@
 """The leads table: lead items (state) and history items (events). Hides boto3 from the domain.
 
-Writes are optimistic: a lead item is replaced with ``PutItem`` conditioned on the version the
-writer started from. A writer that lost a race gets the current item back from the failed write
-(``ReturnValuesOnConditionCheckFailure``), recomputes, and tries again; nothing is ever read
-before a write, and a per-container cache makes the first attempt succeed for leads seen recently.
+Writes are optimistic: a lead item is replaced with ``PutItem`` conditioned on the version the writer
+started from. A writer that lost a race gets the current item back from the failed write
+(``ReturnValuesOnConditionCheckFailure``), recomputes, and tries again.
+
+Where the writer's state comes from is chosen by cost (docs/architecture.md, "What a write costs"):
+a per-container cache for leads written recently, else a strongly consistent read (BatchGetItem,
+one read unit per lead up to 4 KB, $0.125 per million) rather than a blind put that fails against
+the stored item and is billed in full (one write unit per started KB, $0.625 per million).
+``LEAD_WRITES=put_first`` keeps the blind put, for the benchmark's comparison.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
+import heapq
+import os
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from leadscore.dal import clients, codec
+from leadscore.dal import clients
+from leadscore.dal.items import (
+    approx_size,
+    from_item,
+    history_entries,
+    listed,
+    page_digests,
+    stored_item,
+    to_item,
+)
+from leadscore.dal.keys import (
+    DUE_INDEX,
+    EVENT_PREFIX,
+    HOT_INDEX,
+    LEAD_SK,
+    dedupe_sk,
+    due_pk,
+    hot_pk,
+    hot_shards,
+    lead_id_of,
+    lead_pk,
+)
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
-from leadscore.scoring.state import UNLISTED_TIERS, AlertEntry, LeadState, ScoreCard
+from leadscore.scoring.state import LeadState
 
-LEAD_SK = "LEAD"
-EVENT_PREFIX = "EV#"
-HOT_INDEX = "hot"
-DUE_INDEX = "due"
-DUE_PK = "DUE"
-
-
-def lead_pk(lead_id: str) -> str:
-    return f"LEAD#{lead_id}"
+__all__ = [
+    "LEAD_SK",
+    "ConflictError",
+    "LeadRepository",
+    "Saved",
+    "approx_size",
+    "erase_lead",
+    "from_item",
+    "lead_pk",
+    "listed",
+    "repository",
+    "reset_repositories",
+    "to_item",
+]
 
 
 class ConflictError(Exception):
     """A conditional write lost to another writer more times than the retry budget allows."""
 
 
-# --------------------------------------------------------------------------- (de)serialization
-# The lead item: keys, ``ver``, the state as one packed blob, and in plain attributes only what
-# DynamoDB itself must see: the index keys (sparse), the stream filter's ``alert_pending`` and the
-# alert outbox the notifier updates in place. See docs/architecture.md, "What a write costs".
-STATE = "st"
-JOURNAL = "jr"  # the newest history entries, until they move to a history item (see _stored_item)
-
-
-def _blob(value: dict[str, Any]) -> bytes:
-    raw = value["B"]
-    return base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)  # stream records carry base64
-
-
-def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "kind": {"S": alert.kind},
-        "status": {"S": alert.status},
-        "created_at": {"N": str(alert.created_at)},
-        "lease_until": {"N": str(alert.lease_until)},
-    }
-    if alert.sent_at is not None:
-        entry["sent_at"] = {"N": str(alert.sent_at)}
-    if alert.lease_token is not None:
-        entry["lease_token"] = {"S": alert.lease_token}
-    if alert.card is not None:
-        entry["card"] = {"B": codec.pack(alert.card.model_dump_json().encode())}
-    return {"M": entry}
-
-
-def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
-    entry = value["M"]
-    card = ScoreCard.model_validate_json(codec.unpack(_blob(entry["card"]))) if "card" in entry else None
-    return AlertEntry(
-        id=alert_id,
-        kind=entry["kind"]["S"],
-        status=entry["status"]["S"],
-        created_at=int(entry["created_at"]["N"]),
-        lease_until=int(entry.get("lease_until", {}).get("N", 0)),
-        sent_at=int(entry["sent_at"]["N"]) if "sent_at" in entry else None,
-        lease_token=entry.get("lease_token", {}).get("S"),
-        card=card,
-    )
-
-
-def listed(state: LeadState) -> bool:
-    """Whether the lead is on the ``hot`` index (known, scored, and above the long tail)."""
-    return state.card is not None and state.email is not None and state.card.tier not in UNLISTED_TIERS
-
-
-def to_item(state: LeadState) -> dict[str, Any]:
-    """The DynamoDB item for a lead (low-level attribute values)."""
-    blob = codec.pack(state.model_dump_json(exclude={"ver", "outbox"}).encode())
-    item: dict[str, Any] = {
-        "pk": {"S": lead_pk(state.lead_id)},
-        "sk": {"S": LEAD_SK},
-        "ver": {"N": str(state.ver)},
-        STATE: {"B": blob},
-    }
-    card = state.card
-    if card is not None and listed(state):
-        item["hot_pk"] = {"S": f"HOT#{card.tier}"}
-        item["score"] = {"N": str(card.score)}
-    if card is not None and card.due_at is not None:
-        item["due_pk"] = {"S": DUE_PK}
-        item["due_at"] = {"N": str(card.due_at)}
-    if state.outbox:
-        item["outbox"] = {"M": {a.id: _alert_to_dynamo(a) for a in state.outbox.values()}}
-    pending = sorted(a.id for a in state.pending_alerts)
-    if pending:
-        item["alert_pending"] = {"SS": pending}
-    if state.journal:
-        item[JOURNAL] = {"B": codec.pack(f"[{','.join(state.journal)}]".encode())}
-    return item
-
-
-def from_item(item: dict[str, Any]) -> LeadState:
-    """The lead in a DynamoDB item (as the client, a stream record or a failed write returns it)."""
-    state = LeadState.model_validate_json(codec.unpack(_blob(item[STATE])))
-    state.ver = int(item["ver"]["N"])
-    state.outbox = {k: _alert_from_dynamo(k, v) for k, v in item.get("outbox", {}).get("M", {}).items()}
-    if JOURNAL in item:
-        state.journal = [_compact(entry) for entry in json.loads(codec.unpack(_blob(item[JOURNAL])))]
-    return state
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    ((kind, data),) = value.items()
-    if kind == "S":
-        return len(data.encode())
-    if kind in ("N", "B"):
-        return len(data)  # a number's digits: an upper bound of its stored size
-    if kind == "SS":
-        return sum(len(x.encode()) for x in data)
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
-    if kind == "L":
-        return 3 + sum(_value_size(v) + 1 for v in data)
-    return 1
-
-
-def _approx_size(item: dict[str, Any]) -> int:
-    """The item's size as DynamoDB bills it (attribute names plus values), or slightly more."""
-    return sum(len(name) + _value_size(value) for name, value in item.items())
-
-
-def _units(size: int) -> int:
-    return -(-size // 1024)
-
-
-HISTORY_CHUNK = 200  # entries per history item at most (a bot burst stays far below 400 KB)
-
-
-def journal_entry(event: CanonicalEvent, note: str | None, ttl: int) -> str:
-    """One event of a lead's history as the journal keeps it: the event, why it was not scored (None
-    when it was), and when DynamoDB may expire it."""
-    return f'{{"note":{json.dumps(note)},"ttl":{ttl},"event":{event.model_dump_json(exclude_none=True)}}}'
-
-
-def history_items(lead_id: str, ver: int, entries: Sequence[str]) -> list[dict[str, Any]]:
-    """Journal entries moved out of the lead item, as history items of up to ``HISTORY_CHUNK`` each.
-
-    Keyed by the lead version whose write moves them and by their content: a retry of the same write
-    rewrites the same item, and two writers racing for a version never overwrite each other's (the
-    loser's entries may then be stored twice; :meth:`LeadRepository.history` drops repeats by id).
-    """
-    items: list[dict[str, Any]] = []
-    for start in range(0, len(entries), HISTORY_CHUNK):
-        body = f"[{','.join(entries[start : start + HISTORY_CHUNK])}]".encode()
-        ttl = max(int(json.loads(e)["ttl"]) for e in entries[start : start + HISTORY_CHUNK])
-        digest = hashlib.blake2b(body, digest_size=6).hexdigest()
-        items.append(
-            {
-                "pk": {"S": lead_pk(lead_id)},
-                "sk": {"S": f"{EVENT_PREFIX}{ver:012d}#{start // HISTORY_CHUNK:04d}#{digest}"},
-                "ev": {"B": codec.pack(body)},
-                "ttl": {"N": str(ttl)},
-            }
-        )
-    return items
-
-
-def _stored_item(state: LeadState) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The item to write for ``state``, and the history items to write before it.
-
-    The journal rides in the lead item while it fits in the write units the state needs anyway; when
-    it would cost another unit (or grows long), it moves to a history item first. Most batches so
-    write history for free, and a write that moves it is one history item for many events.
-    """
-    item = to_item(state)
-    journal = item.get(JOURNAL)
-    if journal is None:
-        return item, []
-    with_journal = _approx_size(item)
-    without = with_journal - len(JOURNAL) - len(journal["B"])
-    if _units(with_journal) <= _units(without) and len(state.journal) <= HISTORY_CHUNK:
-        return item, []
-    del item[JOURNAL]
-    return item, history_items(state.lead_id, state.ver, state.journal)
-
-
-def _history_entries(item: dict[str, Any]) -> Iterator[tuple[CanonicalEvent, str | None]]:
-    """The events kept in an item: a history item's, or the journal of the lead item."""
-    attribute = item.get("ev") or item.get(JOURNAL)
-    if attribute is None:
-        return
-    for entry in json.loads(codec.unpack(_blob(attribute))):
-        yield CanonicalEvent.model_validate(entry["event"]), entry.get("note")
+def paginate(operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a Query or Scan (``ExclusiveStartKey`` from each ``LastEvaluatedKey``)."""
+    request = dict(kwargs)
+    while True:
+        response: dict[str, Any] = getattr(clients.dynamodb(), operation)(**request)
+        yield response
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        request["ExclusiveStartKey"] = last
 
 
 def _batch(operation: str, request: dict[str, Any], failure: str) -> list[dict[str, Any]]:
@@ -227,19 +97,44 @@ def _batch(operation: str, request: dict[str, Any], failure: str) -> list[dict[s
     raise RuntimeError(failure)
 
 
+def _get_items(table: str, keys: Sequence[dict[str, Any]], consistent: bool) -> list[dict[str, Any]]:
+    """The items behind ``keys``, 100 per BatchGetItem."""
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request = {table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": consistent}}
+        for response in _batch("batch_get_item", request, "items left unread; try again"):
+            items.extend(response.get("Responses", {}).get(table, []))
+    return items
+
+
+def _lead_key(lead_id: str) -> dict[str, Any]:
+    return {"pk": {"S": lead_pk(lead_id)}, "sk": {"S": LEAD_SK}}
+
+
 # --------------------------------------------------------------------------- repository
 @dataclass
 class Saved:
     before: LeadState
     after: LeadState
     attempts: int
+    trimmed: bool = False  # the size guard trimmed the item (LeadItemTrimmed)
+
+
+@dataclass(frozen=True)
+class HotPage:
+    leads: list[LeadState]
+    positions: dict[int, dict[str, Any] | str | None] | None  # None: the tier is exhausted
 
 
 class LeadRepository:
-    def __init__(self, table_name: str, cache_size: int = 10_000) -> None:
+    def __init__(self, table_name: str, cache_size: int = 10_000, read_first: bool | None = None) -> None:
         self.table = table_name
         self._cache: OrderedDict[str, LeadState] = OrderedDict()
         self._cache_size = cache_size
+        if read_first is None:
+            read_first = os.environ.get("LEAD_WRITES", "read_first") != "put_first"
+        self.read_first = read_first
+        self.reads = 0  # lead items read before a write (for the batch summary)
 
     # ----- cache
     def _remember(self, state: LeadState) -> None:
@@ -251,14 +146,44 @@ class LeadRepository:
     def forget(self, lead_id: str) -> None:
         self._cache.pop(lead_id, None)
 
+    def load(self, lead_ids: Iterable[str]) -> dict[str, LeadState]:
+        """Each lead's state to start a write from: cached, else read (strongly consistent, 100 per
+        request) when ``read_first``, else a blank state that a blind put will correct."""
+        out: dict[str, LeadState] = {}
+        missing: list[str] = []
+        for lead_id in lead_ids:
+            cached = self._cache.get(lead_id)
+            if cached is not None:
+                out[lead_id] = cached
+            else:
+                missing.append(lead_id)
+        if missing and self.read_first:
+            self.reads += len(missing)
+            for item in _get_items(self.table, [_lead_key(i) for i in missing], consistent=True):
+                state = from_item(item)
+                out[state.lead_id] = state
+                self._remember(state)
+        for lead_id in missing:
+            out.setdefault(lead_id, LeadState(lead_id=lead_id))
+        return out
+
+    def remembered(self, state: LeadState) -> set[str]:
+        """The digests in the lead's dedupe pages (only the pages its committed writes list)."""
+        if not state.dd_pages:
+            return set()
+        keys = [
+            {"pk": {"S": lead_pk(state.lead_id)}, "sk": {"S": dedupe_sk(hour, token)}}
+            for hour, token in state.dd_pages
+        ]
+        return {d for item in _get_items(self.table, keys, consistent=True) for d in page_digests(item)}
+
     # ----- writes
-    def _put(self, state: LeadState, expected_ver: int) -> tuple[LeadState | None, LeadState]:
+    def _put(self, state: LeadState, expected_ver: int) -> tuple[LeadState | None, LeadState, bool]:
         """Write ``state`` if the stored version is ``expected_ver``. Returns (what is stored if the
-        write lost, else None; the state as written, its journal emptied if it moved to history)."""
-        item, moved = _stored_item(state)
-        if moved:
-            self.put_history(moved)  # before the write that drops them from the journal
-            state = state.model_copy(update={"journal": []})
+        write lost, else None; the state as written; whether the size guard trimmed it)."""
+        item, before, state, trimmed = stored_item(state)
+        if before:
+            self.put_items(before)  # before the write that drops them from the lead item
         if expected_ver == 0:
             condition, values = "attribute_not_exists(pk)", {}
         else:
@@ -277,8 +202,8 @@ class LeadRepository:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             stored: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-            return (from_item(stored) if stored else LeadState(lead_id=state.lead_id)), state
-        return None, state
+            return (from_item(stored) if stored else LeadState(lead_id=state.lead_id)), state, trimmed
+        return None, state, trimmed
 
     def mutate(
         self,
@@ -293,33 +218,31 @@ class LeadRepository:
         write". On a lost race it is called again with the state that won. Returns None when nothing
         was written.
         """
-        current = start or self._cache.get(lead_id) or LeadState(lead_id=lead_id)
+        current = start or self.load([lead_id])[lead_id]
         for attempt in range(1, max_attempts + 1):
             new = change(current)
             if new is None:
                 return None
-            winner, new = self._put(new, current.ver)
+            winner, new, trimmed = self._put(new, current.ver)
             if winner is None:
                 self._remember(new)
-                return Saved(before=current, after=new, attempts=attempt)
+                return Saved(before=current, after=new, attempts=attempt, trimmed=trimmed)
             current = winner
             self._remember(winner)
             if attempt >= 2:  # real contention: back off with full jitter
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
         raise ConflictError(f"lead {lead_id}: gave up after {max_attempts} conflicting writes")
 
-    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
-        """Write history items (idempotent: same key, same content), 25 per request, retrying leftovers."""
+    def put_items(self, items: Sequence[dict[str, Any]]) -> None:
+        """Write history or dedupe page items (idempotent: same key, same content), 25 per request."""
         for start in range(0, len(items), 25):
             writes = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
             _batch("batch_write_item", {self.table: writes}, "history items left unprocessed")
 
-    # ----- reads (API, CLI, sweep; never on the scoring path)
+    # ----- reads (API, CLI, sweep, merges)
     def get(self, lead_id: str) -> LeadState | None:
         response = clients.dynamodb().get_item(
-            TableName=self.table,
-            Key={"pk": {"S": lead_pk(lead_id)}, "sk": {"S": LEAD_SK}},
-            ConsistentRead=True,
+            TableName=self.table, Key=_lead_key(lead_id), ConsistentRead=True
         )
         item = response.get("Item")
         return from_item(item) if item else None
@@ -327,74 +250,112 @@ class LeadRepository:
     def get_by_email(self, email: str) -> LeadState | None:
         return self.get(lead_id_for_email(email))
 
-    def history(self, lead_id: str, limit: int | None = None) -> list[tuple[CanonicalEvent, str | None]]:
-        """The lead's events, newest first, with the note kept beside each (why it was not scored)."""
+    def history(
+        self, lead_id: str, limit: int | None = None, *, consistent: bool = False
+    ) -> list[tuple[CanonicalEvent, str | None]]:
+        """The lead's events, newest first, with the note kept beside each (why it was not scored).
+        ``consistent``: every write that completed is seen (a merge must not miss an event)."""
         out: list[tuple[CanonicalEvent, str | None]] = []
         seen: set[str] = set()
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",  # the history items and the lead item's journal
-            "ExpressionAttributeValues": {":pk": {"S": lead_pk(lead_id)}},
+            # the history items and the lead item's journal (dedupe pages sort before EV#)
+            "KeyConditionExpression": "pk = :pk AND sk >= :ev",
+            "ExpressionAttributeValues": {":pk": {"S": lead_pk(lead_id)}, ":ev": {"S": EVENT_PREFIX}},
+            "ConsistentRead": consistent,
         }
-        while True:
-            response = clients.dynamodb().query(**kwargs)
+        for response in paginate("query", kwargs):
             for item in response.get("Items", []):
-                for event, note in _history_entries(item):
+                for event, note in history_entries(item):
                     if event.event_id not in seen:
                         seen.add(event.event_id)
                         out.append((event, note))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         out.sort(key=lambda pair: pair[0].occurred_at, reverse=True)
         return out[:limit] if limit is not None else out
 
     def hot_page(
-        self, tier: str, limit: int = 50, start_key: dict[str, Any] | None = None
-    ) -> tuple[list[LeadState], dict[str, Any] | None]:
-        """One page of a tier, highest score first, from the ``hot`` index (never a scan)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": HOT_INDEX,
-            "KeyConditionExpression": "hot_pk = :t",
-            "ExpressionAttributeValues": {":t": {"S": f"HOT#{tier}"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
+        self, tier: str, limit: int, positions: dict[int, dict[str, Any] | str | None] | None = None
+    ) -> HotPage:
+        """Up to ``limit`` leads of a tier, highest score first, merged from the ``hot`` index's shards.
+
+        ``positions`` says where each shard continues: an index key (continue after it), None (from
+        its top) or ``"done"``. The merge takes the shards' heads in (score desc, lead key) order and
+        consumes each shard in its own index order, so the next page continues exactly after the last
+        lead this one returned from each shard.
+        """
+        positions = dict(positions or {})
+        readers = [
+            _ShardReader(self.table, tier, shard, positions.get(shard), limit)
+            for shard in hot_shards()
+            if positions.get(shard) != "done"
+        ]
+        with ThreadPoolExecutor(max_workers=min(8, len(readers) or 1)) as pool:
+            list(pool.map(lambda r: r.fill(), readers))
+        heap = [(r.rank(), n) for n, r in enumerate(readers) if r.buffer]
+        heapq.heapify(heap)
+        keys: list[dict[str, Any]] = []
+        while heap and len(keys) < limit:
+            _, n = heapq.heappop(heap)
+            reader = readers[n]
+            keys.append(reader.pop())
+            reader.fill()
+            if reader.buffer:
+                heapq.heappush(heap, (reader.rank(), n))
+        out: dict[int, dict[str, Any] | str | None] = {
+            s: p for s, p in positions.items() if p == "done" or s not in {r.shard for r in readers}
         }
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        response = clients.dynamodb().query(**kwargs)
-        last: dict[str, Any] | None = response.get("LastEvaluatedKey")
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", [])]
-        found = {lead_pk(s.lead_id): s for s in self._get_many(keys)}
-        return [found[k["pk"]["S"]] for k in keys if k["pk"]["S"] in found], last
+        for reader in readers:
+            out[reader.shard] = reader.position()
+        found = {s.lead_id: s for s in self._get_many(keys)}
+        leads = [found[lead_id_of(k["pk"]["S"])] for k in keys if lead_id_of(k["pk"]["S"]) in found]
+        exhausted = all(p == "done" for p in out.values())
+        return HotPage(leads=[s for s in leads if listed(s)], positions=None if exhausted else out)
 
     def _get_many(self, keys: Sequence[dict[str, Any]]) -> list[LeadState]:
-        """The lead items behind index keys (the ``hot`` index projects keys only), 100 per request."""
-        states: list[LeadState] = []
-        for start in range(0, len(keys), 100):
-            request = {self.table: {"Keys": list(keys[start : start + 100])}}
-            for response in _batch("batch_get_item", request, "lead items left unread; try again"):
-                states.extend(from_item(i) for i in response.get("Responses", {}).get(self.table, []))
-        return states
+        """The lead items behind index keys (the indexes project keys only), 100 per request."""
+        return [
+            from_item(i)
+            for i in _get_items(self.table, [_lead_key(lead_id_of(k["pk"]["S"])) for k in keys], False)
+        ]
 
-    def due(self, now: int, page_size: int | None = None) -> Iterator[str]:
-        """Ids of leads whose decayed score may have crossed a boundary by ``now`` (``due`` index)."""
+    def due(
+        self, shard: int, until: int, start_key: dict[str, Any] | None = None, page_size: int = 200
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(lead id, index key) of the leads of one ``due`` shard due by ``until``, earliest first."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
-            "ExpressionAttributeValues": {":d": {"S": DUE_PK}, ":now": {"N": str(now)}},
+            "KeyConditionExpression": "due_pk = :d AND due_at <= :until",
+            "ExpressionAttributeValues": {":d": {"S": due_pk(shard)}, ":until": {"N": str(until)}},
+            "Limit": page_size,
         }
-        if page_size is not None:
-            kwargs["Limit"] = page_size
-        while True:
-            response = clients.dynamodb().query(**kwargs)
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        for response in paginate("query", kwargs):
             for item in response.get("Items", []):
-                yield item["pk"]["S"].removeprefix("LEAD#")
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                yield lead_id_of(item["pk"]["S"]), item
+
+    def scan_segment(
+        self, segment: int, total: int, start_key: dict[str, Any] | None = None, page_size: int = 200
+    ) -> Iterator[tuple[list[str], dict[str, Any] | None]]:
+        """Lead ids of one parallel-scan segment, page by page, with the key each next page starts
+        after (None at the end): for ``rescore --all``."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Segment": segment,
+            "TotalSegments": total,
+            "FilterExpression": "sk = :lead",
+            "ProjectionExpression": "pk",
+            "ExpressionAttributeValues": {":lead": {"S": LEAD_SK}},
+            "Limit": page_size,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        for response in paginate("scan", kwargs):
+            yield (
+                [lead_id_of(i["pk"]["S"]) for i in response.get("Items", [])],
+                response.get("LastEvaluatedKey"),
+            )
 
     def all_leads(self) -> Iterator[LeadState]:
         """Every lead item, with a Scan: for the local demo and tests, never for the API or scoring."""
@@ -403,12 +364,68 @@ class LeadRepository:
             "FilterExpression": "sk = :lead",
             "ExpressionAttributeValues": {":lead": {"S": LEAD_SK}},
         }
-        while True:
-            response = clients.dynamodb().scan(**kwargs)
+        for response in paginate("scan", kwargs):
             yield from (from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def partition_keys(self, lead_id: str) -> list[dict[str, Any]]:
+        """The keys of every item of a lead: its item, history and dedupe pages."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": lead_pk(lead_id)}},
+            "ProjectionExpression": "pk, sk",
+        }
+        return [{"pk": i["pk"], "sk": i["sk"]} for r in paginate("query", kwargs) for i in r.get("Items", [])]
+
+    def delete_items(self, keys: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(keys), 25):
+            deletes = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            _batch("batch_write_item", {self.table: deletes}, "items left undeleted; run the erasure again")
+
+
+class _ShardReader:
+    """One shard of the ``hot`` index for a tier, read page by page in index order."""
+
+    def __init__(
+        self, table: str, tier: str, shard: int, start: dict[str, Any] | str | None, limit: int
+    ) -> None:
+        self.table, self.tier, self.shard, self.limit = table, tier, shard, limit
+        self.buffer: list[dict[str, Any]] = []
+        self.next_key: dict[str, Any] | None = start if isinstance(start, dict) else None
+        self.consumed: dict[str, Any] | None = self.next_key
+        self.more = True
+
+    def fill(self) -> None:
+        if self.buffer or not self.more:
+            return
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": HOT_INDEX,
+            "KeyConditionExpression": "hot_pk = :t",
+            "ExpressionAttributeValues": {":t": {"S": hot_pk(self.tier, self.shard)}},
+            "ScanIndexForward": False,
+            "Limit": self.limit,
+        }
+        if self.next_key:
+            kwargs["ExclusiveStartKey"] = self.next_key
+        response = clients.dynamodb().query(**kwargs)
+        self.buffer = list(response.get("Items", []))
+        self.next_key = response.get("LastEvaluatedKey")
+        self.more = self.next_key is not None
+
+    def rank(self) -> tuple[float, str]:
+        head = self.buffer[0]
+        return -float(head["score"]["N"]), head["pk"]["S"]
+
+    def pop(self) -> dict[str, Any]:
+        item = self.buffer.pop(0)
+        self.consumed = {k: item[k] for k in ("pk", "sk", "hot_pk", "score")}
+        return item
+
+    def position(self) -> dict[str, Any] | str | None:
+        if not self.buffer and not self.more:
+            return "done"
+        return self.consumed
 
 
 _repositories: dict[str, LeadRepository] = {}
@@ -428,29 +445,26 @@ def reset_repositories() -> None:
 
 
 def erase_lead(repo: LeadRepository, lead_id: str) -> int:
-    """The right to erasure: delete the lead, its history, and the anonymous leads merged into it.
+    """The right to erasure: delete the lead, its history, and every anonymous lead linked to it.
 
-    Returns how many items were deleted. Idempotent: erasing an absent lead deletes nothing.
+    The anonymous leads are found from the lead itself (merged ones, ids it holds) and from its
+    history (every event that carried both its email and an anonymous id). Returns how many items
+    were deleted. Idempotent: erasing an absent lead deletes nothing.
     """
+    from leadscore.models.event import lead_id_for_anonymous
+
     lead = repo.get(lead_id)
+    targets = {lead_id}
+    if lead is not None:
+        targets.update(lead.merged_from)
+        targets.update(lead_id_for_anonymous(a) for a in lead.anonymous_ids)
+        for event, _ in repo.history(lead_id, consistent=True):
+            if event.identity.anonymous_id:
+                targets.add(lead_id_for_anonymous(event.identity.anonymous_id))
     deleted = 0
-    for target in [lead_id, *(lead.merged_from if lead else [])]:
-        keys: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": repo.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": lead_pk(target)}},
-            "ProjectionExpression": "pk, sk",
-        }
-        while True:  # the lead item and every history item share the partition key
-            response = clients.dynamodb().query(**kwargs)
-            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        for start in range(0, len(keys), 25):
-            deletes = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
-            _batch("batch_write_item", {repo.table: deletes}, "items left undeleted; run the erasure again")
+    for target in sorted(targets):
+        keys = repo.partition_keys(target)
+        repo.delete_items(keys)
         repo.forget(target)
         deleted += len(keys)
     return deleted

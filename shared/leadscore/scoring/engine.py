@@ -1,6 +1,13 @@
 """Pure scoring: apply events to a lead's state, evaluate its score card, decide alerts.
 
 No AWS here. Given the same state, events, rules and clock, the result is always the same.
+
+Activity is kept per rule in a bounded form (:class:`leadscore.scoring.state.RuleFacts`): raw day
+counts for the cap windows that can still take an event, and one decayed sum for the windows before.
+A window closes ``LATE_DAYS`` after its last day: its capped occurrences are then final, and with
+exponential decay ``sum(n * 0.5 ** (age / h))`` can be carried as one number re-expressed at any day,
+so folding is exact. Events older than ``LATE_DAYS`` are not applied to the folded sums (their cap
+windows are closed): they are kept in the history and the lead is rebuilt from it (``rebuild_at``).
 """
 
 from __future__ import annotations
@@ -8,23 +15,44 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leadscore.models.event import CanonicalEvent
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
-from leadscore.scoring.state import AlertEntry, AlertKind, Contribution, LeadState, RecentActivity, ScoreCard
+from leadscore.scoring.state import (
+    MAX_ALERT_CONTRIBUTIONS,
+    MAX_ANONYMOUS_IDS,
+    MAX_DEDUPE_PAGES,
+    MAX_MERGED,
+    MAX_PENDING_ALERTS,
+    MAX_RECENT,
+    AlertEntry,
+    AlertKind,
+    Contribution,
+    DedupePage,
+    LeadState,
+    RecentActivity,
+    RuleFacts,
+    ScoreCard,
+    clip,
+)
 
 DAY = 86_400
-DEDUPE_DAYS = 35  # event ids are remembered this long: SendGrid retries for 72 h, Lambda/SQS for days
-# At most this many remembered ids (~17 bytes each), so a lead hammered by a bot cannot push its item
-# toward DynamoDB's 400 KB limit; the oldest days are forgotten first.
-MAX_SEEN = 8_000
-MAX_DELIVERED = 2_000
-RECENT_ACTIVITIES = 10
+HOUR = 3_600
+# An event id is remembered this long after it was first seen: longer than any provider's documented
+# retry schedule (SendGrid 72 h, HubSpot 24 h, Postmark ~10.5 h, Brevo ~11 h, Mailgun 8 h) and than
+# the events queue's retention (4 days). docs/architecture.md, "Counting each event once".
+DEDUPE_HOURS = 96
+MAX_REMEMBERED = 24  # digests kept in the lead item; the overflow moves to dedupe pages
+# Events up to this many days old are scored live; older ones are kept and the lead is rebuilt.
+LATE_DAYS = 7
+MAX_DELIVERED = 16  # email deliveries remembered for the bot check, for a day
+MAX_RECENT_RULES = 5
 TOP_REASONS = 5
-MIN_WEIGHT = 0.01  # decayed day buckets below this weight are dropped
+MIN_WEIGHT = 0.01  # a folded sum decayed below this is dropped
 SURGE_COOLDOWN_HOURS = 72
 
 
@@ -33,8 +61,13 @@ def epoch(dt: datetime) -> int:
 
 
 def event_digest(event_id: str) -> str:
-    """A short, fixed-size digest of an event id (64 bits): what the lead item remembers for dedupe."""
+    """A short, fixed-size digest of an event id (64 bits): what the lead remembers for dedupe."""
     return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+
+
+def message_digest(value: str) -> str:
+    """A short digest of an email message id: the key of the delivery the bot check remembers."""
+    return hashlib.blake2b(value.encode(), digest_size=6).hexdigest()
 
 
 # --------------------------------------------------------------------------- facts
@@ -69,7 +102,7 @@ def bot_reason(event: CanonicalEvent, rules: CompiledRules, state: LeadState) ->
                 return f"scanner user agent ({needle})"
     if bots.min_seconds_after_delivery and event.type in ("email_open", "email_click"):
         message_id = props.get("message_id")
-        delivered = state.delivered.get(str(message_id)) if message_id is not None else None
+        delivered = state.delivered.get(message_digest(str(message_id))) if message_id is not None else None
         if (
             delivered is not None
             and 0 <= epoch(event.occurred_at) - delivered < bots.min_seconds_after_delivery
@@ -78,13 +111,36 @@ def bot_reason(event: CanonicalEvent, rules: CompiledRules, state: LeadState) ->
     return None
 
 
-# --------------------------------------------------------------------------- evaluation
+# --------------------------------------------------------------------------- rule evidence
 Series = list[tuple[int, int]]  # (day, occurrences that count after the rule's window cap), by day
 
+_MODELS: dict[int, tuple[CompiledRules, dict[str, CompiledModel]]] = {}
 
-def _series(rule: CompiledRule, days: dict[str, int]) -> Series:
-    """The occurrences of one activity rule that count, per day, after its per-window cap. Ages do
-    not change these, so they are worked out once per evaluation and weighed at any later day."""
+
+def _model_of(rules: CompiledRules) -> dict[str, CompiledModel]:
+    """Activity rule id -> the model it belongs to (its decay applies), per compiled rules object."""
+    cached = _MODELS.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    mapping = {r.id: m for m in rules.models for r in m.activity}
+    if len(_MODELS) > 8:
+        _MODELS.clear()
+    _MODELS[id(rules)] = (rules, mapping)
+    return mapping
+
+
+def _window_days(rule: CompiledRule) -> int:
+    cap = rule.cap
+    return cap.window_days if cap is not None and cap.per_window is not None else 1
+
+
+def _window_end(rule: CompiledRule, day: int) -> int:
+    size = _window_days(rule)
+    return (day // size) * size + size - 1
+
+
+def _capped(rule: CompiledRule, days: dict[str, int]) -> Series:
+    """The occurrences of one rule that count, per day, after its per-window cap (earliest first)."""
     cap = rule.cap
     per_window = cap.per_window if cap is not None else None
     out: Series = []
@@ -101,28 +157,97 @@ def _series(rule: CompiledRule, days: dict[str, int]) -> Series:
     return out
 
 
-def _points(model: CompiledModel, rule: CompiledRule, series: Series, now_day: int) -> tuple[float, int]:
-    """Decayed, capped points of one activity rule at ``now_day``, and how many occurrences counted."""
-    expire = half_life = None
-    if rule.decays:
-        expire, half_life = model.decay.expire_after_days, model.decay.half_life_days
-    total = 0.0
-    counted = 0
-    for day, n in series:
-        age = now_day - day
-        if expire is not None and age >= expire:
-            continue
-        weight = float(0.5 ** (max(age, 0) / half_life)) if half_life is not None else 1.0
-        if weight <= 0.0:  # underflow: thousands of half-lives old
-            continue
-        total += n * weight * rule.points
-        counted += n
-    cap = rule.cap
-    if cap is not None and cap.max_points is not None:
-        total = max(min(total, cap.max_points), -cap.max_points)
-    return total, counted
+@dataclass(frozen=True, slots=True)
+class _Weights:
+    """How a model's decay weighs one occurrence ``age`` days old."""
+
+    half_life: float | None
+    expire: int | None
+
+    def __call__(self, age: int) -> float:
+        if self.expire is not None and age >= self.expire:
+            return 0.0
+        if self.half_life is None:
+            return 1.0
+        return float(0.5 ** (max(age, 0) / self.half_life))
 
 
+_FLAT = _Weights(None, None)
+
+
+def _weights(model: CompiledModel, rule: CompiledRule) -> _Weights:
+    if not rule.decays:
+        return _FLAT
+    return _Weights(model.decay.half_life_days, model.decay.expire_after_days)
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """One rule's counting occurrences, ready to be weighed at any day."""
+
+    rule: CompiledRule
+    weights: _Weights
+    series: Series  # open windows (capped) and kept closed windows
+    fold_day: int
+    fold: float
+    folded: int
+    last: int
+
+    def points(self, day: int) -> tuple[float, int]:
+        """Decayed, capped points at ``day`` and how many occurrences counted."""
+        weigh = self.weights
+        total = 0.0
+        counted = 0
+        for d, n in self.series:
+            w = weigh(day - d)
+            if w <= 0.0:
+                continue
+            total += n * w
+            counted += n
+        if self.folded:
+            half_life = weigh.half_life
+            if half_life is None:
+                total += self.fold
+            else:
+                total += self.fold * float(0.5 ** (max(day - self.fold_day, 0) / half_life))
+            counted += self.folded
+        total *= self.rule.points
+        cap = self.rule.cap
+        if cap is not None and cap.max_points is not None:
+            total = max(min(total, cap.max_points), -cap.max_points)
+        return total, counted
+
+    @property
+    def decays(self) -> bool:
+        return self.weights is not _FLAT and (
+            self.weights.half_life is not None or self.weights.expire is not None
+        )
+
+
+def _evidence(rule: CompiledRule, model: CompiledModel, facts: RuleFacts, extra: dict[str, int]) -> _Evidence:
+    days = facts.days
+    if extra:
+        days = dict(days)
+        for d, c in extra.items():
+            days[d] = days.get(d, 0) + c
+    series = _capped(rule, days)
+    if facts.kept:
+        series = sorted([*facts.kept, *series])
+    return _Evidence(
+        rule=rule,
+        weights=_weights(model, rule),
+        series=series,
+        fold_day=facts.fold_day,
+        fold=facts.fold,
+        folded=facts.folded,
+        last=facts.last,
+    )
+
+
+_NO_FACTS = RuleFacts()
+
+
+# --------------------------------------------------------------------------- evaluation
 def _grade(model: CompiledModel, fit: float, activity: float) -> str:
     letter = next((k for k in ("A", "B", "C") if fit >= model.grade.fit[k]), "D")
     digit = next((k for k in ("4", "3", "2") if activity >= model.grade.activity[k]), "1")
@@ -148,15 +273,12 @@ def _surge(model: CompiledModel, state: LeadState, now_day: int) -> bool:
     recent = baseline = 0.0
     start = now_day - surge.window_days
     base_start = start - surge.baseline_days
-    for rule in model.activity:
-        if rule.points <= 0:
-            continue
-        for d, count in state.counters.get(rule.id, {}).items():
-            day = int(d)
-            if start < day <= now_day:
-                recent += count * rule.points
-            elif base_start < day <= start:
-                baseline += count * rule.points
+    for d, points in state.surge_days.items():
+        day = int(d)
+        if start < day <= now_day:
+            recent += points
+        elif base_start < day <= start:
+            baseline += points
     if recent < surge.min_points or baseline <= 0:
         return False  # a surge is a change against the lead's own baseline: a new lead has none
     per_window = baseline * surge.window_days / surge.baseline_days
@@ -178,7 +300,7 @@ def _ago(seconds: int) -> str:
     return f"{days // 7} weeks ago"
 
 
-def reason_text(c: Contribution, now: int) -> str:
+def reason_text(c: Contribution | _Line, now: int) -> str:
     """Plain words a rep can read: "Viewed pricing page 3×, last 2 days ago (+30)"."""
     text = c.description
     if c.kind == "activity":
@@ -191,6 +313,44 @@ def reason_text(c: Contribution, now: int) -> str:
     return f"{text} ({_fmt_points(c.points)})"
 
 
+@dataclass(slots=True)
+class _Line:
+    """One contribution, before it becomes a :class:`Contribution` (only when explaining)."""
+
+    rule: str
+    kind: str
+    description: str
+    points: float
+    count: int = 1
+    last_seen: int | None = None
+    category: str | None = None
+    disqualify: bool = False
+
+    def model(self) -> Contribution:
+        return Contribution(
+            rule=self.rule,
+            kind=self.kind,  # type: ignore[arg-type]
+            description=self.description,
+            points=self.points,
+            count=self.count,
+            last_seen=self.last_seen,
+            category=self.category,
+            disqualify=self.disqualify,
+        )
+
+
+def _rule_evidence(state: LeadState, model: CompiledModel) -> list[_Evidence]:
+    out = []
+    legacy = state.legacy_counters
+    for rule in model.activity:
+        facts = state.activity.get(rule.id)
+        extra = legacy.get(rule.id, {}) if legacy else {}
+        if facts is None and not extra:
+            continue
+        out.append(_evidence(rule, model, facts or _NO_FACTS, extra))
+    return out
+
+
 def evaluate(
     state: LeadState,
     rules: CompiledRules,
@@ -198,73 +358,71 @@ def evaluate(
     default_threshold: float | None,
     *,
     due: bool = True,
+    explain: bool = True,
 ) -> ScoreCard:
-    """The lead's score card at ``now``: a pure function of its facts and the rules. ``due=False``
-    skips the search for the next day decay changes the tier (``due_at`` stays None)."""
+    """The lead's score card at ``now``: a pure function of its facts and the rules.
+
+    ``due=False`` skips the search for the next day decay changes the tier (``due_at`` stays None);
+    ``explain=False`` leaves out the per-rule contributions (the lead item stores only the reasons).
+    """
     now_s = epoch(now)
     now_day = now_s // DAY
     facts: Facts = profile_facts(state)
     model = rules.model_for(facts)
-    contributions: list[Contribution] = []
+    lines: list[_Line] = []
+    categories: dict[str, float] = defaultdict(float)
     disqualified = False
     fit = activity = 0.0
     for rule in model.match_fit(facts):
         fit += rule.points
         disqualified |= rule.disqualify
-        contributions.append(
-            Contribution(
-                rule=rule.id,
-                kind="fit",
-                description=rule.description,
-                points=rule.points,
-                category=rule.category,
-                disqualify=rule.disqualify,
-            )
+        if rule.category:
+            categories[rule.category] += rule.points
+        lines.append(
+            _Line(rule.id, "fit", rule.description, rule.points, 1, None, rule.category, rule.disqualify)
         )
-    series: dict[CompiledRule, Series] = {}
-    for rule in model.activity:
-        days = state.counters.get(rule.id)
-        if not days:
-            continue
-        series[rule] = counted_days = _series(rule, days)
-        points, counted = _points(model, rule, counted_days, now_day)
+    evidence = _rule_evidence(state, model)
+    for ev in evidence:
+        points, counted = ev.points(now_day)
         if counted == 0:
             continue
+        rule = ev.rule
         disqualified |= rule.disqualify
         activity += points
-        contributions.append(
-            Contribution(
-                rule=rule.id,
-                kind="activity",
-                description=rule.description,
-                points=round(points, 2),
-                count=counted,
-                last_seen=state.last_seen.get(rule.id),
-                category=rule.category,
-                disqualify=rule.disqualify,
+        rounded = round(points, 2)
+        if rule.category:
+            categories[rule.category] += rounded
+        lines.append(
+            _Line(
+                rule.id,
+                "activity",
+                rule.description,
+                rounded,
+                counted,
+                ev.last or None,
+                rule.category,
+                rule.disqualify,
             )
         )
     adjusted = 0.0
     for adj in state.adjustments:
         adjusted += adj.points
         disqualified |= adj.disqualify
-        contributions.append(
-            Contribution(
-                rule=f"manual:{adj.id}",
-                kind="adjustment",
-                description=f"Adjusted by {adj.by}: {adj.reason}",
-                points=adj.points,
-                last_seen=adj.at,
-                disqualify=adj.disqualify,
+        lines.append(
+            _Line(
+                f"manual:{adj.id}",
+                "adjustment",
+                f"Adjusted by {adj.by}: {adj.reason}",
+                adj.points,
+                1,
+                adj.at,
+                None,
+                adj.disqualify,
             )
         )
     threshold = model.sales_ready(default_threshold)
     score = round(fit + activity + adjusted, 2)
-    categories: dict[str, float] = defaultdict(float)
-    for c in contributions:
-        if c.category:
-            categories[c.category] += c.points
-    contributions.sort(key=lambda c: (-abs(c.points), c.rule))
+    lines.sort(key=lambda c: (-abs(c.points), c.rule))
     card = ScoreCard(
         score=score,
         fit=round(fit, 2),
@@ -272,8 +430,8 @@ def evaluate(
         tier=_tier(model, score, threshold, disqualified),
         grade=_grade(model, fit, activity),
         categories={k: round(v, 2) for k, v in sorted(categories.items())},
-        contributions=contributions,
-        reasons=[reason_text(c, now_s) for c in contributions[:TOP_REASONS] if c.points or c.disqualify],
+        contributions=[c.model() for c in lines] if explain else [],
+        reasons=[clip(reason_text(c, now_s)) or "" for c in lines[:TOP_REASONS] if c.points or c.disqualify],
         disqualified=disqualified,
         surge=_surge(model, state, now_day),
         model=model.name,
@@ -282,8 +440,19 @@ def evaluate(
         computed_at=now_s,
     )
     if due:
-        card.due_at = _next_due(state, model, card, now_s, series)
+        card.due_at = _next_due(state, model, card, now_s, evidence)
     return card
+
+
+def explained(card: ScoreCard, state: LeadState, rules: CompiledRules, now: datetime) -> ScoreCard:
+    """``card`` with its per-rule contributions (a reader's view: the lead item stores only the
+    reasons), evaluated at ``card.computed_at`` with the rules that scored it. With other rules, the
+    card stands as stored: contributions from other rules would not add up to its score."""
+    if card.contributions or card.rules_version != rules.version:
+        return card
+    at = datetime.fromtimestamp(card.computed_at, now.tzinfo) if card.computed_at else now
+    full = evaluate(state, rules, at, card.threshold, due=False)
+    return card.model_copy(update={"contributions": full.contributions})
 
 
 def _rearm_level(model: CompiledModel, threshold: float) -> float:
@@ -299,21 +468,24 @@ def _next_due(
     model: CompiledModel,
     card: ScoreCard,
     now_s: int,
-    series: dict[CompiledRule, Series],
+    evidence: list[_Evidence],
 ) -> int | None:
     """The first day on which decay alone changes the tier or the re-arm state, if within a year."""
-    if not any(rule.decays for rule in series):
+    decaying = [ev for ev in evidence if ev.decays]
+    if not decaying:
         return None
     start = _band(model, card)
-    if start == ("cold", True) and all(rule.points >= 0 for rule in series if rule.decays):
+    if start == ("cold", True) and all(ev.rule.points >= 0 for ev in decaying):
         return None  # the score can only fall, and a cold, re-armed lead has nowhere lower to go
     fixed = card.fit + sum(a.points for a in state.adjustments)
     today = now_s // DAY
+    fixed += sum(ev.points(today)[0] for ev in evidence if not ev.decays)
 
     def band_at(day_offset: int) -> tuple[str, bool]:
         score = fixed
-        for rule, counted_days in series.items():
-            score += _points(model, rule, counted_days, today + day_offset)[0]
+        for ev in decaying:
+            score += ev.points(today + day_offset)[0]
+        score = round(score, 2)
         tier = _tier(model, score, card.threshold, card.disqualified)
         return tier, score < _rearm_level(model, card.threshold)
 
@@ -343,6 +515,7 @@ class Outcome:
     duplicates: list[CanonicalEvent] = field(default_factory=list)
     unscored: list[tuple[CanonicalEvent, str]] = field(default_factory=list)  # (event, why)
     alerts: list[AlertEntry] = field(default_factory=list)
+    late: int = 0  # accepted but too old to score live: counted by the rebuild ``rebuild_at`` asks for
     dirty: bool = False  # the state changed even without new events (e.g. a merge was recorded)
 
     @property
@@ -350,37 +523,106 @@ class Outcome:
         return bool(self.accepted) or self.dirty
 
 
-def _horizon_days(model: CompiledModel) -> int | None:
-    decay = model.decay
-    horizons = []
-    if decay.expire_after_days is not None:
-        horizons.append(decay.expire_after_days)
-    if decay.half_life_days is not None:
-        horizons.append(math.ceil(decay.half_life_days * math.log2(1 / MIN_WEIGHT)))
-    return min(horizons) if horizons else None
+def _fold_horizon(rule: CompiledRule, model: CompiledModel) -> float:
+    """Days after which a fold of this rule weighs less than MIN_WEIGHT (inf: never)."""
+    weights = _weights(model, rule)
+    if weights.half_life is None:
+        return math.inf
+    return weights.half_life * math.log2(1 / MIN_WEIGHT)
 
 
-def _prune(state: LeadState, rules: CompiledRules, now_day: int) -> None:
-    """Forget what can no longer change a score: old dedupe ids, fully decayed counters, sent alerts."""
-    state.seen = {d: ids for d, ids in state.seen.items() if int(d) > now_day - DEDUPE_DAYS}
-    while sum(len(ids) for ids in state.seen.values()) > MAX_SEEN and len(state.seen) > 1:
-        del state.seen[min(state.seen, key=int)]
-    cutoff_s = (now_day - DEDUPE_DAYS) * DAY
-    delivered = sorted(((t, m) for m, t in state.delivered.items() if t > cutoff_s), reverse=True)
+def _close_windows(rule: CompiledRule, model: CompiledModel, facts: RuleFacts, now_day: int) -> None:
+    """Fold (or keep) every window of ``facts.days`` that can no longer take a live event."""
+    oldest_open = now_day - LATE_DAYS
+    closing = {d: c for d, c in facts.days.items() if _window_end(rule, int(d)) < oldest_open}
+    if closing:
+        for d in closing:
+            del facts.days[d]
+        series = _capped(rule, closing)
+        weights = _weights(model, rule)
+        if weights.expire is not None and rule.decays:
+            facts.kept = sorted([*facts.kept, *series])
+        elif series:
+            half_life = weights.half_life
+            if half_life is None:
+                facts.fold += sum(n for _, n in series)
+            else:
+                anchor = max(facts.fold_day, series[-1][0])
+                total = (
+                    facts.fold * float(0.5 ** ((anchor - facts.fold_day) / half_life))
+                    if facts.folded
+                    else 0.0
+                )
+                for d, n in series:
+                    total += n * float(0.5 ** ((anchor - d) / half_life))
+                facts.fold, facts.fold_day = total, anchor
+            facts.folded += sum(n for _, n in series)
+    weights = _weights(model, rule)
+    if facts.kept:
+        facts.kept = [(d, n) for d, n in facts.kept if weights(now_day - d) >= MIN_WEIGHT]
+    if facts.folded and now_day - facts.fold_day > _fold_horizon(rule, model):
+        if facts.fold * weights(now_day - facts.fold_day) < MIN_WEIGHT:
+            facts.fold, facts.folded, facts.fold_day = 0.0, 0, 0
+
+
+def _surge_horizon(rules: CompiledRules) -> int:
+    return max(((m.surge.window_days + m.surge.baseline_days) for m in rules.models if m.surge), default=0)
+
+
+def _forget_seen(state: LeadState, now_hour: int) -> bool:
+    """Drop remembered ids older than the memory window; move the overflow to a dedupe page.
+    Returns False when the lead had to forget pages still inside the window (``MAX_DEDUPE_PAGES``)."""
+    state.seen = {h: ids for h, ids in state.seen.items() if now_hour - int(h) <= DEDUPE_HOURS}
+    state.dd_pages = [(h, t) for h, t in state.dd_pages if now_hour - h <= DEDUPE_HOURS]
+    if state.remembered > MAX_REMEMBERED:
+        hours = sorted(int(h) for h in state.seen)
+        digests = [d for h in hours for d in state.seen[str(h)]]
+        token = hashlib.blake2b(f"{state.ver}:{','.join(digests)}".encode(), digest_size=4).hexdigest()
+        page = DedupePage(first_hour=hours[0], last_hour=hours[-1], token=token, digests=digests)
+        state.spill = [*state.spill, page]
+        state.dd_pages = [*state.dd_pages, (page.last_hour, token)]
+        state.seen = {}
+    if len(state.dd_pages) > MAX_DEDUPE_PAGES:
+        state.dd_pages = state.dd_pages[-MAX_DEDUPE_PAGES:]
+        return False
+    return True
+
+
+def _prune(state: LeadState, rules: CompiledRules, now_s: int) -> None:
+    """Keep the state bounded: close cap windows, forget what can no longer change a score or a
+    dedupe decision, and cap every list (see :mod:`leadscore.scoring.state`)."""
+    now_day = now_s // DAY
+    if state.legacy_counters:
+        for rule_id, days in state.legacy_counters.items():
+            facts = state.activity.setdefault(rule_id, RuleFacts())
+            for d, c in days.items():
+                facts.days[d] = facts.days.get(d, 0) + c
+        state.legacy_counters = {}
+    models = _model_of(rules)
+    by_id = rules.by_id
+    for rule_id, facts in state.activity.items():
+        rule = by_id.get(rule_id)
+        model = models.get(rule_id)
+        if rule is not None and model is not None:
+            _close_windows(rule, model, facts, now_day)
+    horizon = _surge_horizon(rules)
+    state.surge_days = {d: p for d, p in state.surge_days.items() if now_day - int(d) < horizon}
+    if not _forget_seen(state, now_s // HOUR):
+        state.memory_full = True
+    delivered = sorted(((t, m) for m, t in state.delivered.items() if t > now_s - DAY), reverse=True)
     state.delivered = {m: t for t, m in delivered[:MAX_DELIVERED]}
-    horizon = max((h for m in rules.models if (h := _horizon_days(m)) is not None), default=None)
-    if horizon is not None:
-        decaying = {r.id for r in rules.activity if r.decays}
-        for rule_id in list(state.counters):
-            if rule_id in decaying:
-                days = {d: c for d, c in state.counters[rule_id].items() if now_day - int(d) < horizon}
-                if days:
-                    state.counters[rule_id] = days
-                else:
-                    del state.counters[rule_id]
-    # A sent alert is done: ``last_alert_at`` keeps its time for the cooldown, and every write would
-    # otherwise carry its score card along.
-    state.outbox = {k: a for k, a in state.outbox.items() if a.status != "sent"}
+    state.recent = sorted(state.recent, key=lambda r: r.at)[-MAX_RECENT:]
+    state.anonymous_ids = state.anonymous_ids[-MAX_ANONYMOUS_IDS:]
+    state.merged_from = state.merged_from[-MAX_MERGED:]
+    # A sent (or failed) alert is done: ``last_alert_at`` keeps its time for the cooldown, and every
+    # write would otherwise carry its score card along. Pending alerts beyond the cap are superseded
+    # by newer ones of the same lead (sales needs the newest), oldest first.
+    outbox = {k: a for k, a in state.outbox.items() if a.status in ("pending", "sending")}
+    if len(outbox) > MAX_PENDING_ALERTS:
+        waiting = sorted((a for a in outbox.values() if a.status == "pending"), key=lambda a: a.created_at)
+        for alert in waiting[: len(outbox) - MAX_PENDING_ALERTS]:
+            del outbox[alert.id]
+    state.outbox = outbox
 
 
 def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
@@ -388,7 +630,7 @@ def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
         state.email = event.identity.email
     anon = event.identity.anonymous_id
     if anon and anon not in state.anonymous_ids:
-        state.anonymous_ids = [*state.anonymous_ids, anon][-20:]
+        state.anonymous_ids = [*state.anonymous_ids, anon]
     if event.profile is not None:
         state.profile.update({k: v for k, v in event.profile.fields().items() if v is not None})
 
@@ -408,13 +650,23 @@ def _current_card(
         and card.rules_version == rules.version
         and card.computed_at <= now_s
         and card.computed_at // DAY == now_s // DAY
+        and not state.legacy_counters
     ):
         model = next((m for m in rules.models if m.name == card.model), None)
         if model is not None and model.sales_ready(default_threshold) == card.threshold:
             return card
-    fresh = evaluate(state, rules, now, default_threshold, due=False)
+    fresh = evaluate(state, rules, now, default_threshold, due=False, explain=False)
     fresh.due_at = card.due_at if card is not None else None
     return fresh
+
+
+def _snapshot(
+    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> ScoreCard:
+    """The card an alert carries: explained, with at most MAX_ALERT_CONTRIBUTIONS contributions."""
+    card = evaluate(state, rules, now, default_threshold, due=False)
+    card.contributions = card.contributions[:MAX_ALERT_CONTRIBUTIONS]
+    return card
 
 
 def _decide_alerts(
@@ -422,9 +674,11 @@ def _decide_alerts(
     rules: CompiledRules,
     before: ScoreCard,
     after: ScoreCard,
-    now_s: int,
+    now: datetime,
+    default_threshold: float | None,
 ) -> list[AlertEntry]:
     """One alert per upward crossing, re-armed by hysteresis, limited by a cooldown."""
+    now_s = epoch(now)
     model = next(m for m in rules.models if m.name == after.model)
     threshold = after.threshold
     rearm_below = _rearm_level(model, threshold)
@@ -436,7 +690,9 @@ def _decide_alerts(
         return last is not None and now_s - last < seconds
 
     def raise_alert(kind: AlertKind) -> None:
-        entry = AlertEntry(id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=after)
+        card = _snapshot(state, rules, now, default_threshold)
+        card.due_at = after.due_at
+        entry = AlertEntry(id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=card)
         state.outbox[entry.id] = entry
         state.last_alert_at[kind] = now_s
         alerts.append(entry)
@@ -461,54 +717,91 @@ def _decide_alerts(
     return alerts
 
 
+def _remember(state: LeadState, digest: str, hour: int) -> None:
+    key = str(hour)
+    ids = state.seen.get(key)
+    if ids is None:
+        state.seen[key] = [digest]
+    else:
+        ids.append(digest)
+
+
+def _late(event: CanonicalEvent, day: int, now_s: int, max_age_days: int) -> str | None:
+    """Why a live write keeps this event for the rebuild instead of applying it, or None.
+
+    Too old: its cap window is closed. Delivered again longer after it was first received than the
+    dedupe memory lasts (a queue redrive): only the history can tell whether it was counted, and the
+    rebuild replays the history counting each event id once."""
+    now_day = now_s // DAY
+    if day < now_day - max_age_days:
+        return f"arrived {now_day - day} days late: counted when the lead is rebuilt from history"
+    received = event.received_at
+    if received is not None and now_s - epoch(received) > DEDUPE_HOURS * HOUR:
+        return "delivered again after the dedupe window: counted once when the lead is rebuilt from history"
+    return None
+
+
 def apply_events(
     state: LeadState,
     events: Iterable[CanonicalEvent],
     rules: CompiledRules,
     now: datetime,
     default_threshold: float | None = None,
-    max_age_days: int | None = DEDUPE_DAYS,
+    max_age_days: int | None = LATE_DAYS,
+    remembered: Collection[str] = (),
 ) -> Outcome:
     """Apply events to a copy of ``state``. Duplicates (by event id) change nothing.
 
-    Live scoring refuses events older than the dedupe memory (``max_age_days``): they are kept in
-    history for a rescore. A replay from history or a dry run passes ``None``.
+    ``remembered``: digests the lead item does not hold (its dedupe pages, or its history for a
+    delivery older than the memory window), read by the caller. Live scoring applies events up to
+    ``max_age_days`` old; older ones are kept in the history and ``rebuild_at`` asks for a rebuild of
+    the lead from it. A replay from history (on a fresh state) or a dry run passes ``None``.
     """
     now_s = epoch(now)
     now_day = now_s // DAY
+    now_hour = now_s // HOUR
     before = _current_card(state, rules, now, default_threshold)
     new = state.clone()
     outcome = Outcome(state=new, before=before, after=before)
-    batch_seen: set[str] = set()
+    known: set[str] = {d for ids in state.seen.values() for d in ids}
+    by_id = rules.by_id
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
         occurred = min(epoch(event.occurred_at), now_s)
         day = occurred // DAY
         digest = event_digest(event.event_id)
-        if digest in batch_seen or digest in new.seen.get(str(day), ()):
+        if digest in known or digest in remembered:
             outcome.duplicates.append(event)
             continue
-        if max_age_days is not None and day <= now_day - max_age_days:
-            outcome.unscored.append(
-                (event, f"older than {DEDUPE_DAYS} days: kept in history, rescore to count it")
-            )
-            continue
-        batch_seen.add(digest)
-        new.seen[str(day)] = [*new.seen.get(str(day), []), digest]
+        known.add(digest)
+        _remember(new, digest, now_hour)
         outcome.accepted.append(event)
         new.events_total += 1
         _merge_profile(new, event)
+        if max_age_days is not None:
+            late = _late(event, day, now_s, max_age_days)
+            if late is not None:
+                outcome.late += 1
+                outcome.unscored.append((event, late))
+                continue
         if event.type == "email_delivered" and event.properties.get("message_id") is not None:
-            new.delivered[str(event.properties["message_id"])] = occurred
+            new.delivered[message_digest(str(event.properties["message_id"]))] = occurred
         why = bot_reason(event, rules, new)
         matched: list[str] = []
         if why is None:
-            facts = event_facts(event)
-            for rule in rules.match_activity(facts):
+            key = str(day)
+            surge_points = 0.0
+            for rule in rules.match_activity(event_facts(event)):
                 matched.append(rule.id)
-                days = new.counters.setdefault(rule.id, {})
-                days[str(day)] = days.get(str(day), 0) + 1
-                new.totals[rule.id] = new.totals.get(rule.id, 0) + 1
-                new.last_seen[rule.id] = max(new.last_seen.get(rule.id, 0), occurred)
+                facts = new.activity.get(rule.id)
+                if facts is None:
+                    facts = new.activity[rule.id] = RuleFacts()
+                facts.days[key] = facts.days.get(key, 0) + 1
+                facts.n += 1
+                facts.last = max(facts.last, occurred)
+                if rule.points > 0:
+                    surge_points += rule.points
+            if surge_points:
+                new.surge_days[key] = round(new.surge_days.get(key, 0.0) + surge_points, 4)
         else:
             outcome.unscored.append((event, why))
         if event.type not in ("identify", "email_delivered"):
@@ -518,20 +811,21 @@ def apply_events(
                     at=occurred,
                     type=event.type,
                     source=event.source,
-                    name=event.name,
-                    path=str(path) if path is not None else None,
-                    rules=matched,
-                    bot=why,
+                    name=clip(event.name, 100),
+                    path=clip(str(path)) if path is not None else None,
+                    rules=[r for r in matched if r in by_id][:MAX_RECENT_RULES],
+                    bot=clip(why, 100),
                 )
             )
-    new.recent = sorted(new.recent, key=lambda r: r.at)[-RECENT_ACTIVITIES:]
     if not outcome.accepted:
         return outcome
     new.ver = state.ver + 1
     new.created_at = state.created_at or now_s
     new.updated_at = now_s
-    _prune(new, rules, now_day)
-    after = evaluate(new, rules, now, default_threshold)
+    if outcome.late and new.rebuild_at is None:
+        new.rebuild_at = now_s  # the sweep's next run rebuilds it (at most once per run)
+    _prune(new, rules, now_s)
+    after = evaluate(new, rules, now, default_threshold, explain=False)
     stored = before.due_at
     if stored is not None and after.due_at is not None and now_s < stored < after.due_at:
         # Keep the earlier visit: the sweep then finds nothing to change and stores the later day.
@@ -539,7 +833,7 @@ def apply_events(
         after.due_at = stored
     outcome.after = after
     new.card = after
-    outcome.alerts = _decide_alerts(new, rules, before, after, now_s)
+    outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold)
     return outcome
 
 
@@ -549,18 +843,22 @@ def rebuild(
     rules: CompiledRules,
     now: datetime,
     default_threshold: float | None = None,
+    *,
+    alerts: bool = False,
 ) -> LeadState:
     """Recompute a lead from its whole history with the current rules (after a rules change, or to
-    count events that arrived too late to score live). Never alerts; keeps what people recorded.
+    count events that arrived too late to score live). Keeps what people recorded. Raises no alert
+    unless ``alerts`` (then a crossing the rebuild reveals alerts, as a live write would).
 
-    Facts derived from events (profile, counters, dedupe memory, recent activity) are rebuilt;
-    identity links, alert state, adjustments and outcomes are kept as they are.
+    Facts derived from events (profile, activity, recent activity) are rebuilt; identity links, the
+    dedupe memory, alert state, adjustments and outcomes are kept as they are.
     """
     fresh = LeadState(
         lead_id=state.lead_id,
         email=state.email,
         anonymous_ids=list(state.anonymous_ids),
         merged_into=state.merged_into,
+        absorbed=state.absorbed,
         merged_from=list(state.merged_from),
         created_at=state.created_at,
         adjustments=list(state.adjustments),
@@ -569,15 +867,30 @@ def rebuild(
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
-    new.card = evaluate(new, rules, now, default_threshold)
+    new.seen = {h: list(ids) for h, ids in state.seen.items()}
+    new.dd_pages = list(state.dd_pages)
+    new.spill = list(state.spill)
+    new.rebuild_at = None
+    new.card = evaluate(new, rules, now, default_threshold, explain=False)
     new.outbox = dict(state.outbox)
     new.journal = list(state.journal)  # history is what was replayed: it does not change
     new.last_alert_at = dict(state.last_alert_at)
     new.armed = dict(state.armed)
+    if alerts and state.card is not None:
+        _decide_alerts(new, rules, state.card, new.card, now, default_threshold)
+        return new
     model = next(m for m in rules.models if m.name == new.card.model)
     if new.card.score < _rearm_level(model, new.card.threshold):
         new.armed["sales_ready"] = True
     return new
+
+
+_NOT_FACTS: dict[str, Any] = {"ver": True, "updated_at": True, "card": {"computed_at"}}
+
+
+def same_facts(a: LeadState, b: LeadState) -> bool:
+    """Whether two states hold the same facts and card (ignoring versions and when they were written)."""
+    return a.model_dump(exclude=_NOT_FACTS) == b.model_dump(exclude=_NOT_FACTS) and a.seen == b.seen
 
 
 def merge_in(
@@ -591,18 +904,19 @@ def merge_in(
     """Merge an identified visitor's anonymous history into the known lead, scored once.
 
     Idempotent: the known lead remembers which anonymous leads it absorbed, and events it already
-    counted are duplicates by id. Old anonymous events count too (a replay, not live traffic).
+    counted are duplicates by id. Events too old to apply live ask for a rebuild, which replays the
+    known lead's history (the anonymous history is copied into it by the caller).
     """
     if anonymous_lead_id in state.merged_from:
-        card = state.card or evaluate(state, rules, now, default_threshold)
+        card = state.card or evaluate(state, rules, now, default_threshold, explain=False)
         return Outcome(state=state, before=card, after=card)
-    outcome = apply_events(state, events, rules, now, default_threshold, max_age_days=None)
+    outcome = apply_events(state, events, rules, now, default_threshold)
     new = outcome.state
     if not outcome.changed:
         new.ver = state.ver + 1
         new.updated_at = epoch(now)
         new.card = outcome.after
-    new.merged_from = [*new.merged_from, anonymous_lead_id]
+    new.merged_from = [*new.merged_from, anonymous_lead_id][-MAX_MERGED:]
     outcome.dirty = True
     return outcome
 
@@ -611,14 +925,14 @@ def rescore(
     state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
 ) -> LeadState | None:
     """Re-evaluate a lead with no new events (decay sweep, new rules). None if nothing changed."""
-    card = evaluate(state, rules, now, default_threshold)
-    if state.card is not None and _same(card, state.card):
+    card = evaluate(state, rules, now, default_threshold, explain=False)
+    if state.card is not None and _same(card, state.card) and not state.legacy_counters:
         return None
     new = state.clone()
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
     new.card = card
-    _prune(new, rules, epoch(now) // DAY)
+    _prune(new, rules, epoch(now))
     model = next(m for m in rules.models if m.name == card.model)
     if card.score < _rearm_level(model, card.threshold):
         new.armed["sales_ready"] = True
@@ -626,7 +940,7 @@ def rescore(
 
 
 def _same(a: ScoreCard, b: ScoreCard) -> bool:
-    keys = ("score", "tier", "grade", "surge", "rules_version", "due_at", "disqualified")
+    keys = ("score", "tier", "grade", "surge", "rules_version", "due_at", "disqualified", "categories")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 

@@ -1,21 +1,53 @@
-"""The lead's state: everything scoring needs, kept in one DynamoDB item.
+"""The lead's state: everything scoring needs, kept in one DynamoDB item of bounded size.
 
-The state holds *facts* (profile, per-rule counters by day, recent dedupe ids, recent activity) and
-*derived* values (the score card). Derived values are a pure function of the facts, the rules and the
-time, so a lead can always be rescored. Every writer bumps ``ver``; writes are conditional on it.
+The state holds *facts* (profile, per-rule activity, the dedupe memory, recent activity) and *derived*
+values (the score card). Derived values are a pure function of the facts, the rules and the time, so a
+lead can always be rescored. Every writer bumps ``ver``; writes are conditional on it.
+
+Every part of the state is bounded whatever the lead's history length or what anyone sends
+(docs/architecture.md, "A lead item of bounded size"):
+
+- per-rule activity (:class:`RuleFacts`) keeps day counts only for the cap windows that can still
+  receive an event (``LATE_DAYS``); older windows are folded into one decayed sum per rule;
+- the dedupe memory keeps at most ``MAX_REMEMBERED`` event digests for ``DEDUPE_HOURS`` after each was
+  first seen; the overflow moves to dedupe pages (separate items) that the scorer reads back;
+- lists (recent activity, anonymous ids, merges, adjustments, outcomes, pending alerts) have caps.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Scalar = str | int | float | bool
 AlertKind = Literal["sales_ready", "surge"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
+STATE_FORMAT = 3  # the layout of the state blob; 1-2 are read by leadscore.dal.legacy
+
+# Bounds of the lists a lead item holds (see the module docstring).
+MAX_RECENT = 10
+MAX_ANONYMOUS_IDS = 10
+MAX_MERGED = 50
+MAX_ADJUSTMENTS = 50
+MAX_OUTCOMES = 20
+MAX_PENDING_ALERTS = 10
+MAX_ALERT_CONTRIBUTIONS = 20
+MAX_TEXT = 200  # characters of a path, an event name or a reason kept in the item
+MAX_DEDUPE_PAGES = 64  # dedupe pages a lead remembers; beyond, the oldest are forgotten
+# Delivery of an alert (docs/architecture.md, "Alerts"): the notifier's claim lasts LEASE_SECONDS;
+# an alert still pending REDRIVE_AFTER_SECONDS after it was raised is re-driven by the sweep.
+LEASE_SECONDS = 120
+REDRIVE_AFTER_SECONDS = 300
+
+
+def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """``text`` cut to ``limit`` characters (with an ellipsis), or None."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 class _Model(BaseModel):
@@ -36,6 +68,11 @@ class Contribution(_Model):
 
 
 class ScoreCard(_Model):
+    """The lead's score at ``computed_at``. The lead item stores it with its top reasons but without
+    the per-rule ``contributions`` (derived, and they would make every write of a lead that matches
+    many rules dearer); readers with the rules evaluate the lead again for them. Alert snapshots
+    keep them."""
+
     score: float
     fit: float
     activity: float
@@ -52,6 +89,13 @@ class ScoreCard(_Model):
     computed_at: int = 0
     due_at: int | None = None  # when decay may next move the tier or re-arm an alert
 
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: object) -> object:
+        # Rules once allowed a threshold JSON cannot hold (1e309 is stored as null): such a card is
+        # still read, and evaluated again with the rules in force.
+        return 100.0 if value is None else value
+
 
 class RecentActivity(_Model):
     at: int
@@ -63,17 +107,60 @@ class RecentActivity(_Model):
     bot: str | None = None
 
 
+class RuleFacts(_Model):
+    """One activity rule's evidence, bounded whatever the history length.
+
+    - ``days``: raw matches per epoch day, for the days of the rule's cap windows that can still take
+      an event (a window closes ``LATE_DAYS`` after its last day);
+    - ``kept``: ``[day, counted]`` of closed windows after the cap, only while the model expires
+      activity (``expire_after_days``), so each day expires on its own;
+    - ``fold_day`` / ``fold``: every other closed window, capped and decayed into one sum, expressed
+      at ``fold_day`` (exact for exponential decay); ``folded``: the occurrences in it.
+    """
+
+    n: int = 0  # lifetime matches
+    last: int = 0  # last match, epoch seconds
+    days: dict[str, int] = Field(default_factory=dict)
+    kept: list[tuple[int, int]] = Field(default_factory=list)
+    fold_day: int = 0
+    fold: float = 0.0
+    folded: int = 0
+
+    def copy_facts(self) -> RuleFacts:
+        return RuleFacts(
+            n=self.n,
+            last=self.last,
+            days=dict(self.days),
+            kept=list(self.kept),
+            fold_day=self.fold_day,
+            fold=self.fold,
+            folded=self.folded,
+        )
+
+
 class AlertEntry(_Model):
-    """An alert in the lead's outbox. The notifier publishes it, exactly once per crossing."""
+    """An alert in the lead's outbox. The notifier publishes it; the sweep re-drives it if the
+    notifier was interrupted (docs/architecture.md, "Alerts")."""
 
     id: str
     kind: AlertKind
-    status: Literal["pending", "sending", "sent"] = "pending"
+    status: Literal["pending", "sending", "sent", "failed"] = "pending"
     created_at: int
     lease_until: int = 0
     lease_token: str | None = None  # the notifier's claim: kept when the scorer rewrites the item
     sent_at: int | None = None
+    attempts: int = 0
+    next_attempt_at: int = 0  # after a transient failure: not before this (backoff)
+    error: str | None = None  # why it failed for good (never PII)
     card: ScoreCard
+
+    def retry_at(self) -> int | None:
+        """When the sweep should re-drive this alert if the notifier has not delivered it."""
+        if self.status == "sending":
+            return self.lease_until
+        if self.status == "pending":
+            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
+        return None
 
 
 class Adjustment(_Model):
@@ -101,16 +188,31 @@ class SalesOutcome(_Model):
     rules_version: str | None = None
 
 
+class DedupePage(_Model):
+    """Remembered event digests moved out of the lead item (written as a ``DD#`` item). ``token``
+    derives from the content and the lead version: the lead item lists the pages its committed writes
+    made, so a page left by a writer that lost a race is never read (it could name events that
+    were not counted)."""
+
+    first_hour: int
+    last_hour: int
+    token: str
+    digests: list[str]
+
+
 class LeadState(_Model):
     lead_id: str
     email: str | None = None
     anonymous_ids: list[str] = Field(default_factory=list)
     profile: dict[str, Scalar] = Field(default_factory=dict)
-    counters: dict[str, dict[str, int]] = Field(default_factory=dict)  # rule id -> epoch day -> matches
-    totals: dict[str, int] = Field(default_factory=dict)  # rule id -> lifetime matches
-    last_seen: dict[str, int] = Field(default_factory=dict)  # rule id -> epoch seconds
-    seen: dict[str, list[str]] = Field(default_factory=dict)  # occurred epoch day -> event digests
-    delivered: dict[str, int] = Field(default_factory=dict)  # email message id -> delivered at (bot check)
+    activity: dict[str, RuleFacts] = Field(default_factory=dict)  # rule id -> its evidence
+    surge_days: dict[str, float] = Field(default_factory=dict)  # epoch day -> points of positive rules
+    # The dedupe memory: hour first seen -> digests of the events first seen then, and the dedupe
+    # pages (last hour, token) holding the overflow. Stored as a binary attribute beside the blob
+    # (digests do not compress).
+    seen: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
+    dd_pages: list[tuple[int, str]] = Field(default_factory=list, exclude=True)
+    delivered: dict[str, int] = Field(default_factory=dict)  # message digest -> delivered at (bot check)
     recent: list[RecentActivity] = Field(default_factory=list)
     events_total: int = 0
     ver: int = 0
@@ -121,28 +223,35 @@ class LeadState(_Model):
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
     merged_into: str | None = None  # an anonymous visitor, once identified: the known lead's id
-    merged_from: list[str] = Field(default_factory=list)  # anonymous leads whose history is merged in
+    absorbed: bool = False  # an anonymous visitor whose history the known lead has taken in
+    merged_from: list[str] = Field(default_factory=list)  # the newest anonymous leads merged in
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)
-    # The newest history entries (JSON text: event, note, ttl), stored beside the state in the same
-    # atomic write, until the storage layer moves them to a history item. Not part of the state blob.
+    rebuild_at: int | None = None  # events arrived too late to score live: rebuild from history then
+    # Legacy (formats 1-2) day counters, kept until the engine, which has the rules, converts them.
+    legacy_counters: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Transient, written beside the state by the storage layer in the same atomic write (never in the
+    # blob): the newest history entries (JSON text: event, note, ttl) and the dedupe pages to write.
     journal: list[str] = Field(default_factory=list, exclude=True)
+    spill: list[DedupePage] = Field(default_factory=list, exclude=True)
+    memory_full: bool = Field(default=False, exclude=True)  # this write forgot dedupe pages (a flood)
+    stored_due: int | None = Field(default=None, exclude=True)  # the item's ``due_at`` as read
 
     def clone(self) -> LeadState:
         """A copy whose containers can be changed without touching this state.
 
-        Containers are copied one level deep (``counters`` two); the models inside them (alerts,
-        activities, adjustments) are shared, and code replaces them rather than changing them in
-        place. Twenty times cheaper than ``model_copy(deep=True)`` on the per-event path.
+        Containers are copied one level deep (rule facts and the dedupe memory two); the models inside
+        the other containers (alerts, activities, adjustments) are shared, and code replaces them
+        rather than changing them in place. Far cheaper than ``model_copy(deep=True)`` per event.
         """
         return self.model_copy(
             update={
                 "anonymous_ids": list(self.anonymous_ids),
                 "profile": dict(self.profile),
-                "counters": {rule: dict(days) for rule, days in self.counters.items()},
-                "totals": dict(self.totals),
-                "last_seen": dict(self.last_seen),
-                "seen": {day: list(ids) for day, ids in self.seen.items()},
+                "activity": {rule: facts.copy_facts() for rule, facts in self.activity.items()},
+                "surge_days": dict(self.surge_days),
+                "seen": {hour: list(ids) for hour, ids in self.seen.items()},
+                "dd_pages": list(self.dd_pages),
                 "delivered": dict(self.delivered),
                 "recent": list(self.recent),
                 "armed": dict(self.armed),
@@ -151,10 +260,17 @@ class LeadState(_Model):
                 "merged_from": list(self.merged_from),
                 "adjustments": list(self.adjustments),
                 "outcomes": list(self.outcomes),
+                "legacy_counters": {r: dict(d) for r, d in self.legacy_counters.items()},
                 "journal": list(self.journal),
+                "spill": list(self.spill),
+                "memory_full": False,
             }
         )
 
     @property
     def pending_alerts(self) -> list[AlertEntry]:
-        return [a for a in self.outbox.values() if a.status != "sent"]
+        return [a for a in self.outbox.values() if a.status in ("pending", "sending")]
+
+    @property
+    def remembered(self) -> int:
+        return sum(len(ids) for ids in self.seen.values())

@@ -1,0 +1,56 @@
+"""The sales alerts topic (SNS): publish, and tell a permanent refusal from a passing failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from leadscore.dal import clients
+
+# SNS error codes that a retry of the same request cannot fix (Publish's documented errors).
+PERMANENT = frozenset(
+    {
+        "InvalidParameter",
+        "InvalidParameterValue",
+        "ParameterValueInvalid",
+        "ValidationError",
+        "NotFound",
+        "AuthorizationError",
+        "InvalidSecurity",
+    }
+)
+
+
+class PublishRefused(Exception):
+    """SNS refused the request for good (``code`` names why; never the message)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class PublishFailed(Exception):
+    """A failure a later attempt may not meet (throttling, SNS or KMS unavailable, the network)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Topic:
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    def publish(self, request: dict[str, Any]) -> str:
+        """Publish; returns the message id. Raises :class:`PublishRefused` or :class:`PublishFailed`."""
+        try:
+            response = clients.sns().publish(TopicArn=self.arn, **request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+            if code in PERMANENT:
+                raise PublishRefused(code) from None
+            raise PublishFailed(code) from None
+        except BotoCoreError as exc:
+            raise PublishFailed(type(exc).__name__) from None
+        return str(response.get("MessageId", ""))

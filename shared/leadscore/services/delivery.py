@@ -1,0 +1,121 @@
+"""Deliver a lead's pending alerts: one SNS message per alert, never lost, never looping.
+
+Two roads lead here: the notifier (the DynamoDB stream, within seconds of the crossing) and the
+sweep (every run, for alerts still pending ``REDRIVE_AFTER_SECONDS`` after they were raised, or whose
+lease expired: a crash between claim and publish, a stream that gave up). Delivery does not depend on
+a future write of the lead. Each alert is claimed with a lease, published, then marked:
+
+- sent: it leaves ``alert_pending`` (the stream filter) and, at the lead's next write, the outbox;
+- a passing failure (SNS throttled or down): pending again, not before a backoff time. The update
+  makes a stream record, which finds the alert backing off and does nothing: no loop. The sweep
+  retries it when the backoff ends, up to ``MAX_ATTEMPTS``;
+- a request SNS can never accept (checked before publishing, or refused by SNS): failed, with the
+  constraint that failed (never PII), the ``AlertFailed`` metric and a log line.
+
+Exactly once: an alert is published again only if the process died between SNS accepting it and the
+mark. Its ``alert_id`` (lead id / alert id) is stable, so a subscriber drops that duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from leadscore.alerts import sns_message
+from leadscore.dal.topic import PublishFailed, PublishRefused
+from leadscore.scoring.state import AlertEntry, LeadState
+
+MAX_ATTEMPTS = 48
+BACKOFF_SECONDS = 60
+MAX_BACKOFF_SECONDS = 3_600
+
+
+class Outbox(Protocol):
+    def claim(self, lead_id: str, alert_id: str, now: int) -> str | None: ...
+    def mark_sent(self, lead_id: str, alert_id: str, token: str, now: int) -> bool: ...
+    def back_off(
+        self, lead_id: str, alert_id: str, token: str, attempts: int, next_attempt_at: int
+    ) -> bool: ...
+    def fail(self, lead_id: str, alert_id: str, token: str, reason: str) -> bool: ...
+
+
+class Publisher(Protocol):
+    def publish(self, request: dict[str, Any]) -> str: ...
+
+
+Check = Callable[[dict[str, Any]], list[str]]
+
+
+@dataclass
+class Delivered:
+    sent: list[str] = field(default_factory=list)
+    backing_off: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # alert id -> why (no PII)
+    skipped: int = 0  # leased by another delivery, or waiting for its backoff
+
+    def merge(self, other: Delivered) -> None:
+        self.sent += other.sent
+        self.backing_off += other.backing_off
+        self.failed.update(other.failed)
+        self.skipped += other.skipped
+
+
+def backoff(attempts: int) -> int:
+    return min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
+
+
+def due(alert: AlertEntry, now: int) -> bool:
+    """Whether this alert may be attempted now (not leased by a live delivery, not backing off)."""
+    if alert.status == "sending":
+        return alert.lease_until < now
+    return alert.status == "pending" and alert.next_attempt_at <= now
+
+
+def _no_check(_: dict[str, Any]) -> list[str]:
+    return []
+
+
+def deliver(
+    state: LeadState,
+    outbox: Outbox,
+    topic: Publisher,
+    now: Callable[[], int],
+    check: Check = _no_check,
+) -> Delivered:
+    """Publish every pending alert of ``state`` that may be attempted now."""
+    report = Delivered()
+    for alert in state.pending_alerts:
+        at = now()
+        if not due(alert, at):
+            report.skipped += 1
+            continue
+        token = outbox.claim(state.lead_id, alert.id, at)
+        if token is None:
+            report.skipped += 1  # sent, leased or backing off since this state was read
+            continue
+        request = sns_message(state, alert)
+        problems = check(request)
+        if problems:
+            outbox.fail(state.lead_id, alert.id, token, "; ".join(problems))
+            report.failed[alert.id] = "; ".join(problems)
+            continue
+        try:
+            topic.publish(request)
+        except PublishRefused as exc:
+            outbox.fail(state.lead_id, alert.id, token, f"refused by SNS: {exc.code}")
+            report.failed[alert.id] = f"refused by SNS: {exc.code}"
+            continue
+        except PublishFailed as exc:
+            attempts = alert.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                reason = f"gave up after {attempts} attempts (last: {exc.code})"
+                outbox.fail(state.lead_id, alert.id, token, reason)
+                report.failed[alert.id] = reason
+            else:
+                outbox.back_off(state.lead_id, alert.id, token, attempts, now() + backoff(attempts))
+                report.backing_off.append(alert.id)
+            continue
+        outbox.mark_sent(state.lead_id, alert.id, token, now())
+        report.sent.append(alert.id)
+    return report

@@ -1,0 +1,47 @@
+"""Alert delivery wired to this deployment: the leads table's outbox, the alerts topic, the checks
+SNS would apply, metrics and PII-free log lines. Used by the notifier and the sweep worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from leadscore.dal.outbox import Outbox
+from leadscore.dal.topic import Topic
+from leadscore.observability import count, logger
+from leadscore.scoring.state import LeadState
+from leadscore.services.delivery import Delivered, deliver
+from leadscore.settings import get_settings, require
+
+
+def _check(request: dict[str, Any]) -> list[str]:
+    from leadscore import alerts  # TODO(alert-rendering): import publish_problems directly once merged
+
+    problems: Callable[[dict[str, Any]], list[str]] | None = getattr(alerts, "publish_problems", None)
+    return problems(request) if problems is not None else []
+
+
+def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
+    """Deliver the lead's due alerts; count and log what happened (lead and alert ids only)."""
+    settings = get_settings()
+    outbox = Outbox(require(settings.leads_table, "LEADS_TABLE"))
+    topic = Topic(require(settings.alerts_topic_arn, "ALERTS_TOPIC_ARN"))
+    delivered = deliver(state, outbox, topic, now, check=_check)
+    for name, value in (
+        ("AlertsSent", len(delivered.sent)),
+        ("AlertPublishFailed", len(delivered.backing_off)),
+        ("AlertFailed", len(delivered.failed)),
+    ):
+        if value:
+            count(name, value)
+    for alert_id in delivered.sent:
+        logger.info("alert sent", extra={"lead_id": state.lead_id, "alert_id": alert_id})
+    for alert_id in delivered.backing_off:
+        logger.warning(
+            "alert publish failed, backing off", extra={"lead_id": state.lead_id, "alert_id": alert_id}
+        )
+    for alert_id, why in delivered.failed.items():
+        logger.error(
+            "alert failed for good", extra={"lead_id": state.lead_id, "alert_id": alert_id, "reason": why}
+        )
+    return delivered
