@@ -21,7 +21,9 @@ class Settings(BaseModel):
     rules_refresh_seconds: int = Field(default=60, ge=1, le=3600, alias="RULES_REFRESH_SECONDS")
     events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
     alerts_topic_arn: str = Field(default="", alias="ALERTS_TOPIC_ARN")
-    sales_ready_threshold: float | None = Field(default=None, alias="SALES_READY_THRESHOLD")
+    sales_ready_threshold: float | None = Field(
+        default=None, allow_inf_nan=False, alias="SALES_READY_THRESHOLD"
+    )  # finite: it becomes the stored threshold when the rules give none
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="MAX_BODY_BYTES")
     history_ttl_days: int = Field(default=400, ge=1, alias="HISTORY_TTL_DAYS")
     sweep_queue_url: str = Field(default="", alias="SWEEP_QUEUE_URL")

@@ -47,6 +47,8 @@ EXPECTED_ACTIONS = {
         ("dynamodb:BatchWriteItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("s3:GetObject", "RulesBucket/rules/*"),
+        ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
+        ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
     },
     "NotifierFunction": {
         ("sns:Publish", "AlertsTopic"),
@@ -60,12 +62,16 @@ EXPECTED_ACTIONS = {
         ("dynamodb:Query", "LeadsTable/index/hot"),
         ("dynamodb:PutItem", "LeadsTable"),
         ("s3:GetObject", "RulesBucket/rules/*"),
+        ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
+        ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
     },
     "SweeperFunction": {
         ("dynamodb:Query", "LeadsTable/index/due"),
         ("dynamodb:GetItem", "LeadsTable"),
         ("dynamodb:PutItem", "LeadsTable"),
         ("s3:GetObject", "RulesBucket/rules/*"),
+        ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
+        ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
     },
     "ErasureFunction": {
         ("dynamodb:GetItem", "LeadsTable"),
@@ -354,6 +360,16 @@ def test_function_policies_are_exactly_least_privilege(res, function):
                 pairs.add((action, _ref(resource)))
     assert pairs == EXPECTED_ACTIONS[function]
     assert set(res[f"{function}Role"]["Properties"]["ManagedPolicyArns"]) == EXPECTED_MANAGED[function]
+
+
+def test_listing_rules_versions_is_limited_to_the_rules_prefix(res):
+    """The fallback to an older rules version lists the key's versions: never the whole bucket."""
+    readers = ("ScorerFunction", "LeadsApiFunction", "SweeperFunction")
+    for function in readers:
+        listing = [s for s in _inline_statements(res, function) if s["Action"] == "s3:ListBucketVersions"]
+        assert [s["Condition"] for s in listing] == [{"StringLike": {"s3:prefix": "rules/*"}}], function
+        env = res[function]["Properties"]["Environment"]["Variables"]
+        assert env["RULES_KEY"].startswith("rules/")  # the prefix the store lists is allowed
 
 
 # ---------------------------------------------------------------------------------------------- environment

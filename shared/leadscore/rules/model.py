@@ -3,10 +3,17 @@
 Everything here is declarative data. Conditions combine field comparisons with all / any / not;
 there is no eval and no code execution. :mod:`leadscore.rules.compiler` turns a validated
 document into closures once per rules version.
+
+Every number is bounded (the limits below, documented in the README's Rules section): it must be
+finite (no NaN or Infinity, which JSON parsers accept as ``NaN``, ``Infinity`` or ``1e309``), inside
+its range, and a number, never ``true``/``false`` or a string. A document that validates therefore
+cannot overflow scoring (``alert_cooldown_hours: 1e305`` once did) or make the score card store a
+non-number (``sales_ready: 1e309`` was stored as a null threshold).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,7 +29,9 @@ from pydantic import (
 
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
-Scalar = str | int | float | bool
+# A float here may be NaN or infinite for validation to get past the union (whose errors would name
+# every branch): FieldCondition then refuses it with one message naming the operator and the field.
+Scalar = str | int | Annotated[float, Field(allow_inf_nan=True)] | bool
 
 RULE_ID = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
@@ -46,13 +55,38 @@ NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})
 ACTIVITY_FIELDS = frozenset({"type", "name", "source"})
 PROPERTIES_PREFIX = "properties."
 
+# --------------------------------------------------------------------------- bounds
+MAX_RULE_POINTS = 1_000  # one rule's points, either sign
+# Scores: thresholds, hysteresis, tier minimums, grade cut-offs, caps' max_points, surge min_points.
+MAX_SCORE = 100_000
+MAX_OPERAND = 10**15  # numbers compared with gte/gt/lte/lt, equals or in (revenue in cents fits)
+MAX_PER_WINDOW = 100_000  # occurrences per cap window
+MAX_COOLDOWN_HOURS = 8_760  # a year
+MIN_HALF_LIFE_DAYS = 0.1  # decay is weighed per day: shorter means "today only" anyway
+MAX_DAYS = 3_650  # half-life and expiry
+MAX_SURGE_RATIO = 1_000
+MAX_BOT_SECONDS = 3_600
+
+
+def _number(ge: float, le: float, **kw: Any) -> Any:
+    """A bounded, finite number; ``strict`` refuses ``true``/``false`` and numeric strings (the JSON
+    schema says ``number``), ``allow_inf_nan=False`` refuses NaN and Infinity."""
+    return Field(ge=ge, le=le, strict=True, allow_inf_nan=False, **kw)
+
+
+def _integer(ge: int, le: int, **kw: Any) -> Any:
+    return Field(ge=ge, le=le, strict=True, **kw)
+
+
 STRING_OPERATORS = ("equals", "in", "contains", "starts_with", "ends_with", "regex", "in_list")
 NUMERIC_OPERATORS = ("gte", "gt", "lte", "lt")
 OPERATORS = (*STRING_OPERATORS, *NUMERIC_OPERATORS, "exists")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: no float in a document may be NaN or infinite (the numeric fields say so
+    # again, and FieldCondition checks the numbers in ``equals`` and ``in`` itself).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class FieldCondition(_Strict):
@@ -70,10 +104,10 @@ class FieldCondition(_Strict):
     ends_with: str | list[str] | None = None
     regex: str | None = Field(default=None, max_length=1000, description="RE2 syntax (linear time)")
     in_list: str | None = Field(default=None, description="name of a list in `lists` or a built-in list")
-    gte: float | None = None
-    gt: float | None = None
-    lte: float | None = None
-    lt: float | None = None
+    gte: float | None = _number(-MAX_OPERAND, MAX_OPERAND, default=None)
+    gt: float | None = _number(-MAX_OPERAND, MAX_OPERAND, default=None)
+    lte: float | None = _number(-MAX_OPERAND, MAX_OPERAND, default=None)
+    lt: float | None = _number(-MAX_OPERAND, MAX_OPERAND, default=None)
     exists: bool | None = None
     case_sensitive: bool = False
 
@@ -94,6 +128,14 @@ class FieldCondition(_Strict):
             value = getattr(self, name)
             if value in ("", []):
                 raise ValueError(f"'{name}' on '{self.field}' needs a non-empty value")
+        if "equals" in given or "in" in given:
+            for value in [self.equals] if "equals" in given else self.in_ or ():
+                if _out_of_range(value):
+                    name = "equals" if "equals" in given else "in"
+                    raise ValueError(
+                        f"'{name}' on '{self.field}': numbers must be finite and within "
+                        f"-{MAX_OPERAND:g}..{MAX_OPERAND:g} ({value!r})"
+                    )
         return self
 
     def _given(self) -> list[str]:
@@ -116,6 +158,13 @@ class FieldCondition(_Strict):
 
 
 _OPERATOR_OF = {("in_" if name == "in" else name): name for name in OPERATORS}
+
+
+def _out_of_range(value: Scalar | None) -> bool:
+    """A number in ``equals``/``in`` that is not finite or beyond the bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not (math.isfinite(value) and -MAX_OPERAND <= value <= MAX_OPERAND)
 
 
 class AllCondition(_Strict):
@@ -158,7 +207,7 @@ class Rule(_Strict):
     id: str = Field(pattern=RULE_ID, description="unique across the document; counters are kept by id")
     description: str = Field(min_length=1, max_length=120, description="plain words, e.g. 'Viewed pricing'")
     when: Condition
-    points: float = Field(ge=-1000, le=1000)
+    points: float = _number(-MAX_RULE_POINTS, MAX_RULE_POINTS)
     category: str | None = Field(default=None, pattern=RULE_ID, description="product line or interest")
     disqualify: bool = Field(default=False, description="a matching lead is never sales-ready")
 
@@ -170,9 +219,18 @@ class FitRule(Rule):
 class Cap(_Strict):
     """Limits on what one activity rule can contribute."""
 
-    max_points: float | None = Field(default=None, gt=0, description="at most this many points (absolute)")
-    per_window: int | None = Field(default=None, ge=1, description="at most this many occurrences per window")
-    window_days: int = Field(default=7, ge=1, le=365)
+    max_points: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_SCORE,
+        strict=True,
+        allow_inf_nan=False,
+        description="at most this many points (absolute)",
+    )
+    per_window: int | None = _integer(
+        1, MAX_PER_WINDOW, default=None, description="at most this many occurrences per window"
+    )
+    window_days: int = _integer(1, 365, default=7)
 
     @model_validator(mode="after")
     def _something(self) -> Cap:
@@ -190,23 +248,25 @@ class ActivityRule(Rule):
 
 class Tier(_Strict):
     name: str = Field(pattern=RULE_ID)
-    min: float
+    min: float = _number(-MAX_SCORE, MAX_SCORE)
 
 
 class Thresholds(_Strict):
-    sales_ready: float | None = Field(
+    sales_ready: float | None = _number(
+        0,
+        MAX_SCORE,
         default=None,
         description="overrides the SalesReadyThreshold template parameter when set (see README)",
     )
-    hysteresis: float = Field(
-        default=0, ge=0, description="fall this far below sales_ready to re-arm the alert"
+    hysteresis: float = _number(
+        0, MAX_SCORE, default=0, description="fall this far below sales_ready to re-arm the alert"
     )
     tiers: list[Tier] = Field(
         default_factory=lambda: [Tier(name="warm", min=60)],
         description="tiers between cold and sales_ready, ascending",
     )
-    alert_cooldown_hours: float = Field(
-        default=24, ge=0, description="at most one alert per kind per cooldown"
+    alert_cooldown_hours: float = _number(
+        0, MAX_COOLDOWN_HOURS, default=24, description="at most one alert per kind per cooldown"
     )
 
     @field_validator("tiers")
@@ -224,21 +284,22 @@ class Thresholds(_Strict):
 
 FitBand = Literal["A", "B", "C"]
 ActivityBand = Literal["4", "3", "2"]
+CutOff = Annotated[float, _number(-MAX_SCORE, MAX_SCORE)]
 
 
-def _fit_bands() -> dict[FitBand, float]:
+def _fit_bands() -> dict[FitBand, CutOff]:
     return {"A": 50.0, "B": 30.0, "C": 10.0}
 
 
-def _activity_bands() -> dict[ActivityBand, float]:
+def _activity_bands() -> dict[ActivityBand, CutOff]:
     return {"4": 60.0, "3": 30.0, "2": 10.0}
 
 
 class Grade(_Strict):
     """Fit letter A-D and activity digit 4-1: the minimum score for each band (D and 1 are the rest)."""
 
-    fit: dict[FitBand, float] = Field(default_factory=_fit_bands)
-    activity: dict[ActivityBand, float] = Field(default_factory=_activity_bands)
+    fit: dict[FitBand, CutOff] = Field(default_factory=_fit_bands)
+    activity: dict[ActivityBand, CutOff] = Field(default_factory=_activity_bands)
 
     @model_validator(mode="after")
     def _descending(self) -> Grade:
@@ -252,17 +313,17 @@ class Grade(_Strict):
 
 
 class Decay(_Strict):
-    half_life_days: float | None = Field(default=30, gt=0, le=3650)
-    expire_after_days: int | None = Field(default=None, ge=1, le=3650)
+    half_life_days: float | None = _number(MIN_HALF_LIFE_DAYS, MAX_DAYS, default=30)
+    expire_after_days: int | None = _integer(1, MAX_DAYS, default=None)
 
 
 class Surge(_Strict):
     """A sudden buying signal: recent activity far above the lead's own baseline."""
 
-    window_days: int = Field(default=7, ge=1, le=90)
-    baseline_days: int = Field(default=60, ge=1, le=730)
-    min_points: float = Field(default=30, ge=0)
-    ratio: float = Field(default=3, ge=1)
+    window_days: int = _integer(1, 90, default=7)
+    baseline_days: int = _integer(1, 730, default=60)
+    min_points: float = _number(0, MAX_SCORE, default=30)
+    ratio: float = _number(1, MAX_SURGE_RATIO, default=3)
 
 
 class ScoringModel(_Strict):
@@ -282,7 +343,7 @@ class Bots(_Strict):
 
     user_agent_contains: list[str] = Field(default_factory=list)
     ignore_machine_opens: bool = True
-    min_seconds_after_delivery: int = Field(default=0, ge=0, le=3600)
+    min_seconds_after_delivery: int = _integer(0, MAX_BOT_SECONDS, default=0)
 
 
 class RulesDocument(_Strict):

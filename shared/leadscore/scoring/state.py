@@ -85,15 +85,16 @@ class ScoreCard(_Model):
     surge: bool = False
     model: str = "lead"
     rules_version: str = ""
-    threshold: float = 100.0
+    threshold: float = Field(default=100.0, allow_inf_nan=False)  # never stored as a non-number
     computed_at: int = 0
     due_at: int | None = None  # when decay may next move the tier or re-arm an alert
 
     @field_validator("threshold", mode="before")
     @classmethod
-    def _threshold(cls, value: object) -> object:
-        # Rules once allowed a threshold JSON cannot hold (1e309 is stored as null): such a card is
-        # still read, and evaluated again with the rules in force.
+    def _threshold_of_unbounded_rules(cls, value: object) -> object:
+        """Before rules were bounded, ``sales_ready: 1e309`` (infinity) was stored as JSON null. Such a
+        card reads with the default threshold: it is stale anyway (its rules no longer validate, so
+        its ``rules_version`` is never the one in force) and the next evaluation replaces it."""
         return 100.0 if value is None else value
 
 
