@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from leadscore.dal import codec
-from leadscore.dal.leads import STATE, from_item, to_item
+from leadscore.dal.items import STATE, from_item, to_item
 from leadscore.errors import ConfigurationError
 from leadscore.models.event import lead_id_for_email
 from leadscore.rules.model import Thresholds
@@ -48,7 +48,7 @@ def test_an_item_with_a_null_threshold_is_read() -> None:
     assert back.outbox["surge-1"].card.threshold == 100.0  # the notifier reads the alert too
     expected = state.card.model_dump() | {"threshold": 100.0}
     assert back.card.model_dump() == expected  # nothing else of the card is lost
-    assert back.counters == state.counters and back.events_total == state.events_total
+    assert back.activity == state.activity and back.events_total == state.events_total
 
 
 def test_the_lead_is_scored_again_with_fixed_rules() -> None:
