@@ -342,7 +342,12 @@ def cmd_hot(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
-    """Rebuild a lead from its stored history with the given rules (after a rules change)."""
+    """Rebuild a lead from its stored history with the given rules (after a rules change), or every
+    lead of a stack with the rules in force (``--all``: fanned out, resumable)."""
+    if args.all or args.status or args.resume:
+        return _rescore_all(args)
+    if not args.lead or not args.rules:
+        raise LeadsCliError("give a lead and --rules FILE, or --all")
     from pathlib import Path
 
     from leadscore import clock
@@ -367,6 +372,76 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     card = state.card
     print(f"rescored {lead_id}: {card.score:g} {card.tier} {card.grade} with rules {rules.version}")
     return 0
+
+
+def _rescore_all(args: argparse.Namespace) -> int:
+    """``--all``: one job message per scan segment on the stack's sweep queue; the stack's workers
+    rebuild every lead from its history with the rules in force. ``--resume JOB`` sends again the
+    segments not finished (each from where it stopped); ``--status JOB`` only shows the progress."""
+    import secrets
+    import time
+    from datetime import UTC, datetime
+
+    from leadscore.dal.jobs import JobMessage, Jobs
+
+    if not args.stack:
+        raise LeadsCliError("--all runs on a deployed stack's workers: use --stack NAME")
+    if args.rules or args.lead:
+        raise LeadsCliError("--all rescores every lead with the rules in force: publish the rules first")
+    jobs = Jobs(table_from_stack(args.stack), stack_output(args.stack, "SweepQueueUrl"))
+    job = args.status or args.resume
+    if job is None:
+        job = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S-") + secrets.token_hex(2)
+        jobs.create(job, args.segments, args.alerts, int(time.time()))
+        jobs.enqueue(
+            [
+                JobMessage(kind="rescore", job=job, segment=n, total=args.segments, alerts=args.alerts)
+                for n in range(args.segments)
+            ]
+        )
+        print(
+            f"job {job}: {args.segments} segments queued (--status {job} shows progress, --resume resends)"
+        )
+    meta, segments = jobs.progress(job)
+    if meta is None:
+        raise LeadsCliError(f"no rescore job {job}", code=1)
+    if args.resume:
+        done = {s.segment for s in segments if s.done}
+        starts = {s.segment: s.start for s in segments}
+        again = [
+            JobMessage(
+                kind="rescore",
+                job=job,
+                segment=n,
+                total=meta["total"],
+                alerts=meta["alerts"],
+                start=starts.get(n),
+            )
+            for n in range(meta["total"])
+            if n not in done
+        ]
+        jobs.enqueue(again)
+        print(f"job {job}: {len(again)} unfinished segments queued again")
+    deadline = time.monotonic() + args.wait
+    while True:
+        meta, segments = jobs.progress(job)
+        assert meta is not None
+        print(_progress(job, meta["total"], segments), flush=True)
+        finished = sum(s.done for s in segments) == meta["total"]
+        if finished or time.monotonic() >= deadline:
+            return 0 if finished or args.wait == 0 else 3
+        time.sleep(args.poll)
+
+
+def _progress(job: str, total: int, segments: list[Any]) -> str:
+    done = sum(s.done for s in segments)
+    visited = sum(s.visited for s in segments)
+    rescored = sum(s.rescored for s in segments)
+    failed = sum(s.failed for s in segments)
+    return (
+        f"job {job}: {done}/{total} segments done, {visited:,} leads visited, {rescored:,} rescored, "
+        f"{failed:,} failed"
+    )
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -423,10 +498,19 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     hot.add_argument("--rules", help="rules file explaining the rows (default: the stack's)")
     _targets(hot)
     hot.set_defaults(func=_guarded(cmd_hot))
-    rescore = commands.add_parser("rescore", help="rebuild a lead from its history with the given rules")
-    rescore.add_argument("lead", help="an email address or a lead id")
-    rescore.add_argument("--rules", required=True, help="the rules file to score with (YAML or JSON)")
+    rescore = commands.add_parser(
+        "rescore", help="rebuild a lead (or, with --all, every lead) from its history"
+    )
+    rescore.add_argument("lead", nargs="?", help="an email address or a lead id")
+    rescore.add_argument("--rules", help="the rules file to score one lead with (YAML or JSON)")
     rescore.add_argument("--threshold", type=float, default=None, help="the SalesReadyThreshold parameter")
+    rescore.add_argument("--all", action="store_true", help="every lead of --stack, with the rules in force")
+    rescore.add_argument("--segments", type=_positive, default=16, help="with --all: parallel pieces (16)")
+    rescore.add_argument("--alerts", action="store_true", help="with --all: a rebuild that crosses alerts")
+    rescore.add_argument("--resume", metavar="JOB", help="send a job's unfinished segments again")
+    rescore.add_argument("--status", metavar="JOB", help="show a job's progress")
+    rescore.add_argument("--wait", type=int, default=0, help="seconds to follow the progress (default 0)")
+    rescore.add_argument("--poll", type=float, default=5.0, help="seconds between progress lines")
     _targets(rescore)
     rescore.set_defaults(func=_guarded(cmd_rescore))
     return parser

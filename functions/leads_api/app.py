@@ -86,16 +86,25 @@ def _rules() -> CompiledRules:
     ).current()
 
 
+def _explaining_rules() -> CompiledRules | None:
+    """The rules that explain cards; none yet published only leaves out per-rule contributions."""
+    try:
+        return _rules()
+    except RulesUnavailableError:
+        return None
+
+
 @app.get("/leads")
 def get_hot_list() -> Response[str]:
-    page = service.hot_list(_repo(), _query(), _rules(), clock.now())
+    query = _query()
+    page = service.hot_list(_repo(), query, _explaining_rules(), clock.now())
     logger.info("hot list", extra={"tiers": page["tiers"], "leads": len(page["leads"])})
     return json_response(HTTPStatus.OK, page)
 
 
 @app.get("/leads/<lead>")
 def get_lead(lead: str) -> Response[str]:
-    card = service.get_card(_repo(), lead, rules=_rules(), now=clock.now())
+    card = service.get_card(_repo(), lead, rules=_explaining_rules(), now=clock.now())
     logger.info("score card", extra={"lead_id": card["lead_id"]})
     return json_response(HTTPStatus.OK, card)
 

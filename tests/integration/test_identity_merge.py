@@ -11,7 +11,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous
 
-from tests.support import RULES_EXAMPLE, Stack
+from tests.support import RULES_EXAMPLE, Stack, explained_card
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EMAIL = "jamie@northwind.io"
@@ -60,7 +60,7 @@ def test_identify_merges_the_anonymous_history_once_and_redirects_later_visits(s
     stack.drain()
     known = repo.get_by_email(EMAIL)
     assert known.events_total == 5  # four anonymous page views + the identify, each once
-    by_rule = {c.rule: c for c in known.card.contributions}
+    by_rule = {c.rule: c for c in explained_card(known).contributions}
     assert by_rule["pricing-view"].count == 2
     assert by_rule["title-executive"].points == 25  # the identify's traits are the profile
     assert lead_id_for_anonymous("anon-42") in known.merged_from
@@ -78,7 +78,7 @@ def test_identify_merges_the_anonymous_history_once_and_redirects_later_visits(s
     stack.drain()
     known = repo.get_by_email(EMAIL)
     assert known.events_total == 6
-    assert "case-study-view" in {c.rule for c in known.card.contributions}
+    assert "case-study-view" in {c.rule for c in explained_card(known).contributions}
     assert repo.get(lead_id_for_anonymous("anon-42")).events_total == 4
 
 

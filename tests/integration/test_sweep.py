@@ -1,5 +1,6 @@
-"""The decay sweep (SweeperFunction on its schedule): tiers cool with no new events, the hot list
-follows, the sales-ready alert re-arms so a later crossing alerts again, and nothing is scanned."""
+"""The sweep (SweeperFunction on its schedule, fanned out to SweepWorkerFunction): tiers cool with no
+new events, the hot list follows, the sales-ready alert re-arms so a later crossing alerts again,
+late events are counted, every due lead is visited exactly once, and nothing is scanned."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.scoring.state import LeadState, ScoreCard
 
-from tests.support import RULES_EXAMPLE, Stack, load_event
-from tools.localstack import scheduled_event
+from tests.support import RULES_EXAMPLE, Stack, load_event, run_sweep
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -39,7 +39,7 @@ def dana(stack: Stack) -> Stack:
 
 
 def lead(stack: Stack) -> LeadState:
-    state = LeadRepository(stack.env("SweeperFunction")["LEADS_TABLE"]).get_by_email(DANA)
+    state = LeadRepository(stack.env("SweepWorkerFunction")["LEADS_TABLE"]).get_by_email(DANA)
     assert state is not None and state.card is not None
     return state
 
@@ -57,11 +57,7 @@ def _due(state: LeadState) -> int:
 
 def sweep(stack: Stack, at: datetime) -> dict[str, Any]:
     clock.pin(at)
-    rule = stack.physical_id("SweeperFunctionSweep")
-    result: dict[str, Any] = stack.invoke(
-        "SweeperFunction", scheduled_event(f"arn:aws:events:us-east-1:123456789012:rule/{rule}", at=at)
-    )
-    return result
+    return run_sweep(stack)
 
 
 def hot(stack: Stack, tier: str) -> list[str]:
@@ -158,10 +154,15 @@ def test_the_sweep_queries_the_due_index_and_never_scans(
     assert result["due"] == 4 and result["rescored"] == 4 and result["failed"] == 0
     operations = [op for op, _ in calls]
     assert "Scan" not in operations
-    queries = [p for op, p in calls if op == "Query"]
+    queries = [p for op, p in calls if op == "Query" and p.get("IndexName")]
     assert queries and all(p.get("IndexName") == "due" for p in queries)
     assert all("due_at <= :" in p["KeyConditionExpression"] for p in queries)
-    allowed = {"GetObject", "Query", "GetItem", "PutItem", "BatchWriteItem"}
+    shards = {p["ExpressionAttributeValues"][":d"]["S"] for p in queries}
+    assert len(shards) == 17  # each of the 16 shards, and the partition of items from before sharding
+    allowed = {"GetObject", "Query", "GetItem", "PutItem", "BatchWriteItem", "SendMessageBatch"}
+    # the local stack's pump of the queue and the stream (Lambda's pollers in AWS)
+    allowed |= {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility"}
+    allowed |= {"GetQueueUrl", "GetQueueAttributes", "GetRecords", "GetShardIterator", "DescribeStream"}
     assert {"Query", "GetItem", "PutItem"} <= set(operations) <= allowed
     # A rescore may move a lead's journal out to a history item, when that saves a write unit.
     moved = [
@@ -174,20 +175,81 @@ def test_the_sweep_queries_the_due_index_and_never_scans(
     assert all(sk.startswith("EV#") for sk in moved)
 
 
-def test_the_due_index_is_paged(dana: Stack) -> None:
-    from leadscore.dal.leads import LeadRepository as Repo
-
-    for n in range(5):
+def _more_leads(stack: Stack, n: int, prefix: str) -> None:
+    for i in range(n):
         body = json.dumps(
-            {"email": f"p{n}@northwindlabs.io", "form": "Request a demo", "submission_id": f"p{n}", **PROFILE}
+            {
+                "email": f"{prefix}{i}@northwindlabs.io",
+                "form": "Request a demo",
+                "submission_id": f"{prefix}{i}",
+            }
+            | PROFILE
         )
         assert (
-            dana.call_http("POST", "/forms", body, {"content-type": "application/json"})["statusCode"] == 202
+            stack.call_http("POST", "/forms", body, {"content-type": "application/json"})["statusCode"] == 202
         )
-    dana.drain()
-    repo = Repo(dana.env("SweeperFunction")["LEADS_TABLE"])
+    stack.drain()
+
+
+def test_the_due_index_is_paged_per_shard(dana: Stack) -> None:
+    from leadscore.dal.keys import due_shards
+
+    _more_leads(dana, 5, "p")
+    repo = LeadRepository(dana.env("SweepWorkerFunction")["LEADS_TABLE"])
     later = int((SAMPLE_TIME + timedelta(days=400)).timestamp())
-    ids = list(repo.due(later, page_size=2))
+    ids = [lead for shard in due_shards() for lead, _ in repo.due(shard, later, page_size=2)]
     assert len(ids) == len(set(ids)) == 6
     assert all(len(i) == 32 and i.startswith("e") for i in ids)
-    assert list(repo.due(int(SAMPLE_TIME.timestamp()))) == []
+    assert [lead for shard in due_shards() for lead, _ in repo.due(shard, int(SAMPLE_TIME.timestamp()))] == []
+
+
+def test_every_due_lead_is_visited_exactly_once_when_workers_run_out_of_time(
+    dana: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker low on time sends the rest of its shard on as a new job, continuing after the last
+    lead it visited: every due lead is visited once, none twice, none skipped."""
+    from leadscore.services import sweep as sweep_service
+
+    _more_leads(dana, 30, "q")
+    visits: list[str] = []
+    original = sweep_service.visit_lead
+
+    def counted(repo: Any, lead_id: str, *args: Any) -> None:
+        visits.append(lead_id)
+        original(repo, lead_id, *args)
+
+    monkeypatch.setattr(sweep_service, "visit_lead", counted)
+    budget = iter(range(10**6))
+    monkeypatch.setattr(  # every other check of the time left says it is low: constant continuations
+        "tools.localstack.context.LambdaContext.get_remaining_time_in_millis",
+        lambda self: 60_000 if next(budget) % 2 else 1_000,
+    )
+    result = sweep(dana, SAMPLE_TIME + timedelta(days=400))
+    assert result["due"] == 31 and len(visits) == 31 == len(set(visits))
+    assert result["jobs"] > 17  # the shards' jobs were continued, several times
+    assert result["rescored"] == 31 and result["failed"] == 0
+    assert sweep(dana, SAMPLE_TIME + timedelta(days=400, hours=1))["due"] == 0  # and nothing is left due
+
+
+def test_late_events_are_counted_by_the_sweep_rebuilding_the_lead(dana: Stack) -> None:
+    start = lead(dana)
+    old = (SAMPLE_TIME - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {
+        "type": "track",
+        "event": "Webinar Registered",
+        "userId": "u",
+        "messageId": "late-1",
+        "timestamp": old,
+        "context": {"traits": {"email": DANA}},
+    }
+    response = dana.call_http("POST", "/track", json.dumps(body), {"content-type": "application/json"})
+    assert response["statusCode"] == 202, response
+    dana.drain()
+    waiting = lead(dana)
+    assert waiting.rebuild_at is not None and waiting.events_total == start.events_total + 1
+    assert _card(waiting).score == _card(start).score  # kept, not yet counted
+    result = sweep(dana, SAMPLE_TIME + timedelta(minutes=10))
+    assert result["rebuilt"] == 1
+    rebuilt = lead(dana)
+    assert rebuilt.rebuild_at is None and _card(rebuilt).score > _card(start).score
+    assert dana.inbox() == []  # a rebuild raises no alert

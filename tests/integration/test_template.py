@@ -19,6 +19,7 @@ FUNCTIONS = (
     "NotifierFunction",
     "LeadsApiFunction",
     "SweeperFunction",
+    "SweepWorkerFunction",
     "ErasureFunction",
 )
 LEADS_ROUTES = {
@@ -43,6 +44,7 @@ EXPECTED_ACTIONS = {
         ),
     },
     "ScorerFunction": {
+        ("dynamodb:BatchGetItem", "LeadsTable"),  # uncached leads and their dedupe pages, read first
         ("dynamodb:PutItem", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
@@ -61,14 +63,26 @@ EXPECTED_ACTIONS = {
         ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable/index/hot"),
         ("dynamodb:PutItem", "LeadsTable"),
+        ("dynamodb:BatchWriteItem", "LeadsTable"),  # the journal moving out with an adjustment's write
         ("s3:GetObject", "RulesBucket/rules/*"),
         ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
         ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
     },
     "SweeperFunction": {
+        ("sqs:SendMessage", "SweepQueue"),
+        ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed scheduled run there
+    },
+    "SweepWorkerFunction": {
         ("dynamodb:Query", "LeadsTable/index/due"),
         ("dynamodb:GetItem", "LeadsTable"),
+        ("dynamodb:BatchGetItem", "LeadsTable"),
+        ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:PutItem", "LeadsTable"),
+        ("dynamodb:BatchWriteItem", "LeadsTable"),
+        ("dynamodb:Scan", "LeadsTable"),
+        ("dynamodb:UpdateItem", "LeadsTable"),
+        ("sns:Publish", "AlertsTopic"),
+        ("sqs:SendMessage", "SweepQueue"),
         ("s3:GetObject", "RulesBucket/rules/*"),
         ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
         ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
@@ -77,6 +91,7 @@ EXPECTED_ACTIONS = {
         ("dynamodb:GetItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),
+        ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
     },
 }
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -87,6 +102,11 @@ EXPECTED_MANAGED = {
     "NotifierFunction": {BASIC, XRAY, "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
     "LeadsApiFunction": {BASIC, XRAY},
     "SweeperFunction": {BASIC, XRAY},
+    "SweepWorkerFunction": {
+        BASIC,
+        XRAY,
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    },
     "ErasureFunction": {BASIC, XRAY},  # no trigger: invoked directly (lambda:InvokeFunction)
 }
 
@@ -141,7 +161,7 @@ def test_layer_runtime_matches_function_runtime(tr, res):
         assert props["Architectures"] == ["x86_64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == {"SweeperFunction": 300, "ScorerFunction": 60}.get(function, 30)
+        assert props["Timeout"] == {"SweepWorkerFunction": 120, "ScorerFunction": 60}.get(function, 30)
 
 
 def test_every_handler_is_a_module_of_the_repository(tr):
@@ -212,7 +232,14 @@ def test_leads_table_encryption_recovery_stream_ttl_and_indexes(res):
 
 def test_queues_are_encrypted_and_events_queue_redrives_to_its_dlq(tr, res):
     queues = tr.of_type("AWS::SQS::Queue")
-    assert set(queues) == {"EventsQueue", "EventsDLQ", "NotifierDLQ"}
+    assert set(queues) == {
+        "EventsQueue",
+        "EventsDLQ",
+        "NotifierDLQ",
+        "SweepQueue",
+        "SweepDLQ",
+        "AsyncFailuresDLQ",
+    }
     for name, queue in queues.items():
         props = queue["Properties"]
         assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
@@ -224,6 +251,12 @@ def test_queues_are_encrypted_and_events_queue_redrives_to_its_dlq(tr, res):
     scorer_timeout = res["ScorerFunction"]["Properties"]["Timeout"]
     assert events["VisibilityTimeout"] == 6 * scorer_timeout == 360
     assert res["EventsDLQ"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    jobs = res["SweepQueue"]["Properties"]
+    assert jobs["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SweepDLQ", "Arn"]}
+    assert jobs["VisibilityTimeout"] == 6 * res["SweepWorkerFunction"]["Properties"]["Timeout"]
+    for function in ("SweeperFunction", "ErasureFunction"):  # invoked asynchronously: failures are kept
+        target = res[function]["Properties"]["DeadLetterConfig"]["TargetArn"]
+        assert target == {"Fn::GetAtt": ["AsyncFailuresDLQ", "Arn"]}, function
 
 
 def test_alerts_topic_is_encrypted_and_email_subscription_is_optional(tr, res):
@@ -316,7 +349,9 @@ def test_sweeper_runs_on_the_sweep_schedule(tr, res):
     permission = res["SweeperFunctionSweepPermission"]["Properties"]
     assert permission["Principal"] == "events.amazonaws.com"
     assert permission["SourceArn"] == {"Fn::GetAtt": ["SweeperFunctionSweep", "Arn"]}
-    assert tr.sam["Parameters"]["SweepSchedule"]["Default"] == "rate(1 hour)"
+    assert tr.sam["Parameters"]["SweepSchedule"]["Default"] == "rate(5 minutes)"
+    (mapping,) = [m for m in tr.mappings if m.function == "SweepWorkerFunction"]
+    assert mapping.source == "SweepQueue" and mapping.batch_size == 1
     assert translate(TEMPLATE, {"SweepSchedule": "rate(15 minutes)"}).parameters["SweepSchedule"] == (
         "rate(15 minutes)"
     )
@@ -364,7 +399,7 @@ def test_function_policies_are_exactly_least_privilege(res, function):
 
 def test_listing_rules_versions_is_limited_to_the_rules_prefix(res):
     """The fallback to an older rules version lists the key's versions: never the whole bucket."""
-    readers = ("ScorerFunction", "LeadsApiFunction", "SweeperFunction")
+    readers = ("ScorerFunction", "LeadsApiFunction", "SweepWorkerFunction")
     for function in readers:
         listing = [s for s in _inline_statements(res, function) if s["Action"] == "s3:ListBucketVersions"]
         assert [s["Condition"] for s in listing] == [{"StringLike": {"s3:prefix": "rules/*"}}], function
@@ -452,7 +487,9 @@ def test_function_environments_match_the_architecture(res):
         "SALES_READY_THRESHOLD": {"Ref": "SalesReadyThreshold"},
     }
     assert env["LeadsApiFunction"] == reader
-    assert env["SweeperFunction"] == reader
+    jobs = {"SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
+    assert env["SweeperFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}, **jobs}
+    assert env["SweepWorkerFunction"] == {**reader, **jobs, "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"}}
     assert env["ErasureFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}}
 
 
@@ -465,6 +502,8 @@ def test_outputs(tr):
         "EventsQueueUrl",
         "EventsDLQUrl",
         "NotifierDLQUrl",
+        "SweepQueueUrl",
+        "IngestFunctionUrlEndpoint",
     }
 
 
@@ -482,7 +521,8 @@ def test_parameters_and_defaults(tr):
         "ApiThrottleBurstLimit": 100,
         "SendgridWebhookPublicKeys": "",
         "ApiAccessLogs": "false",
-        "SweepSchedule": "rate(1 hour)",
+        "SweepSchedule": "rate(5 minutes)",
+        "IngestFunctionUrl": "false",
         "EnterpriseAlertsEmail": "",
         "EnterpriseAlertsCategory": "buying-signal",
         # Where each provider's secret lives (SSM / Secrets Manager); empty = that provider is off (401).

@@ -57,3 +57,53 @@ def translated_template() -> dict[str, Any]:
 def endpoint_variables() -> list[str]:
     """Every AWS_ENDPOINT_URL* variable set in this process (they defeat moto's in-process mock)."""
     return [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]
+
+
+def run_sweep(stack: Stack) -> dict[str, Any]:
+    """One run of the sweep schedule, as in AWS: SweeperFunction queues a job per ``due`` shard, the
+    SweepWorkerFunction invocations (pumped from the queue) visit them. Returns their summaries
+    added up: ``due``, ``rescored``, ``rebuilt``, ``unchanged``, ``failed``, ``alerts_sent``,
+    ``moves`` and ``jobs`` (worker invocations, continuations included)."""
+    from collections import Counter
+
+    import functions.sweep_worker.app as worker
+    from tools.localstack import scheduled_event
+
+    summaries: list[dict[str, Any]] = []
+    original = worker.work
+
+    def work(record: Any, lambda_context: Any = None) -> dict[str, Any]:
+        summary = original(record, lambda_context)
+        summaries.append(summary)
+        return summary
+
+    worker.work = work
+    try:
+        rule = stack.physical_id("SweeperFunctionSweep")
+        stack.invoke("SweeperFunction", scheduled_event(f"arn:aws:events:us-east-1:123456789012:rule/{rule}"))
+        stack.drain()
+    finally:
+        worker.work = original
+    totals: dict[str, Any] = {"jobs": len(summaries), "moves": Counter()}
+    for summary in summaries:
+        for key in ("due", "rescored", "rebuilt", "unchanged", "missing", "failed", "alerts_sent"):
+            totals[key] = totals.get(key, 0) + summary[key]
+        totals["moves"].update(summary["moves"])
+    totals["moves"] = dict(totals["moves"])
+    return totals
+
+
+def explained_card(state: Any, rules_path: Path = RULES_EXAMPLE) -> Any:
+    """The lead's card with its per-rule contributions, as the Lead API shows it (the lead item stores
+    the card without them)."""
+    from leadscore import clock
+    from leadscore.rules.compiler import load_rules
+    from leadscore.scoring.engine import evaluate
+
+    if rules_path.suffix in (".yaml", ".yml"):
+        from tools.cli import compile_file
+
+        rules = compile_file(rules_path)[1]
+    else:
+        rules = load_rules(rules_path.read_bytes())
+    return evaluate(state, rules, clock.now(), state.card.threshold if state.card else None)

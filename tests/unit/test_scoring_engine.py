@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -430,7 +431,7 @@ def test_live_scoring_day_by_day_equals_a_replay_of_the_history(spec, per_day: i
     events = [_make(kind, i, hours) for i, (kind, hours) in enumerate(spec)]
     replay = apply_events(fresh(), events, compiled, NOW, 100, max_age_days=None).state
     state = fresh()
-    by_day: dict[int, list] = {}
+    by_day: dict[int, list[Any]] = {}
     for e in events:
         by_day.setdefault(int(e.occurred_at.timestamp()) // 86_400, []).append(e)
     for day in sorted(by_day):

@@ -106,8 +106,8 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
 # --------------------------------------------------------------------------- dedupe memory (binary)
 def pack_dedupe(state: LeadState) -> bytes:
     parts = [struct.pack(">BB", _DD_VERSION, len(state.dd_pages))]
-    for hour, token in state.dd_pages:
-        parts.append(struct.pack(">I", hour) + bytes.fromhex(token))
+    for last_hour, token in state.dd_pages:
+        parts.append(struct.pack(">I", last_hour) + bytes.fromhex(token))
     for hour, digests in sorted(state.seen.items(), key=lambda kv: int(kv[0])):
         parts.append(struct.pack(">IH", int(hour), len(digests)))
         parts.append(bytes.fromhex("".join(digests)))
@@ -165,7 +165,7 @@ def due_time(state: LeadState) -> int | None:
     return min(present) if present else None
 
 
-_STATE_EXCLUDE = {"ver": True, "outbox": True, "card": {"contributions"}}
+_STATE_EXCLUDE: dict[str, Any] = {"ver": True, "outbox": True, "card": {"contributions"}}
 
 
 def to_item(state: LeadState) -> dict[str, Any]:
@@ -200,10 +200,8 @@ def to_item(state: LeadState) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> LeadState:
     """The lead in a DynamoDB item (as the client, a stream record or a failed write returns it)."""
     tag, raw = codec.unpack_tagged(blob(item[STATE]))
-    if tag in codec.LEGACY_TAGS:
-        state = legacy.state_from_json(raw)
-    else:
-        state = LeadState.model_validate_json(raw)
+    legacy_layout = tag in codec.LEGACY_TAGS
+    state = legacy.state_from_json(raw) if legacy_layout else LeadState.model_validate_json(raw)
     state.ver = int(item["ver"]["N"])
     state.outbox = {k: _alert_from_dynamo(k, v) for k, v in item.get("outbox", {}).get("M", {}).items()}
     if JOURNAL in item:

@@ -3,21 +3,37 @@
 The scorer puts an alert in the lead's outbox in the same atomic write that crossed the threshold.
 Delivery (:mod:`leadscore.services.delivery`) claims it with a lease, so a second stream record or the
 sweep does not publish it again while it is being sent, publishes, then records what happened. Every
-update bumps ``ver`` so a scorer holding the item in its cache notices; none of them rewrites the
-item's index keys (the sweep corrects ``due_at`` when it visits).
+update bumps ``ver`` so a scorer holding the item in its cache notices. The updates that end or
+postpone an attempt also move the lead's ``due`` index key (the next visit the sweep owes it), but
+only if the item is still the version the delivery read: else the key stays, and the sweep's visit
+corrects it.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from leadscore.dal import clients
 from leadscore.dal.keys import LEAD_SK, lead_pk
 from leadscore.scoring.state import LEASE_SECONDS
+
+Finished = Literal["moved", "recorded", "lost"]  # recorded with the due key moved / without / not at all
+
+
+@dataclass(frozen=True)
+class DueKey:
+    """The lead's ``due`` index key after an attempt (``at`` None: off the index), valid for the item
+    version ``ver`` (the version the delivery read, plus its claim)."""
+
+    ver: int
+    pk: str
+    at: int | None
+
 
 _NAMES = {
     "#ob": "outbox",
@@ -81,52 +97,90 @@ class Outbox:
         )
         return token if ok else None
 
-    def mark_sent(self, lead_id: str, alert_id: str, token: str, now: int) -> bool:
-        return self._update(
+    def _finish(
+        self,
+        lead_id: str,
+        alert_id: str,
+        token: str,
+        sets: str,
+        values: dict[str, Any],
+        due: DueKey | None,
+        remove_pending: bool,
+    ) -> Finished:
+        """Record how an attempt ended (conditional on our claim), moving the due key with it when
+        the item is still the version ``due`` was computed from."""
+        condition = "#ob.#id.#st = :sending AND #ob.#id.#tok = :tok"
+        values = {**values, ":sending": {"S": "sending"}, ":tok": {"S": token}}
+        tail = " DELETE alert_pending :ids" if remove_pending else ""
+        if remove_pending:
+            values[":ids"] = {"SS": [alert_id]}
+        if due is not None:
+            index = (
+                f", due_pk = :dpk, due_at = :due{tail}"
+                if due.at is not None
+                else f"{tail} REMOVE due_pk, due_at"
+            )
+            due_values = {":ver": {"N": str(due.ver)}}
+            if due.at is not None:
+                due_values |= {":dpk": {"S": due.pk}, ":due": {"N": str(due.at)}}
+            expression = f"SET {sets}, ver = ver + :one{index}"
+            if self._update(
+                lead_id, alert_id, expression, f"{condition} AND ver = :ver", values | due_values
+            ):
+                return "moved"
+        if self._update(lead_id, alert_id, f"SET {sets}, ver = ver + :one{tail}", condition, values):
+            return "recorded"
+        return "lost"  # the claim expired and another delivery took the alert
+
+    def mark_sent(
+        self, lead_id: str, alert_id: str, token: str, now: int, due: DueKey | None = None
+    ) -> Finished:
+        return self._finish(
             lead_id,
             alert_id,
-            "SET #ob.#id.#st = :sent, #ob.#id.#sent = :now, ver = ver + :one DELETE alert_pending :ids",
-            "#ob.#id.#st = :sending AND #ob.#id.#tok = :tok",
-            {
-                ":sent": {"S": "sent"},
-                ":sending": {"S": "sending"},
-                ":now": {"N": str(now)},
-                ":tok": {"S": token},
-                ":ids": {"SS": [alert_id]},
-            },
+            token,
+            "#ob.#id.#st = :sent, #ob.#id.#sent = :now",
+            {":sent": {"S": "sent"}, ":now": {"N": str(now)}},
+            due,
+            remove_pending=True,
         )
 
-    def back_off(self, lead_id: str, alert_id: str, token: str, attempts: int, next_attempt_at: int) -> bool:
+    def back_off(
+        self,
+        lead_id: str,
+        alert_id: str,
+        token: str,
+        attempts: int,
+        next_attempt_at: int,
+        due: DueKey | None = None,
+    ) -> Finished:
         """A transient failure: pending again, not before ``next_attempt_at``. The stream record this
         update makes finds it backing off, so a failure never loops through item rewrites."""
-        return self._update(
+        return self._finish(
             lead_id,
             alert_id,
-            "SET #ob.#id.#st = :pending, #ob.#id.#lease = :zero, #ob.#id.#att = :att,"
-            " #ob.#id.#next = :next, ver = ver + :one",
-            "#ob.#id.#st = :sending AND #ob.#id.#tok = :tok",
+            token,
+            "#ob.#id.#st = :pending, #ob.#id.#lease = :zero, #ob.#id.#att = :att, #ob.#id.#next = :next",
             {
                 ":pending": {"S": "pending"},
-                ":sending": {"S": "sending"},
                 ":zero": {"N": "0"},
                 ":att": {"N": str(attempts)},
                 ":next": {"N": str(next_attempt_at)},
-                ":tok": {"S": token},
             },
+            due,
+            remove_pending=False,
         )
 
-    def fail(self, lead_id: str, alert_id: str, token: str, reason: str) -> bool:
+    def fail(
+        self, lead_id: str, alert_id: str, token: str, reason: str, due: DueKey | None = None
+    ) -> Finished:
         """The alert can never be published: recorded as failed (``reason`` carries no PII)."""
-        return self._update(
+        return self._finish(
             lead_id,
             alert_id,
-            "SET #ob.#id.#st = :failed, #ob.#id.#err = :why, ver = ver + :one DELETE alert_pending :ids",
-            "#ob.#id.#st = :sending AND #ob.#id.#tok = :tok",
-            {
-                ":failed": {"S": "failed"},
-                ":sending": {"S": "sending"},
-                ":why": {"S": reason[:500]},
-                ":tok": {"S": token},
-                ":ids": {"SS": [alert_id]},
-            },
+            token,
+            "#ob.#id.#st = :failed, #ob.#id.#err = :why",
+            {":failed": {"S": "failed"}, ":why": {"S": reason[:500]}},
+            due,
+            remove_pending=True,
         )

@@ -13,12 +13,11 @@ windows are closed): they are kept in the history and the lead is rebuilt from i
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from leadscore.models.event import CanonicalEvent
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
@@ -318,7 +317,7 @@ class _Line:
     """One contribution, before it becomes a :class:`Contribution` (only when explaining)."""
 
     rule: str
-    kind: str
+    kind: Literal["fit", "activity", "adjustment"]
     description: str
     points: float
     count: int = 1
@@ -329,7 +328,7 @@ class _Line:
     def model(self) -> Contribution:
         return Contribution(
             rule=self.rule,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             description=self.description,
             points=self.points,
             count=self.count,
@@ -523,14 +522,6 @@ class Outcome:
         return bool(self.accepted) or self.dirty
 
 
-def _fold_horizon(rule: CompiledRule, model: CompiledModel) -> float:
-    """Days after which a fold of this rule weighs less than MIN_WEIGHT (inf: never)."""
-    weights = _weights(model, rule)
-    if weights.half_life is None:
-        return math.inf
-    return weights.half_life * math.log2(1 / MIN_WEIGHT)
-
-
 def _close_windows(rule: CompiledRule, model: CompiledModel, facts: RuleFacts, now_day: int) -> None:
     """Fold (or keep) every window of ``facts.days`` that can no longer take a live event."""
     oldest_open = now_day - LATE_DAYS
@@ -553,16 +544,15 @@ def _close_windows(rule: CompiledRule, model: CompiledModel, facts: RuleFacts, n
                     if facts.folded
                     else 0.0
                 )
-                for d, n in series:
-                    total += n * float(0.5 ** ((anchor - d) / half_life))
+                for day, n in series:
+                    total += n * float(0.5 ** ((anchor - day) / half_life))
                 facts.fold, facts.fold_day = total, anchor
             facts.folded += sum(n for _, n in series)
     weights = _weights(model, rule)
     if facts.kept:
         facts.kept = [(d, n) for d, n in facts.kept if weights(now_day - d) >= MIN_WEIGHT]
-    if facts.folded and now_day - facts.fold_day > _fold_horizon(rule, model):
-        if facts.fold * weights(now_day - facts.fold_day) < MIN_WEIGHT:
-            facts.fold, facts.folded, facts.fold_day = 0.0, 0, 0
+    if facts.folded and facts.fold * weights(now_day - facts.fold_day) < MIN_WEIGHT:
+        facts.fold, facts.folded, facts.fold_day = 0.0, 0, 0  # decayed to nothing
 
 
 def _surge_horizon(rules: CompiledRules) -> int:
@@ -758,7 +748,6 @@ def apply_events(
     the lead from it. A replay from history (on a fresh state) or a dry run passes ``None``.
     """
     now_s = epoch(now)
-    now_day = now_s // DAY
     now_hour = now_s // HOUR
     before = _current_card(state, rules, now, default_threshold)
     new = state.clone()

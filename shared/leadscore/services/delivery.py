@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leadscore.alerts import sns_message
+from leadscore.dal.items import due_time
+from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
+from leadscore.dal.outbox import DueKey, Finished
 from leadscore.dal.topic import PublishFailed, PublishRefused
 from leadscore.scoring.state import AlertEntry, LeadState
 
@@ -33,11 +36,21 @@ MAX_BACKOFF_SECONDS = 3_600
 
 class Outbox(Protocol):
     def claim(self, lead_id: str, alert_id: str, now: int) -> str | None: ...
-    def mark_sent(self, lead_id: str, alert_id: str, token: str, now: int) -> bool: ...
+    def mark_sent(
+        self, lead_id: str, alert_id: str, token: str, now: int, due: DueKey | None = None
+    ) -> Finished: ...
     def back_off(
-        self, lead_id: str, alert_id: str, token: str, attempts: int, next_attempt_at: int
-    ) -> bool: ...
-    def fail(self, lead_id: str, alert_id: str, token: str, reason: str) -> bool: ...
+        self,
+        lead_id: str,
+        alert_id: str,
+        token: str,
+        attempts: int,
+        next_attempt_at: int,
+        due: DueKey | None = None,
+    ) -> Finished: ...
+    def fail(
+        self, lead_id: str, alert_id: str, token: str, reason: str, due: DueKey | None = None
+    ) -> Finished: ...
 
 
 class Publisher(Protocol):
@@ -62,7 +75,7 @@ class Delivered:
 
 
 def backoff(attempts: int) -> int:
-    return min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
+    return int(min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
 
 
 def due(alert: AlertEntry, now: int) -> bool:
@@ -76,6 +89,28 @@ def _no_check(_: dict[str, Any]) -> list[str]:
     return []
 
 
+class _Tracked:
+    """The lead as this delivery leaves it, and its item version while nobody else writes it."""
+
+    def __init__(self, state: LeadState) -> None:
+        self.state = state.model_copy(update={"outbox": dict(state.outbox)})
+        self.ver: int | None = state.ver
+
+    def claimed(self) -> None:
+        self.ver = None if self.ver is None else self.ver + 1
+
+    def due(self, alert: AlertEntry) -> DueKey | None:
+        """The due key once ``alert`` is in its new state (set before this call)."""
+        self.state.outbox[alert.id] = alert
+        if self.ver is None:
+            return None
+        lead_id = self.state.lead_id
+        return DueKey(ver=self.ver, pk=due_pk(shard_of(lead_id, DUE_SHARDS)), at=due_time(self.state))
+
+    def finished(self, how: Finished) -> None:
+        self.ver = self.ver + 1 if (how == "moved" and self.ver is not None) else None
+
+
 def deliver(
     state: LeadState,
     outbox: Outbox,
@@ -85,6 +120,7 @@ def deliver(
 ) -> Delivered:
     """Publish every pending alert of ``state`` that may be attempted now."""
     report = Delivered()
+    tracked = _Tracked(state)
     for alert in state.pending_alerts:
         at = now()
         if not due(alert, at):
@@ -93,29 +129,34 @@ def deliver(
         token = outbox.claim(state.lead_id, alert.id, at)
         if token is None:
             report.skipped += 1  # sent, leased or backing off since this state was read
+            tracked.ver = None
             continue
+        tracked.claimed()
         request = sns_message(state, alert)
         problems = check(request)
-        if problems:
-            outbox.fail(state.lead_id, alert.id, token, "; ".join(problems))
-            report.failed[alert.id] = "; ".join(problems)
-            continue
-        try:
-            topic.publish(request)
-        except PublishRefused as exc:
-            outbox.fail(state.lead_id, alert.id, token, f"refused by SNS: {exc.code}")
-            report.failed[alert.id] = f"refused by SNS: {exc.code}"
-            continue
-        except PublishFailed as exc:
-            attempts = alert.attempts + 1
-            if attempts >= MAX_ATTEMPTS:
+        reason: str | None = "; ".join(problems) if problems else None
+        if reason is None:
+            try:
+                topic.publish(request)
+            except PublishRefused as exc:
+                reason = f"refused by SNS: {exc.code}"
+            except PublishFailed as exc:
+                attempts = alert.attempts + 1
+                if attempts < MAX_ATTEMPTS:
+                    retry = now() + backoff(attempts)
+                    key = tracked.due(
+                        alert.model_copy(update={"status": "pending", "next_attempt_at": retry})
+                    )
+                    tracked.finished(outbox.back_off(state.lead_id, alert.id, token, attempts, retry, key))
+                    report.backing_off.append(alert.id)
+                    continue
                 reason = f"gave up after {attempts} attempts (last: {exc.code})"
-                outbox.fail(state.lead_id, alert.id, token, reason)
-                report.failed[alert.id] = reason
-            else:
-                outbox.back_off(state.lead_id, alert.id, token, attempts, now() + backoff(attempts))
-                report.backing_off.append(alert.id)
+        if reason is not None:
+            key = tracked.due(alert.model_copy(update={"status": "failed"}))
+            tracked.finished(outbox.fail(state.lead_id, alert.id, token, reason, key))
+            report.failed[alert.id] = reason
             continue
-        outbox.mark_sent(state.lead_id, alert.id, token, now())
+        key = tracked.due(alert.model_copy(update={"status": "sent"}))
+        tracked.finished(outbox.mark_sent(state.lead_id, alert.id, token, now(), key))
         report.sent.append(alert.id)
     return report

@@ -313,10 +313,12 @@ def rescore_from_history(
             return None
         history = [event for event, _ in repo.history(lead_id, consistent=True)]
 
-        def change(state: LeadState) -> LeadState | None:
-            if state.ver != current.ver:
+        def change(
+            state: LeadState, read: LeadState = current, replay: list[CanonicalEvent] = history
+        ) -> LeadState | None:
+            if state.ver != read.ver:
                 raise _Stale  # an event arrived since the history was read
-            new = rebuild(state, history, rules, now, default_threshold, alerts=alerts)
+            new = rebuild(state, replay, rules, now, default_threshold, alerts=alerts)
             if state.rebuild_at is None and same_facts(new, state):
                 return None
             return new
