@@ -399,9 +399,7 @@ def _rescore_all(args: argparse.Namespace) -> int:
                 for n in range(args.segments)
             ]
         )
-        print(
-            f"job {job}: {args.segments} segments queued (--status {job} shows progress, --resume resends)"
-        )
+        print(f"job {job}: {args.segments} segments queued (--status {job} shows progress, --resume resends)")
     meta, segments = jobs.progress(job)
     if meta is None:
         raise LeadsCliError(f"no rescore job {job}", code=1)

@@ -75,7 +75,6 @@ EXPECTED_ACTIONS = {
     "SweepWorkerFunction": {
         ("dynamodb:Query", "LeadsTable/index/due"),
         ("dynamodb:GetItem", "LeadsTable"),
-        ("dynamodb:BatchGetItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:PutItem", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),

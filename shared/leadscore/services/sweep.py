@@ -30,6 +30,15 @@ from leadscore.scoring.state import LeadState
 from leadscore.services.delivery import Delivered, due
 from leadscore.services.scoring import rescore_from_history
 
+__all__ = [
+    "SweepReport",
+    "plan_sweep",
+    "rescore_from_history",
+    "rescore_segment",
+    "sweep_shard",
+    "visit_lead",
+]
+
 Deliver = Callable[[LeadState], Delivered]
 
 
