@@ -36,7 +36,9 @@ def test_a_function_url_request_is_handled_like_the_http_api_route(stack: Stack)
     assert response["statusCode"] == 202, response
     assert json.loads(response["body"])["accepted"] == 1
     stack.drain()
-    lead = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"]).get_by_email("dana.reyes@northwindlabs.io")
+    lead = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"]).get_by_email(
+        "dana.reyes@northwindlabs.io"
+    )
     assert lead is not None and lead.events_total == 1 and lead.card is not None
     # The same checks apply: a malformed body is a 400 naming the problem, not a 5xx.
     bad = dict(via_url, body="{not json")
