@@ -1,7 +1,11 @@
-"""Erasure: "forget this email". Deletes the lead, its history and the anonymous leads merged into it.
+"""Erasure: "forget this email". Deletes the lead, its history, the anonymous leads linked to it, and
+their events waiting in the events dead-letter queue; leaves a PII-free tombstone so events still
+queued cannot bring the person back.
 
 Invoked directly (console, CLI, a privacy workflow): ``{"email": "..."}`` or ``{"lead_id": "..."}``.
-Answers ``{"lead_id": ..., "deleted": n}``; erasing an unknown lead deletes nothing and succeeds.
+Answers ``{"lead_id": ..., "deleted": n, "dead_letters": {"scanned", "deleted", "complete"}}``;
+erasing an unknown lead deletes nothing and succeeds. ``complete: false`` (out of time, or messages
+in flight elsewhere): run it again.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from leadscore.dal.leads import erase_lead, repository
+from leadscore.dal.dlq import purge
+from leadscore.dal.leads import erase_lead, linked_leads, repository
 from leadscore.models.event import Email, lead_id_for_email
 from leadscore.observability import count, logger, metrics
 from leadscore.settings import get_settings, require
@@ -41,8 +46,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except ValidationError as exc:
         fields = [".".join(str(p) for p in e["loc"]) or "request" for e in exc.errors()]
         return {"error": "invalid_request", "message": f"invalid erasure request: {', '.join(fields)}"}
-    table = require(get_settings().leads_table, "LEADS_TABLE")
-    deleted = erase_lead(repository(table), request.target)
+    settings = get_settings()
+    repo = repository(require(settings.leads_table, "LEADS_TABLE"))
+    targets = linked_leads(repo, request.target)
+    deleted = erase_lead(repo, request.target, targets=targets)
+    dlq = purge(
+        require(settings.events_dlq_url, "EVENTS_DLQ_URL"),
+        targets,
+        request.email,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     count("LeadsErased")
-    logger.info("lead erased", extra={"lead_id": request.target, "deleted_items": deleted})
-    return {"lead_id": request.target, "deleted": deleted}
+    if dlq.deleted:
+        count("DeadLettersErased", dlq.deleted)
+    logger.info(
+        "lead erased",
+        extra={
+            "lead_id": request.target,
+            "deleted_items": deleted,
+            "dead_letters_scanned": dlq.scanned,
+            "dead_letters_deleted": dlq.deleted,
+            "complete": dlq.complete,
+        },
+    )
+    return {
+        "lead_id": request.target,
+        "deleted": deleted,
+        "dead_letters": {"scanned": dlq.scanned, "deleted": dlq.deleted, "complete": dlq.complete},
+    }

@@ -27,6 +27,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, alias="MAX_BODY_BYTES")
     history_ttl_days: int = Field(default=400, ge=1, alias="HISTORY_TTL_DAYS")
     sweep_queue_url: str = Field(default="", alias="SWEEP_QUEUE_URL")
+    events_dlq_url: str = Field(default="", alias="EVENTS_DLQ_URL")
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,12 @@ PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 
 # botocore operation -> IAM action, where the names differ.
-ACTION = {"sqs:SendMessageBatch": "sqs:SendMessage", "s3:ListObjectVersions": "s3:ListBucketVersions"}
+ACTION = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+}
 # Granted but not exercised by this run, each with its reason.
 UNUSED_OK = {
     (
@@ -42,6 +47,28 @@ UNUSED_OK = {
         "ErasureFunction",
         "sqs:SendMessage",
     ): "Lambda sends a failed asynchronous invocation to AsyncFailuresDLQ",
+    **{
+        (function, action): "Lambda's event-source poller uses the function's role"
+        for function, actions in (
+            ("ScorerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("SweepWorkerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            (
+                "NotifierFunction",
+                (
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ),
+            ),
+        )
+        for action in actions
+    },
+}
+# The only managed policies a role may carry, each with why it stays.
+MANAGED_OK = {
+    "service-role/AWSLambdaBasicExecutionRole": "logs; scoping to the function's log group is a cycle",
+    "AWSXrayWriteOnlyAccess": "X-Ray has no resource-level permissions",
 }
 
 
@@ -182,6 +209,21 @@ def test_every_call_is_allowed_and_every_permission_is_used(
     assert set(functions) <= set(calls)  # every function ran
 
 
+def test_no_role_carries_a_managed_policy_on_every_queue_table_or_stream() -> None:
+    from tests.support import translated_template
+
+    resources = translated_template()["Resources"]
+    roles = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions} <= set(roles)
+    for name, role in roles.items():
+        if name == "CodeDeployServiceRole":
+            continue  # SAM's deployment preference role, not a function's
+        for arn in role.get("ManagedPolicyArns", []):
+            text = arn["Fn::Sub"] if isinstance(arn, dict) else arn
+            assert text.split(":policy/")[-1] in MANAGED_OK, f"{name} carries {text}"
+
+
 def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """After the samples: every route of the Lead API, and the paths a plain run never takes."""
     from leadscore.dal import items
@@ -267,5 +309,12 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs.create("iam", 2, False, int(NOW.timestamp()))
     jobs.enqueue([JobMessage(kind="rescore", job="iam", segment=n, total=2) for n in range(2)])
     stack.drain()
+    # Erasure reads the events DLQ through: one dead letter of the person's, one of someone else's.
+    monkeypatch.setattr(
+        "tools.localstack.context.LambdaContext.get_remaining_time_in_millis", lambda self: 60_000
+    )
+    sqs = stack.client("sqs")
+    for who in ("tom.becker@oldfield-manufacturing.example", "someone@else.example"):
+        sqs.send_message(QueueUrl=stack.queue_url("EventsDLQ"), MessageBody=json.dumps({"email": who}))
     erased = stack.invoke("ErasureFunction", {"email": "tom.becker@oldfield-manufacturing.example"})
-    assert erased["deleted"] > 0
+    assert erased["deleted"] > 0 and erased["dead_letters"]["deleted"] == 1

@@ -6,10 +6,12 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from leadscore.dal.items import tombstone
 from leadscore.dal.leads import LeadRepository, erase_lead
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
@@ -74,11 +76,17 @@ def test_forget_erases_the_lead_its_history_and_merged_anonymous_leads(stack: St
     response = stack.invoke("ErasureFunction", {"email": "Gone@Acme.com"})
     assert response["lead_id"] == lead_id and response["deleted"] >= 2  # both leads (history rides along)
     dynamodb = stack.client("dynamodb")
-    for pk in (f"LEAD#{lead_id}", f"LEAD#{lead_id_for_anonymous('anon-7')}"):
+    for target in (lead_id, lead_id_for_anonymous("anon-7")):
         left = dynamodb.query(
-            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": pk}}
-        )
-        assert left["Items"] == [], pk
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"LEAD#{target}"}},
+        )["Items"]
+        assert [i["sk"]["S"] for i in left] == ["LEAD"], target  # only the tombstone remains
+        assert "ttl" in left[0]
+        remains = repo.get(target)
+        assert remains is not None and tombstone(remains) and remains.profile == {}
+        assert "acme" not in remains.model_dump_json().lower()
     assert stack.invoke("ErasureFunction", {"email": "gone@acme.com"})["deleted"] == 0  # idempotent
     assert stack.invoke("ErasureFunction", {"email": "not-an-email"})["error"] == "invalid_request"
 
@@ -93,5 +101,77 @@ def test_forget_from_the_cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -
     table = stack.env("ScorerFunction")["LEADS_TABLE"]
     assert main(["privacy", "forget", "cli@acme.com", "--table", table, "--yes"]) == 0
     assert "1 item(s) deleted" in capsys.readouterr().out  # the lead, its history in its journal
-    assert LeadRepository(table).get_by_email("cli@acme.com") is None
+    remains = LeadRepository(table).get_by_email("cli@acme.com")
+    assert remains is None or tombstone(remains)
     assert erase_lead(LeadRepository(table), lead_id_for_email("cli@acme.com")) == 0
+
+
+def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_person_back(
+    stack: Stack,
+) -> None:
+    from leadscore.models.event import CanonicalEvent, Identity
+
+    stack.upload_rules(RULES_EXAMPLE)
+    form = {"email": "gone@acme.com", "submission_id": "f1", "job_title": "VP Sales"}
+    assert (
+        stack.call_http("POST", "/forms", json.dumps(form), {"content-type": "application/json"})[
+            "statusCode"
+        ]
+        == 202
+    )
+    stack.drain()
+    sqs = stack.client("sqs")
+    dlq = stack.queue_url("EventsDLQ")
+
+    def dead_letter(email: str, event_id: str) -> None:
+        event = CanonicalEvent(
+            event_id=event_id,
+            source="forms",
+            type="form_submit",
+            occurred_at=datetime(2026, 11, 23, 17, 0, tzinfo=UTC),
+            identity=Identity(email=email),
+        )
+        sqs.send_message(QueueUrl=dlq, MessageBody=event.model_dump_json())
+
+    dead_letter("gone@acme.com", "d1")
+    dead_letter("other@acme.com", "d2")
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"junk": "GONE@acme.com", "x": [}')  # never parsed
+    sqs.send_message(QueueUrl=dlq, MessageBody="not json at all")
+    # An event sent before the erasure, still queued when it runs.
+    late = dict(form, submission_id="f2", job_title="CEO")
+    assert (
+        stack.call_http("POST", "/forms", json.dumps(late), {"content-type": "application/json"})[
+            "statusCode"
+        ]
+        == 202
+    )
+
+    response = stack.invoke("ErasureFunction", {"email": "gone@acme.com"})
+    assert response["dead_letters"] == {"scanned": 4, "deleted": 2, "complete": True}
+    left = []
+    while batch := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):
+        left += [m["Body"] for m in batch]
+    assert len(left) == 2 and "gone@" not in " ".join(left).lower()  # the others, visible again
+    assert any("other@acme.com" in b for b in left)
+
+    stack.drain()  # the queued event is dropped: the tombstone is older than nothing it carries
+    repo = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"])
+    remains = repo.get_by_email("gone@acme.com")
+    assert remains is not None and tombstone(remains)
+    signed = {
+        "authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"
+    }
+    assert stack.call_http("GET", "/leads/gone@acme.com", None, signed)["statusCode"] == 404
+
+    # The person comes back later of their own accord: a new lead.
+    time.sleep(1.05)  # the tombstone has a resolution of one second
+    again = dict(form, submission_id="f3")
+    assert (
+        stack.call_http("POST", "/forms", json.dumps(again), {"content-type": "application/json"})[
+            "statusCode"
+        ]
+        == 202
+    )
+    stack.drain()
+    back = repo.get_by_email("gone@acme.com")
+    assert back is not None and back.events_total == 1 and not tombstone(back)

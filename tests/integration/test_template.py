@@ -44,6 +44,10 @@ EXPECTED_ACTIONS = {
         ),
     },
     "ScorerFunction": {
+        # Lambda's SQS poller, with the function's role: on its own queue only (no managed policy)
+        ("sqs:ReceiveMessage", "EventsQueue"),
+        ("sqs:DeleteMessage", "EventsQueue"),
+        ("sqs:GetQueueAttributes", "EventsQueue"),
         ("dynamodb:BatchGetItem", "LeadsTable"),  # uncached leads and their dedupe pages, read first
         ("dynamodb:PutItem", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),
@@ -53,6 +57,11 @@ EXPECTED_ACTIONS = {
         ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/* (test below)
     },
     "NotifierFunction": {
+        # Lambda's stream poller, with the function's role: on the table's stream only
+        ("dynamodb:DescribeStream", "LeadsTable"),
+        ("dynamodb:GetRecords", "LeadsTable"),
+        ("dynamodb:GetShardIterator", "LeadsTable"),
+        ("dynamodb:ListStreams", "LeadsTable/stream/*"),
         ("sns:Publish", "AlertsTopic"),
         ("dynamodb:UpdateItem", "LeadsTable"),
         ("sqs:SendMessage", "NotifierDLQ"),
@@ -73,6 +82,10 @@ EXPECTED_ACTIONS = {
         ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed scheduled run there
     },
     "SweepWorkerFunction": {
+        # Lambda's SQS poller, with the function's role: on its own queue only (no managed policy)
+        ("sqs:ReceiveMessage", "SweepQueue"),
+        ("sqs:DeleteMessage", "SweepQueue"),
+        ("sqs:GetQueueAttributes", "SweepQueue"),
         ("dynamodb:Query", "LeadsTable/index/due"),
         ("dynamodb:GetItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
@@ -90,6 +103,11 @@ EXPECTED_ACTIONS = {
         ("dynamodb:GetItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),
+        ("dynamodb:PutItem", "LeadsTable"),  # the tombstone
+        ("sqs:ReceiveMessage", "EventsDLQ"),  # the person's dead letters, read through
+        ("sqs:DeleteMessage", "EventsDLQ"),
+        ("sqs:ChangeMessageVisibility", "EventsDLQ"),  # the others' made visible again
+        ("sqs:GetQueueAttributes", "EventsDLQ"),
         ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
     },
 }
@@ -97,15 +115,12 @@ BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 XRAY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 EXPECTED_MANAGED = {
     "IngestFunction": {BASIC, XRAY},
-    "ScorerFunction": {BASIC, XRAY, "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
-    "NotifierFunction": {BASIC, XRAY, "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
+    # Their own roles: SAM's event-source managed policies (poller actions on "*") are not attached.
+    "ScorerFunction": {BASIC, XRAY},
+    "NotifierFunction": {BASIC, XRAY},
     "LeadsApiFunction": {BASIC, XRAY},
     "SweeperFunction": {BASIC, XRAY},
-    "SweepWorkerFunction": {
-        BASIC,
-        XRAY,
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
-    },
+    "SweepWorkerFunction": {BASIC, XRAY},
     "ErasureFunction": {BASIC, XRAY},  # no trigger: invoked directly (lambda:InvokeFunction)
 }
 
@@ -138,8 +153,19 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _role(res: dict[str, Any], function: str) -> dict[str, Any]:
+    role: dict[str, Any] = res[res[function]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+    return role
+
+
+def _managed(res: dict[str, Any], function: str) -> set[str]:
+    """The role's managed policy ARNs, in the aws partition."""
+    arns = _role(res, function).get("ManagedPolicyArns", [])
+    return {a["Fn::Sub"].replace("${AWS::Partition}", "aws") if isinstance(a, dict) else a for a in arns}
+
+
 def _inline_statements(res: dict[str, Any], function: str) -> list[dict[str, Any]]:
-    role = res[f"{function}Role"]["Properties"]
+    role = _role(res, function)
     return [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
 
 
@@ -160,7 +186,8 @@ def test_layer_runtime_matches_function_runtime(tr, res):
         assert props["Architectures"] == ["x86_64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == {"SweepWorkerFunction": 120, "ScorerFunction": 60}.get(function, 30)
+        timeouts = {"SweepWorkerFunction": 120, "ScorerFunction": 60, "ErasureFunction": 600}
+        assert props["Timeout"] == timeouts.get(function, 30)
 
 
 def test_every_handler_is_a_module_of_the_repository(tr):
@@ -393,7 +420,7 @@ def test_function_policies_are_exactly_least_privilege(res, function):
                 assert resource != "*"
                 pairs.add((action, _ref(resource)))
     assert pairs == EXPECTED_ACTIONS[function]
-    assert set(res[f"{function}Role"]["Properties"]["ManagedPolicyArns"]) == EXPECTED_MANAGED[function]
+    assert _managed(res, function) == EXPECTED_MANAGED[function]
 
 
 def test_listing_rules_versions_is_limited_to_the_rules_prefix(res):
@@ -489,7 +516,11 @@ def test_function_environments_match_the_architecture(res):
     jobs = {"SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
     assert env["SweeperFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}, **jobs}
     assert env["SweepWorkerFunction"] == {**reader, **jobs, "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"}}
-    assert env["ErasureFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}}
+    assert env["ErasureFunction"] == {
+        **common,
+        "LEADS_TABLE": {"Ref": "LeadsTable"},
+        "EVENTS_DLQ_URL": {"Ref": "EventsDLQ"},
+    }
 
 
 def test_outputs(tr):

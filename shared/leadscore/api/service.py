@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from leadscore.api.errors import InvalidFieldError, LeadFullError, LeadNotFoundError
 from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
 from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
+from leadscore.dal.items import tombstone
 from leadscore.dal.keys import LEAD_SK, hot_pk, hot_shards, lead_pk
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
@@ -49,7 +50,7 @@ def lead_id_from_ref(ref: str) -> str:
 
 def _existing(repo: LeadRepository, lead_id: str) -> LeadState:
     state = repo.get(lead_id)
-    if state is None:
+    if state is None or tombstone(state):  # erased: what remains is only the tombstone
         raise LeadNotFoundError(lead_id)
     return state
 

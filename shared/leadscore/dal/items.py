@@ -35,6 +35,7 @@ from leadscore.dal.keys import (
 from leadscore.models.event import CanonicalEvent
 from leadscore.scoring.engine import DEDUPE_HOURS, HOUR
 from leadscore.scoring.state import (
+    ERASED_KEEP_SECONDS,
     MAX_RECENT,
     UNLISTED_TIERS,
     AlertEntry,
@@ -194,7 +195,14 @@ def to_item(state: LeadState) -> dict[str, Any]:
         item[JOURNAL] = {"B": codec.pack(f"[{','.join(state.journal)}]".encode())}
     if state.seen or state.dd_pages:
         item[DEDUPE] = {"B": pack_dedupe(state)}
+    if tombstone(state):
+        item["ttl"] = {"N": str(int(state.erased_at or 0) + ERASED_KEEP_SECONDS)}
     return item
+
+
+def tombstone(state: LeadState) -> bool:
+    """An erased lead that nothing has been written to since: no PII, expires by itself."""
+    return state.erased_at is not None and state.events_total == 0 and state.email is None
 
 
 def from_item(item: dict[str, Any]) -> LeadState:

@@ -444,13 +444,9 @@ def reset_repositories() -> None:
     _repositories.clear()
 
 
-def erase_lead(repo: LeadRepository, lead_id: str) -> int:
-    """The right to erasure: delete the lead, its history, and every anonymous lead linked to it.
-
-    The anonymous leads are found from the lead itself (merged ones, ids it holds) and from its
-    history (every event that carried both its email and an anonymous id). Returns how many items
-    were deleted. Idempotent: erasing an absent lead deletes nothing.
-    """
+def linked_leads(repo: LeadRepository, lead_id: str) -> set[str]:
+    """The lead and every anonymous lead linked to it: merged ones, ids it holds, and every
+    anonymous id its history carried beside its email."""
     from leadscore.models.event import lead_id_for_anonymous
 
     lead = repo.get(lead_id)
@@ -461,10 +457,37 @@ def erase_lead(repo: LeadRepository, lead_id: str) -> int:
         for event, _ in repo.history(lead_id, consistent=True):
             if event.identity.anonymous_id:
                 targets.add(lead_id_for_anonymous(event.identity.anonymous_id))
+    return targets
+
+
+def erase_lead(
+    repo: LeadRepository, lead_id: str, now: int | None = None, targets: set[str] | None = None
+) -> int:
+    """The right to erasure: the lead, its history, and every anonymous lead linked to it.
+
+    Each lead item becomes a tombstone first (a conditional write, so a scorer racing with it
+    re-reads it): no PII, only ``erased_at``, expiring with the queues' retention. Events sent before
+    the erasure and still queued are then dropped instead of bringing the person back. Then every
+    other item of the partition (history, dedupe pages) is deleted. Returns how many items were
+    deleted or blanked. Idempotent: a second erasure finds only tombstones and returns 0.
+    """
+    from leadscore.dal.items import tombstone
+
+    # Wall time, like the ``received_at`` the ingest stamps (never the scoring clock, which replays pin).
+    erased_at = int(time.time()) if now is None else now
     deleted = 0
-    for target in sorted(targets):
-        keys = repo.partition_keys(target)
-        repo.delete_items(keys)
+    for target in sorted(linked_leads(repo, lead_id) if targets is None else targets):
+
+        def blank(state: LeadState, target: str = target) -> LeadState | None:
+            if tombstone(state):
+                return None
+            return LeadState(lead_id=target, erased_at=erased_at, ver=state.ver + 1)
+
+        before = repo.get(target)
+        had = len(repo.partition_keys(target))  # what the person had, the lead item included
+        deleted += had - (1 if before is not None and tombstone(before) else 0)
+        repo.mutate(target, blank, start=before or LeadState(lead_id=target))
+        # After the tombstone nothing can add history any more, so this also catches a racing write.
+        repo.delete_items([k for k in repo.partition_keys(target) if k["sk"]["S"] != LEAD_SK])
         repo.forget(target)
-        deleted += len(keys)
     return deleted

@@ -516,6 +516,7 @@ class Outcome:
     alerts: list[AlertEntry] = field(default_factory=list)
     late: int = 0  # accepted but too old to score live: counted by the rebuild ``rebuild_at`` asks for
     dirty: bool = False  # the state changed even without new events (e.g. a merge was recorded)
+    erased: int = 0  # dropped: sent before their lead was erased
 
     @property
     def changed(self) -> bool:

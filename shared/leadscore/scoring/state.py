@@ -201,6 +201,9 @@ class DedupePage(_Model):
     digests: list[str]
 
 
+ERASED_KEEP_SECONDS = 19 * 86_400  # EventsQueue 4 days + EventsDLQ 14 days + a day of redrive
+
+
 class LeadState(_Model):
     lead_id: str
     email: str | None = None
@@ -225,6 +228,9 @@ class LeadState(_Model):
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
     merged_into: str | None = None  # an anonymous visitor, once identified: the known lead's id
     absorbed: bool = False  # an anonymous visitor whose history the known lead has taken in
+    # Erased (privacy forget): when. Events received before then are dropped, so what was still
+    # queued cannot bring the person back; the tombstone expires with the queues' retention.
+    erased_at: int | None = None
     merged_from: list[str] = Field(default_factory=list)  # the newest anonymous leads merged in
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)

@@ -65,6 +65,11 @@ class BatchReport:
         return sum(o.late for o in self.outcomes.values())
 
     @property
+    def erased(self) -> int:
+        """Events dropped because their lead was erased after they were sent."""
+        return sum(o.erased for o in self.outcomes.values())
+
+    @property
     def alerts(self) -> int:
         return sum(len(o.alerts) for o in self.outcomes.values())
 
@@ -138,9 +143,11 @@ def score_lead(
         if state.merged_into:
             redirect.append(state.merged_into)
             return None
-        outcome = apply_events(state, events, rules, now, default_threshold, remembered=memory.of(state))
+        kept = not_erased(state, events)
+        outcome = apply_events(state, kept, rules, now, default_threshold, remembered=memory.of(state))
+        outcome.erased = len(events) - len(kept)
         last.append(outcome)
-        entries = _journal(events, outcome, rules, now, history_ttl_days)
+        entries = _journal(kept, outcome, rules, now, history_ttl_days)
         if not entries:
             return None  # only redeliveries: nothing to write
         new = outcome.state
@@ -151,6 +158,14 @@ def score_lead(
     if redirect:
         return score_lead(repo, redirect[-1], events, rules, now, default_threshold, history_ttl_days)
     return last[-1], saved
+
+
+def not_erased(state: LeadState, events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
+    """The events of an erased lead that arrived after its erasure (new consent); what was queued
+    before it is dropped."""
+    if state.erased_at is None:
+        return list(events)
+    return [e for e in events if epoch(e.received_at or e.occurred_at) > state.erased_at]
 
 
 def _last_state(
@@ -274,7 +289,9 @@ def score_batch(
             report.attempts += saved.attempts if saved else 1
             report.saved(saved)
             known = outcome.state.lead_id
-            identified = {e.identity.anonymous_id for e in group if e.identity.email}
+            identified = {
+                e.identity.anonymous_id for e in not_erased(outcome.state, group) if e.identity.email
+            }
             for anonymous_id in sorted(a for a in identified if a is not None):
                 merged, absorbed = merge_anonymous(
                     repo, known, anonymous_id, rules, now, default_threshold, history_ttl_days
