@@ -89,9 +89,8 @@ def _card(reasons: list[str], contributions: int, categories: dict[str, float], 
 
 @st.composite
 def hostile_alerts(draw: st.DrawFn) -> tuple[LeadState, AlertEntry]:
-    profile: dict[str, Any] = draw(
-        st.dictionaries(st.one_of(st.sampled_from(PROFILE_KEYS), hostile_text), scalar, max_size=25)
-    )
+    known = st.fixed_dictionaries({}, optional=dict.fromkeys(PROFILE_KEYS, scalar))
+    profile: dict[str, Any] = draw(known) | draw(st.dictionaries(hostile_text, scalar, max_size=20))
     reason = st.one_of(hostile_text, long_text)
     reasons = draw(
         st.one_of(st.lists(reason, max_size=40), st.integers(0, 400).map(lambda n: ["r" * 60] * n))
