@@ -93,7 +93,7 @@ def test_a_request_sns_never_accepts_fails_once_and_is_never_retried(
 
     caplog.set_level(logging.INFO, logger="leadscore")
     if how == "too_large":
-        render = delivery.sns_message
+        from leadscore.alerts import sns_message as render
 
         def oversized(*args: Any) -> dict[str, Any]:
             request = render(*args)
