@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from leadscore.scoring.state import AlertEntry, LeadState
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity
 
 ALERT_SCHEMA = "leadscore.alert/1"
 _TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge"}
@@ -224,7 +224,7 @@ def _score(value: float) -> str:
     return f"{value:g}"
 
 
-def _activity_line(act: Any) -> str:
+def _activity_line(act: RecentActivity) -> str:
     what = clean(act.path or act.name or "")
     kind = clean(act.type, MAX_KEY)
     return f"  - {_date(act.at)}  {kind}{' ' + what if what else ''}"
@@ -288,7 +288,7 @@ def subject(state: LeadState, alert: AlertEntry) -> str:
     return ascii_fold(text, SNS_MAX_SUBJECT_CHARS)
 
 
-def _contribution(c: Any) -> dict[str, Any]:
+def _contribution(c: Contribution) -> dict[str, Any]:
     out: dict[str, Any] = c.model_dump(exclude_none=True)
     for key in ("rule", "category"):
         if key in out:
@@ -298,7 +298,7 @@ def _contribution(c: Any) -> dict[str, Any]:
     return out
 
 
-def _recent(act: Any) -> dict[str, Any]:
+def _recent(act: RecentActivity) -> dict[str, Any]:
     out: dict[str, Any] = act.model_dump(exclude_none=True)
     for key in ("type", "source", "bot"):
         if key in out:
