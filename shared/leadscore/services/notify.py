@@ -15,10 +15,10 @@ from leadscore.settings import get_settings, require
 
 
 def _check(request: dict[str, Any]) -> list[str]:
-    from leadscore import alerts  # TODO(alert-rendering): import publish_problems directly once merged
+    """The SNS Publish constraints ``request`` breaks (constraint names, never PII)."""
+    from leadscore.alerts import publish_problems
 
-    problems: Callable[[dict[str, Any]], list[str]] | None = getattr(alerts, "publish_problems", None)
-    return problems(request) if problems is not None else []
+    return publish_problems(request)
 
 
 def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
