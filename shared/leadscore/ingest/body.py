@@ -178,8 +178,11 @@ def _bad_string(document: Any) -> tuple[str, str] | None:
     return None
 
 
+NOT_JSON = "the body is not valid JSON"
+
+
 def _not_json(detail: str) -> MalformedBodyError:
-    return MalformedBodyError("the body is not valid JSON", details=[detail])
+    return MalformedBodyError(NOT_JSON, details=[detail])
 
 
 def parse_json(body: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
