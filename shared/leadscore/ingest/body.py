@@ -124,6 +124,12 @@ _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
+# Built once: json.loads(text, **hooks) would build a new decoder on every call (~1 µs of 7).
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_constant=_reject_constant, parse_float=_finite_float
+)
+
+
 def json_depth_exceeds(text: str, max_depth: int) -> bool:
     """Whether ``text`` nests arrays/objects deeper than ``max_depth``, without recursion or parsing.
 
@@ -214,9 +220,7 @@ def parse_json(body: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
             "the JSON body is nested too deeply", details=[f"body: nested deeper than {max_depth} levels"]
         )
     try:
-        document = json.loads(
-            text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant, parse_float=_finite_float
-        )
+        document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise _not_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except _DuplicateKeyError as exc:
