@@ -95,12 +95,12 @@ def normalize_email(value: str) -> str:
     """
     email = value.strip()
     _refuse_invisible(email)
-    email = unicodedata.normalize("NFC", email).lower()
+    email = email.lower()
     local, at, domain = email.partition("@")
     if len(email) > 1024 or not (at and local and domain) or "@" in domain:
         raise ValueError("not a valid email address")
-    domain = _unicode_domain(domain)
-    email = unicodedata.normalize("NFC", f"{local}@{domain}")
+    domain = _unicode_domain(domain)  # UTS 46 includes NFC for the domain
+    email = unicodedata.normalize("NFC", f"{local}@{domain}")  # NFC on the whole address, once
     if len(email) > 254 or not _EMAIL_RE.match(email):
         raise ValueError("not a valid email address")
     return email
