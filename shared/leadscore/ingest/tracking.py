@@ -102,6 +102,8 @@ def _email(candidates: list[tuple[str, Any]]) -> tuple[str | None, str | None]:
         try:
             return normalize_email(text), None
         except EmailEncodingError as exc:
+            if where == "userId":  # any string may be a userId: only an email field must be clean
+                continue
             raise MalformedItemError(f"{where}: {exc}") from exc
         except ValueError:
             if invalid is None and where != "userId":
