@@ -1,7 +1,11 @@
 """Content types and body parsers. Every failure is a :class:`MalformedBodyError` naming the problem.
 
-Nothing here trusts the body: JSON rejects NaN/Infinity and absurd nesting, urlencoded bodies are capped in
-field count, and multipart file parts are skipped (forms send fields; files are not lead data).
+Nothing here trusts the body. :func:`parse_json` is the one JSON parser of every route (forms, tracking,
+webhooks, the Lead API): it refuses invalid UTF-8, nesting deeper than ``MAX_JSON_DEPTH`` (checked before
+parsing), duplicate keys, NaN/Infinity, numbers beyond a float, lone surrogates and NUL characters, each
+with a 400 naming the field or the problem. NUL is refused, never stripped: a stored value is always what
+was sent. Urlencoded and multipart fields get the same NUL/encoding checks; urlencoded bodies are capped
+in field count, and multipart file parts are skipped (forms send fields; files are not lead data).
 """
 
 from __future__ import annotations
