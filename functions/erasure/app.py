@@ -18,14 +18,15 @@ from leadscore.dal.leads import erase_lead, linked_leads, repository
 from leadscore.models.event import Email, lead_id_for_email
 from leadscore.observability import count, logger, metrics
 from leadscore.settings import get_settings, require
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email | None = None
-    lead_id: str | None = None
+    # A lead id as the API returns it: never an arbitrary (NUL, surrogate) string handed to DynamoDB.
+    lead_id: str | None = Field(default=None, pattern=r"^[ea][0-9a-f]{31}$")
 
     @model_validator(mode="after")
     def _one(self) -> ErasureRequest:

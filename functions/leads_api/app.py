@@ -13,7 +13,6 @@ carry lead ids and codes, never emails.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -37,6 +36,9 @@ from leadscore.http import (
     register_error_handlers,
     unexpected_error,
 )
+from leadscore.ingest.body import JSON, NOT_JSON, parse_content_type, parse_json, require_content_type
+from leadscore.ingest.errors import MalformedBodyError
+from leadscore.ingest.request import body_bytes
 from leadscore.observability import count, logger, metrics
 from leadscore.rules.compiler import CompiledRules
 from leadscore.settings import get_settings, require
@@ -60,15 +62,22 @@ def _caller() -> service.Caller:
 
 
 def _body(model: type[BaseModel]) -> Any:
-    raw = app.current_event.decoded_body or ""
-    if len(raw.encode()) > MAX_BODY_BYTES:
-        raise BadRequestError(f"body: larger than {MAX_BODY_BYTES} bytes", status=413)
+    """The JSON object body, through the same hardened parser as ingest (size, depth, duplicate keys,
+    NaN, lone surrogates, NUL: 4xx naming the problem), then ``model`` (422 naming the field)."""
+    event = app.current_event.raw_event
+    raw = body_bytes(event, MAX_BODY_BYTES)
     if not raw.strip():
         raise BadRequestError("body: a JSON object is required", details=["body: required"])
+    content_type = parse_content_type(app.current_event.headers.get("content-type"))
+    require_content_type(content_type, (JSON,), default=JSON)
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BadRequestError("body: not valid JSON", details=["body: not valid JSON"]) from None
+        data = parse_json(raw, max_bytes=MAX_BODY_BYTES)
+    except MalformedBodyError as exc:
+        if exc.message != NOT_JSON:
+            raise
+        # This API's details always start with the field: "body: not valid JSON (Expecting value ...)".
+        details = [f"body: not valid JSON ({detail})" for detail in exc.details]
+        raise MalformedBodyError("body: not valid JSON", details=details) from exc
     if not isinstance(data, dict):
         raise BadRequestError("body: must be a JSON object", details=["body: must be a JSON object"])
     return model.model_validate(data)
@@ -149,8 +158,10 @@ def _invalid(exc: ValidationError) -> Response[str]:
 
 
 def _bad_request(exc: BadRequestError) -> Response[str]:
-    code = {400: "bad_request", 413: "payload_too_large"}.get(exc.status, "bad_request")
-    return error_response(exc.status, code, exc.message, exc.details)
+    # The ingest body errors carry their own code (malformed_body, payload_too_large, ...).
+    fallback = {400: "bad_request", 413: "payload_too_large", 415: "unsupported_media_type"}
+    code = getattr(exc, "code", None) or fallback.get(exc.status, "bad_request")
+    return error_response(exc.status, str(code), exc.message, exc.details)
 
 
 def _lead_not_found(exc: LeadNotFoundError) -> Response[str]:

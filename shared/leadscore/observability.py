@@ -14,11 +14,19 @@ NAMESPACE = "Leadscore"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# An address in any script: a local part of anything but spaces and delimiters (Unicode letters, marks,
+# digits; quoted local parts aside), an at sign (ASCII, full-width, small, or percent-encoded), then
+# dot-separated labels in any script (IDN U-labels, xn-- A-labels) with the dots IDNA accepts (。．｡).
+_AT = r"(?:[@\uff20\ufe6b]|%40)"
+_DOT = "[.\u3002\uff0e\uff61]"
+_DELIMITERS = "\\s<>()\\[\\]{},;:\"'`|\\\\/@\uff20\ufe6b"
+_LABEL = f"[^{_DELIMITERS}.\u3002\uff0e\uff61?#&=]+"
+_EMAIL = re.compile(f"[^{_DELIMITERS}]+{_AT}{_LABEL}(?:{_DOT}{_LABEL})+")
 
 
 def redact(text: str) -> str:
-    """Mask anything that looks like an email address before it reaches a log line."""
+    """Mask anything that looks like an email address, in any script, before it reaches a log line or
+    an error message that echoes what the caller sent."""
     return _EMAIL.sub("<email>", text)
 
 

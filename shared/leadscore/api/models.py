@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from leadscore.observability import redact
 from leadscore.scoring.state import UNLISTED_TIERS
 
 MAX_POINTS = 1000.0
@@ -22,6 +23,8 @@ DEFAULT_HOT_TIERS = ("sales_ready", "warm")
 _NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+# JSON numbers only: pydantic's lax mode would read true as 1 and "5" as 5. Ints are numbers too.
+Number = Annotated[float, Strict()]
 
 
 class _Body(BaseModel):
@@ -32,7 +35,7 @@ class OutcomeRequest(_Body):
     """POST /leads/{lead}/outcome: what became of the lead."""
 
     status: Literal["converted", "lost"]
-    amount: float | None = Field(default=None, ge=0, le=1e12)
+    amount: Number | None = Field(default=None, ge=0, le=1e12)
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")
     note: str | None = Field(default=None, max_length=2000)
 
@@ -52,9 +55,9 @@ class OutcomeRequest(_Body):
 class AdjustmentRequest(_Body):
     """POST /leads/{lead}/adjustments: a manual, audited change to the score (or a disqualification)."""
 
-    points: float = Field(ge=-MAX_POINTS, le=MAX_POINTS)
+    points: Number = Field(ge=-MAX_POINTS, le=MAX_POINTS)
     reason: Text
-    disqualify: bool = False
+    disqualify: Annotated[bool, Strict()] = False
 
     @field_validator("points")
     @classmethod
@@ -103,7 +106,8 @@ class HotListQuery(BaseModel):
 
         for tier in value:
             if not re.fullmatch(_NAME, tier):
-                raise ValueError(f"not a tier name: {tier[:40]!r}")
+                # Echoed back and logged: an address typed here (?tier=dana@bücher.de) is masked.
+                raise ValueError(f"not a tier name: {redact(tier)[:40]!r}")
             if tier in UNLISTED_TIERS:
                 raise ValueError(
                     f"{tier} leads are not on the hot list: look one up with GET /leads/{{email}}"

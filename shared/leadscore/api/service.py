@@ -26,7 +26,9 @@ from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
 from leadscore.dal.items import tombstone
 from leadscore.dal.keys import LEAD_SK, hot_pk, hot_shards, lead_pk
 from leadscore.dal.leads import LeadRepository
-from leadscore.models.event import lead_id_for_email
+from leadscore.ingest.body import parse_json
+from leadscore.ingest.errors import MalformedBodyError
+from leadscore.models.event import EmailEncodingError, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import epoch, evaluate, explained, rescore
 from leadscore.scoring.state import MAX_ADJUSTMENTS, MAX_OUTCOMES, Adjustment, LeadState, SalesOutcome
@@ -41,6 +43,8 @@ def lead_id_from_ref(ref: str) -> str:
     if "@" in text:
         try:
             return lead_id_for_email(text)
+        except EmailEncodingError as exc:
+            raise InvalidFieldError("lead", f"the email address {exc}") from None
         except ValueError:
             raise InvalidFieldError("lead", "not a valid email address") from None
     if not _LEAD_ID.fullmatch(text):
@@ -99,8 +103,8 @@ def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, Positions]:
     for the same tiers is a 400 naming ``cursor`` (never handed to DynamoDB as is)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError):
+        data = parse_json(raw, max_depth=4)  # a forged "[[[[..." is a 400, never a RecursionError
+    except (binascii.Error, ValueError, MalformedBodyError):
         raise _not_a_cursor() from None
     if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION:
         raise _not_a_cursor()

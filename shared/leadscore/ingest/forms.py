@@ -36,6 +36,7 @@ from leadscore.ingest.body import (
     FORM_URLENCODED,
     JSON,
     MULTIPART_FORM,
+    check_fields,
     parse_json,
     parse_multipart,
     parse_urlencoded,
@@ -54,7 +55,14 @@ from leadscore.ingest.normalize import (
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
-from leadscore.models.event import CanonicalEvent, Identity, Profile, content_event_id, normalize_email
+from leadscore.models.event import (
+    CanonicalEvent,
+    EmailEncodingError,
+    Identity,
+    Profile,
+    content_event_id,
+    normalize_email,
+)
 
 SOURCE = "forms"
 ACCEPTED_CONTENT_TYPES = (JSON, FORM_URLENCODED, MULTIPART_FORM)
@@ -277,6 +285,7 @@ def form_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
     """Parse a form submission into one ``form_submit`` event. 422 if it names nobody."""
     result = IngestResult(source=SOURCE)
     # Query parameters of the form's action URL (?form=demo&utm_source=...) fill in what the body lacks.
+    check_fields(request.query)
     pairs = [*_form_pairs(request), *request.query]
     if _honeypot_hit(pairs, config.honeypot_fields):
         result.honeypot = True
@@ -314,6 +323,8 @@ def submission_event(
     if "email" in values:
         try:
             email = normalize_email(str(values["email"]))
+        except EmailEncodingError as exc:
+            raise MalformedBodyError(f"the email field {exc}", details=["email: " + str(exc)]) from exc
         except ValueError as exc:
             raise UnprocessableError(
                 "the email field is not a valid email address", details=["email: " + str(exc)]

@@ -71,7 +71,9 @@ def _decoded_length(encoded: str) -> int:
     return (len(stripped) * 3) // 4 - padding
 
 
-def _body_bytes(event: Mapping[str, Any], max_body_bytes: int) -> bytes:
+def body_bytes(event: Mapping[str, Any], max_body_bytes: int) -> bytes:
+    """The raw body of a payload-2.0 event (base64 decoded): 413 before decoding one too large, 400 if
+    ``isBase64Encoded`` is set on something that is not base64. Every HTTP route reads its body here."""
     body = event.get("body")
     if body is None:
         return b""
@@ -119,7 +121,7 @@ def from_http_api_event(event: Mapping[str, Any], *, max_body_bytes: int) -> Ing
     return IngestRequest(
         method=str(http.get("method", "POST")).upper(),
         path=str(event.get("rawPath") or http.get("path") or "/"),
-        body=_body_bytes(event, max_body_bytes),
+        body=body_bytes(event, max_body_bytes),
         received_at=_received_at(context),
         headers=headers,
         query=query,

@@ -38,6 +38,7 @@ from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.models.event import (
     CanonicalEvent,
+    EmailEncodingError,
     EventType,
     Identity,
     Profile,
@@ -60,6 +61,10 @@ _PAGE_KEYS = ("path", "url", "title", "referrer", "search", "name", "category")
 
 class ItemError(ValueError):
     """One message cannot be used; the text names the field."""
+
+
+class MalformedItemError(ItemError):
+    """A message carrying what no field may hold (an invisible character in an email): alone, a 400."""
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
@@ -96,6 +101,10 @@ def _email(candidates: list[tuple[str, Any]]) -> tuple[str | None, str | None]:
             continue
         try:
             return normalize_email(text), None
+        except EmailEncodingError as exc:
+            if where == "userId":  # any string may be a userId: only an email field must be clean
+                continue
+            raise MalformedItemError(f"{where}: {exc}") from exc
         except ValueError:
             if invalid is None and where != "userId":
                 invalid = where
@@ -264,6 +273,8 @@ def track_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
     elif isinstance(document, dict):
         try:
             outcome = message_event(document, request, config, result.warnings)
+        except MalformedItemError as exc:
+            raise MalformedBodyError(f"the Segment message is malformed: {exc}", details=[str(exc)]) from exc
         except ItemError as exc:
             raise UnprocessableError("the Segment message cannot be used", details=[str(exc)]) from exc
         if isinstance(outcome, str):

@@ -18,7 +18,14 @@ from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.ingest.secrets import PARAM_SUFFIX
 from leadscore.ingest.signatures import check_timestamp, required_header
-from leadscore.models.event import CanonicalEvent, EventType, Identity, content_event_id, normalize_email
+from leadscore.models.event import (
+    CanonicalEvent,
+    EmailEncodingError,
+    EventType,
+    Identity,
+    content_event_id,
+    normalize_email,
+)
 
 
 def required_secrets(config: IngestConfig, name: str, label: str) -> tuple[str, ...] | None:
@@ -109,6 +116,9 @@ def add_email_event(
         return
     try:
         identity = Identity(email=normalize_email(email))
+    except EmailEncodingError as exc:
+        result.reject(index, f"email: {exc}")
+        return
     except ValueError:
         result.reject(index, "email: not a valid email address")
         return

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import urllib.error
@@ -39,6 +38,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from leadscore.ingest.body import parse_json
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
@@ -225,9 +225,9 @@ class SesProvider:
         if not isinstance(raw, str):
             raise MalformedBodyError("Message: missing or not a string")
         try:
-            event = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise MalformedBodyError("Message is not an SES event (JSON)") from None
+            event = parse_json(raw.encode("utf-8", "surrogatepass"))
+        except MalformedBodyError as exc:
+            raise MalformedBodyError("Message is not an SES event (JSON)", details=exc.details) from None
         if not isinstance(event, dict):
             raise MalformedBodyError("Message is not an SES event (JSON object)")
         message_id = text(envelope.get("MessageId"))
