@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from leadscore.dal.items import tombstone
@@ -106,6 +107,11 @@ def test_forget_from_the_cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -
     assert erase_lead(LeadRepository(table), lead_id_for_email("cli@acme.com")) == 0
 
 
+def post_form(stack: Stack, form: dict[str, Any]) -> None:
+    response = stack.call_http("POST", "/forms", json.dumps(form), {"content-type": "application/json"})
+    assert response["statusCode"] == 202, response
+
+
 def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_person_back(
     stack: Stack,
 ) -> None:
@@ -113,12 +119,7 @@ def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_pe
 
     stack.upload_rules(RULES_EXAMPLE)
     form = {"email": "gone@acme.com", "submission_id": "f1", "job_title": "VP Sales"}
-    assert (
-        stack.call_http("POST", "/forms", json.dumps(form), {"content-type": "application/json"})[
-            "statusCode"
-        ]
-        == 202
-    )
+    post_form(stack, form)
     stack.drain()
     sqs = stack.client("sqs")
     dlq = stack.queue_url("EventsDLQ")
@@ -139,12 +140,7 @@ def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_pe
     sqs.send_message(QueueUrl=dlq, MessageBody="not json at all")
     # An event sent before the erasure, still queued when it runs.
     late = dict(form, submission_id="f2", job_title="CEO")
-    assert (
-        stack.call_http("POST", "/forms", json.dumps(late), {"content-type": "application/json"})[
-            "statusCode"
-        ]
-        == 202
-    )
+    post_form(stack, late)
 
     response = stack.invoke("ErasureFunction", {"email": "gone@acme.com"})
     assert response["dead_letters"] == {"scanned": 4, "deleted": 2, "complete": True}
@@ -166,12 +162,7 @@ def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_pe
     # The person comes back later of their own accord: a new lead.
     time.sleep(1.05)  # the tombstone has a resolution of one second
     again = dict(form, submission_id="f3")
-    assert (
-        stack.call_http("POST", "/forms", json.dumps(again), {"content-type": "application/json"})[
-            "statusCode"
-        ]
-        == 202
-    )
+    post_form(stack, again)
     stack.drain()
     back = repo.get_by_email("gone@acme.com")
     assert back is not None and back.events_total == 1 and not tombstone(back)
