@@ -57,8 +57,13 @@ def _fixtures(tmp: Path) -> dict[str, Path]:
 
     ctx = storage.setup()
     email = "dana.reyes@northwindlabs.io"
-    profile = {"job_title": "VP of Engineering", "company": "Northwind", "industry": "Software",
-               "country": "US", "company_size": 800.0}
+    profile = {
+        "job_title": "VP of Engineering",
+        "company": "Northwind",
+        "industry": "Software",
+        "country": "US",
+        "company_size": 800.0,
+    }
     repo = storage.repository()
     key = storage.lead_key(email)
     bodies = sim.Bodies(__import__("random").Random(5), ctx.epoch0)
@@ -85,16 +90,24 @@ def _fixtures(tmp: Path) -> dict[str, Path]:
         "ingest": track,
         "scorer": {
             "Records": [
-                sqs_record({"MessageId": "m1", "Body": bodies.make(email, t + 60, profile), "ReceiptHandle": "r"},
-                           queue_arn)
+                sqs_record(
+                    {"MessageId": "m1", "Body": bodies.make(email, t + 60, profile), "ReceiptHandle": "r"},
+                    queue_arn,
+                )
             ]
         },
         "notifier": {
             "Records": [
                 stream_record(
-                    {"eventName": "MODIFY", "dynamodb": {"Keys": {"pk": lead_item["pk"], "sk": lead_item["sk"]},
-                                                          "NewImage": lead_item, "SequenceNumber": "1",
-                                                          "StreamViewType": "NEW_IMAGE"}},
+                    {
+                        "eventName": "MODIFY",
+                        "dynamodb": {
+                            "Keys": {"pk": lead_item["pk"], "sk": lead_item["sk"]},
+                            "NewImage": lead_item,
+                            "SequenceNumber": "1",
+                            "StreamViewType": "NEW_IMAGE",
+                        },
+                    },
                     "arn:aws:dynamodb:us-east-1:123456789012:table/bench-leads/stream/2026",
                 )
             ]
@@ -104,9 +117,13 @@ def _fixtures(tmp: Path) -> dict[str, Path]:
         "sweep_worker": {
             "Records": [
                 sqs_record(
-                    {"MessageId": "j1", "Body": json.dumps({"kind": "sweep", "shard": 0,
-                                                             "until": int(ctx.epoch0 + 86_400 * 30)}),
-                     "ReceiptHandle": "r"},
+                    {
+                        "MessageId": "j1",
+                        "Body": json.dumps(
+                            {"kind": "sweep", "shard": 0, "until": int(ctx.epoch0 + 86_400 * 30)}
+                        ),
+                        "ReceiptHandle": "r",
+                    },
                     "arn:aws:sqs:us-east-1:123456789012:bench-sweep",
                 )
             ]

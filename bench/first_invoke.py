@@ -49,9 +49,7 @@ def function(name: str, fixture_path: str) -> dict[str, Any]:
 
     with open(fixture_path) as f:
         fixture = json.load(f)
-    meter = Meter(
-        fixture["table"], [Index(**i) for i in fixture["indexes"]], rules=fixture["rules"].encode()
-    )
+    meter = Meter(fixture["table"], [Index(**i) for i in fixture["indexes"]], rules=fixture["rules"].encode())
     for item in fixture["items"]:
         key = (item["pk"]["S"], item["sk"]["S"])
         meter.items[key] = item

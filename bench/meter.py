@@ -133,6 +133,7 @@ def index_writes(index: Index, old: Item | None, new: Item | None, table_keys: t
     assert old is not None
     if new_key is None:
         return [index.entry(old, table_keys)]
+    assert new is not None
     old_entry, new_entry = index.entry(old, table_keys), index.entry(new, table_keys)
     if old_key != new_key:
         return [old_entry, new_entry]  # a delete of the old entry and a put of the new one
@@ -196,7 +197,7 @@ class Meter:
         return item
 
     # ----- billing primitives
-    def _book(self, where: str, partition: str, units: float) -> None:
+    def _book(self, where: str, partition: str, units: int) -> None:
         if not self.metering:
             return
         self.bill.wcu[where] += units
@@ -241,7 +242,8 @@ class Meter:
         if self.metering:
             self.bill.calls[f"{service}.{op}"] += 1
         if service == "dynamodb":
-            return getattr(self, f"_ddb_{op}")(request)
+            answer: tuple[int, dict[str, Any]] = getattr(self, f"_ddb_{op}")(request)
+            return answer
         if service == "s3" and op == "GetObject":
             from botocore.response import StreamingBody
 
@@ -273,7 +275,10 @@ class Meter:
         if not _condition(request.get("ConditionExpression"), request, current):
             self.write(item, key, failed=True)
             error: dict[str, Any] = {
-                "Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}
+                "Error": {
+                    "Code": "ConditionalCheckFailedException",
+                    "Message": "The conditional request failed",
+                }
             }
             if request.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current is not None:
                 error["Item"] = current
@@ -312,7 +317,9 @@ class Meter:
             if all(_test(item.get(attr), op, value) for attr, op, value in conditions):
                 found.append(item if index is None else index.entry(item, self.keys))
         if range_key is not None:
-            found.sort(key=lambda i: _sortable(i.get(range_key)), reverse=not request.get("ScanIndexForward", True))
+            found.sort(
+                key=lambda i: _sortable(i.get(range_key)), reverse=not request.get("ScanIndexForward", True)
+            )
         if "Limit" in request:
             found = found[: int(request["Limit"])]
         size = sum(item_size(i) for i in found)
@@ -353,10 +360,11 @@ class Meter:
 
         def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(session, *args, **kwargs)
-            client.meta.events.register("before-call", meter.before_call, unique_id=f"bench-meter-{id(meter)}")
+            hook: Any = meter.before_call  # botocore's stubs type hooks as returning None
+            client.meta.events.register("before-call", hook, unique_id=f"bench-meter-{id(meter)}")
             return client
 
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign, assignment]
         self.installed = True
 
     def snapshot(self) -> Bill:
@@ -375,7 +383,9 @@ def _query_body(body: Any) -> dict[str, Any]:
 
     text = body.decode() if isinstance(body, bytes) else str(body or "")
     fields = parse_qs(text)
-    ids = sorted({v[0] for k, v in fields.items() if re.fullmatch(r"SendMessageBatchRequestEntry\.\d+\.Id", k)})
+    ids = sorted(
+        {v[0] for k, v in fields.items() if re.fullmatch(r"SendMessageBatchRequestEntry\.\d+\.Id", k)}
+    )
     return {"Entries": [{"Id": i} for i in ids]}
 
 

@@ -81,12 +81,14 @@ ENGINES = {
 
 def main() -> None:
     n_leads, repeat = int(sys.argv[1]), int(sys.argv[2])
+    unique = len(sys.argv) > 3 and sys.argv[3] == "unique"
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     doc = document()
     rules = doc["models"]["lead"]["fit"]
     points = [r["points"] for r in rules]
     lists = {k: frozenset(v) for k, v in doc["lists"].items()}
     tests = membership_tests(doc)
-    people = leads(n_leads)
+    people = leads(n_leads, seed=seed, unique=unique)
     out: dict[str, Any] = {}
     for name, (dialect, make) in ENGINES.items():
         try:

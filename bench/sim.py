@@ -47,7 +47,16 @@ TITLES = [
     "CTO",
     "Product Manager",
 ]
-INDUSTRIES = ["Software", "Fintech", "Healthcare", "Retail", "Education", "Manufacturing", "SaaS", "Insurance"]
+INDUSTRIES = [
+    "Software",
+    "Fintech",
+    "Healthcare",
+    "Retail",
+    "Education",
+    "Manufacturing",
+    "SaaS",
+    "Insurance",
+]
 COUNTRIES = ["US", "United Kingdom", "Germany", "India", "Brazil", "Canada", "France", "Australia"]
 FORMS = ["Request a demo", "Download the ROI guide", "Webinar: scoring 101", "Contact sales", "Newsletter"]
 PERSONAL = ["gmail.com", "outlook.com", "yahoo.com"]
@@ -217,7 +226,7 @@ def window(
     for i in range(total):
         t += rng.expovariate(rate)
         if rng.random() < strangers:  # /track for a random email: a new lead, never seen again
-            email = f"x{rng.getrandbits(48):012x}@{rng.choice(PERSONAL + ['mailinator.com', 'example.org'])}"
+            email = f"x{rng.getrandbits(48):012x}@{rng.choice([*PERSONAL, 'mailinator.com', 'example.org'])}"
             events.append(Event(t, -1, bodies.make(email, t, kind="page_view"), 0))
             continue
         lead = leads[picks[i]]
@@ -265,7 +274,13 @@ def sqs_batches(events: list[Event], batch_size: int, window_s: float, container
             current = []
         current.append(e)
     if current:
-        out.append(Batch(current[0].at + window_s if len(current) < batch_size else current[-1].at, len(out) % containers, current))
+        out.append(
+            Batch(
+                current[0].at + window_s if len(current) < batch_size else current[-1].at,
+                len(out) % containers,
+                current,
+            )
+        )
     return out
 
 

@@ -37,21 +37,21 @@ from typing import Any
 
 from bench import sim
 from bench.common import RULES_EXAMPLE, fake_aws_env, layer_path, main_for
-from bench.meter import Bill, Meter
+from bench.meter import Bill, Meter, item_size
 from bench.template import design
 
 SEED = int(os.environ.get("BENCH_SEED", "20261202"))
 LEADS = int(os.environ.get("BENCH_LEADS", "100000"))
 RATE = 10_000.0  # events per second the spread window and the burst arrive at
-SPREAD_EVENTS = int(os.environ.get("BENCH_SPREAD_EVENTS", "120000"))
-PUT_FIRST_EVENTS = int(os.environ.get("BENCH_PUT_FIRST_EVENTS", "30000"))
+SPREAD_EVENTS = int(os.environ.get("BENCH_SPREAD_EVENTS", "100000"))
+PUT_FIRST_EVENTS = int(os.environ.get("BENCH_PUT_FIRST_EVENTS", "20000"))
 BURST_EVENTS = int(os.environ.get("BENCH_BURST_EVENTS", "40000"))
 BURST_LEADS = 40
 CONTAINERS = int(os.environ.get("BENCH_CONTAINERS", "16"))
 CLASSES = (1, 3, 10, 30, 100, 300, 1000, 5000)  # history lengths built (a lead uses the largest <= its n)
 GOAL_HISTORIES = (10, 100, 1000, 5000)
 CPU_ROUNDS = 5
-CPU_EVENTS = 40  # next events per round and history length
+CPU_EVENTS = 24  # next events per round and history length
 TABLE = "bench-leads"
 THRESHOLD = 100.0  # template parameter SalesReadyThreshold
 TTL_DAYS = 400  # template parameter HistoryRetentionDays
@@ -94,7 +94,8 @@ def setup() -> Ctx:
 
     clients.reset_clients()
     ctx = Ctx(meter, load_rules(RULES_EXAMPLE.read_bytes()), time.time() - 900)
-    call = botocore.client.BaseClient._make_api_call
+    base: Any = botocore.client.BaseClient
+    call = base._make_api_call
 
     def timed(client: Any, operation: str, params: Any) -> Any:
         start = time.process_time()
@@ -103,7 +104,7 @@ def setup() -> Ctx:
         finally:
             ctx.api_seconds[0] += time.process_time() - start
 
-    botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
+    base._make_api_call = timed
     return ctx
 
 
@@ -144,14 +145,29 @@ def build_histories(ctx: Ctx) -> dict[int, dict[str, Any]]:
     built: dict[int, dict[str, Any]] = {}
     for n in CLASSES:
         email = f"history{n}@northwind{n}.com"
-        profile = {"job_title": "VP of Engineering", "company": "Northwind", "industry": "Software",
-                   "country": "US", "company_size": 800.0}
+        profile = {
+            "job_title": "VP of Engineering",
+            "company": "Northwind",
+            "industry": "Software",
+            "country": "US",
+            "company_size": 800.0,
+        }
         repo = repository()
         for at, body in sim.history(email, n, ctx.epoch0 - 3600, 60, SEED + n, profile):
             score(ctx, repo, [body], at + 2)
         key = lead_key(email)
-        built[n] = {"email": email, "key": key, "item": json.loads(json.dumps(m.items[key])),
-                    "bytes": m.sizes[key]}
+        partition = {k: json.loads(json.dumps(v)) for k, v in m.items.items() if k[0] == key[0]}
+        item = partition[key]
+        built[n] = {
+            "email": email,
+            "key": key,
+            "item": item,
+            "partition": partition,
+            "bytes": m.sizes[key],
+            "bytes_without_journal": item_size({k: v for k, v in item.items() if k != "jr"}),
+            "attribute_bytes": {k: item_size({k: v}) for k, v in item.items()},
+            "history_items": len(partition) - 1,
+        }
     m.metering = True
     return built
 
@@ -162,6 +178,17 @@ def measure_histories(ctx: Ctx, built: dict[int, dict[str, Any]]) -> dict[str, A
     m = ctx.meter
     out: dict[str, Any] = {}
     rng_seed = SEED + 77
+
+    def restore(n: int) -> None:
+        """The lead exactly as built (each measured event sees n events of history, not more)."""
+        pk = built[n]["key"][0]
+        for k in [k for k in m.items if k[0] == pk]:
+            del m.items[k]
+            m.sizes.pop(k, None)
+        for k, v in built[n]["partition"].items():
+            m.items[k] = json.loads(json.dumps(v))
+            m.sizes[k] = item_size(v)
+
     for n in GOAL_HISTORIES:
         email = built[n]["email"]
         bodies = sim.Bodies(__import__("random").Random(rng_seed + n), ctx.epoch0)
@@ -172,6 +199,7 @@ def measure_histories(ctx: Ctx, built: dict[int, dict[str, Any]]) -> dict[str, A
             for _ in range(CPU_EVENTS):
                 t += 30.0
                 body = bodies.make(email, t)
+                restore(n)
                 repo = repository()
                 before_meter, c0 = m.seconds, time.process_time()
                 score(ctx, repo, [body], ctx.epoch0 + t + 1)
@@ -182,6 +210,7 @@ def measure_histories(ctx: Ctx, built: dict[int, dict[str, Any]]) -> dict[str, A
             m.reset_bill()
             for _ in range(20):
                 t += 30.0
+                restore(n)
                 score(ctx, repository(read_first), [bodies.make(email, t)], ctx.epoch0 + t + 1)
             b = m.snapshot()
             paths["read_first" if read_first else "put_first"] = {
@@ -191,7 +220,9 @@ def measure_histories(ctx: Ctx, built: dict[int, dict[str, Any]]) -> dict[str, A
             }
         out[str(n)] = {
             "item_bytes": built[n]["bytes"],
-            "item_bytes_after": m.sizes[built[n]["key"]],
+            "item_bytes_without_journal": built[n]["bytes_without_journal"],
+            "attribute_bytes": built[n]["attribute_bytes"],
+            "history_items": built[n]["history_items"],
             "cpu_us_per_event": spread(rounds),
             "cpu_us_rounds": [round(x, 1) for x in rounds],
             "write_paths_cold": paths,
@@ -257,7 +288,9 @@ def run_window(ctx: Ctx, name: str, traffic: sim.Traffic, read_first: bool = Tru
         m.now = batch.closes_at
         calls_before = Counter(m.bill.calls)
         meter_before, api_before, c0 = m.seconds, ctx.api_seconds[0], time.process_time()
-        report = score(ctx, repos[batch.container], [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
+        report = score(
+            ctx, repos[batch.container], [e.body for e in batch.events], ctx.epoch0 + batch.closes_at
+        )
         spent = time.process_time() - c0
         in_meter = m.seconds - meter_before
         in_api = ctx.api_seconds[0] - api_before
@@ -346,13 +379,15 @@ SCORER_ENV = {
 def handler_cpu(ctx: Ctx, traffic: sim.Traffic, batches: int) -> dict[str, Any]:
     """The real scorer handler on template-sized batches of spread traffic (cold cache each batch)."""
     from leadscore import clock
+
     from tools.localstack import LambdaContext, sqs_record
 
     os.environ.update(SCORER_ENV)
     sink = io.StringIO()
     with redirect_stdout(sink):
-        from functions.scorer import app
         from leadscore.dal.leads import reset_repositories
+
+        from functions.scorer import app
     size = design().batch_size
     arn = "arn:aws:sqs:us-east-1:123456789012:bench-events"
     chunks = [traffic.events[i : i + size] for i in range(0, min(len(traffic.events), size * batches), size)]
@@ -453,19 +488,28 @@ def run() -> dict[str, Any]:
     phases["spread"] = time.perf_counter() - t0
     pf_traffic = sim.window(leads, PUT_FIRST_EVENTS, RATE, SEED + 2, ctx.epoch0 + 60)
     spread_pf = run_window(ctx, "spread put_first", pf_traffic, read_first=False)
-    spread_rf_same = run_window(ctx, "spread read_first (same traffic as put_first)",
-                                sim.window(leads, PUT_FIRST_EVENTS, RATE, SEED + 3, ctx.epoch0 + 120))
+    spread_rf_same = run_window(
+        ctx,
+        "spread read_first (same traffic as put_first)",
+        sim.window(leads, PUT_FIRST_EVENTS, RATE, SEED + 3, ctx.epoch0 + 120),
+    )
     phases["put_first"] = time.perf_counter() - t0
     burst_traffic = sim.burst(leads, BURST_LEADS, BURST_EVENTS, RATE, SEED + 4, ctx.epoch0 + 180)
     burst_rf = run_window(ctx, "bursty read_first", burst_traffic)
-    burst_pf = run_window(ctx, "bursty put_first", sim.burst(leads, BURST_LEADS, BURST_EVENTS // 4, RATE,
-                                                           SEED + 5, ctx.epoch0 + 240), read_first=False)
+    burst_pf = run_window(
+        ctx,
+        "bursty put_first",
+        sim.burst(leads, BURST_LEADS, BURST_EVENTS // 4, RATE, SEED + 5, ctx.epoch0 + 240),
+        read_first=False,
+    )
     phases["bursty"] = time.perf_counter() - t0
-    handler = handler_cpu(ctx, sim.window(leads, design().batch_size * 6, RATE, SEED + 6, ctx.epoch0 + 300), 6)
+    handler = handler_cpu(
+        ctx, sim.window(leads, design().batch_size * 6, RATE, SEED + 6, ctx.epoch0 + 300), 6
+    )
     phases["handler_cpu"] = time.perf_counter() - t0
     ingest = ingest_cost_inputs(ctx)
     phases["ingest"] = time.perf_counter() - t0
-    counts = Counter(min(c for c in CLASSES if c <= lead.n) for lead in leads)
+    counts = Counter(max(c for c in CLASSES if c <= lead.n) for lead in leads)
     return {
         "meta": {
             "seed": SEED,
@@ -484,9 +528,7 @@ def run() -> dict[str, Any]:
             "python": sys.version.split()[0],
         },
         "histories": histories,
-        "windows": {
-            w.name: summary(w) for w in (spread_rf, spread_pf, spread_rf_same, burst_rf, burst_pf)
-        },
+        "windows": {w.name: summary(w) for w in (spread_rf, spread_pf, spread_rf_same, burst_rf, burst_pf)},
         "handler": handler,
         "ingest": ingest,
         "latency_ms": LATENCY_MS,
@@ -496,5 +538,3 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     main_for(run)
-
-
