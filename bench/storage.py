@@ -504,7 +504,7 @@ def run() -> dict[str, Any]:
     )
     phases["bursty"] = time.perf_counter() - t0
     handler = handler_cpu(
-        ctx, sim.window(leads, design().batch_size * 6, RATE, SEED + 6, ctx.epoch0 + 300), 6
+        ctx, sim.window(leads, design().batch_size * 4, RATE, SEED + 6, ctx.epoch0 + 300), 4
     )
     phases["handler_cpu"] = time.perf_counter() - t0
     ingest = ingest_cost_inputs(ctx)
