@@ -158,6 +158,7 @@ class Bill:
     calls: Counter[str] = field(default_factory=Counter)  # "<service>.<operation>"
     failed_conditions: int = 0
     lead_writes: int = 0
+    table_by_kind: Counter[str] = field(default_factory=Counter)  # table units by item kind
 
 
 class Meter:
@@ -186,6 +187,7 @@ class Meter:
         # Items that exist before the run without having been written in it (a pre-existing lead
         # base): made on first access, unbilled, as if they had always been there.
         self.lazy: Callable[[Key], Item | None] | None = None
+        self.alerting: set[Key] = set()  # lead items written with a pending alert (for a notifier)
 
     def get(self, key: Key) -> Item | None:
         item = self.items.get(key)
@@ -206,13 +208,17 @@ class Meter:
     def _key(self, item: Item) -> Key:
         return (item[self.keys[0]]["S"], item[self.keys[1]]["S"])
 
-    def write(self, new: Item | None, key: Key, *, failed: bool = False) -> None:
+    def write(self, new: Item | None, key: Key, *, failed: bool = False, note: str = "") -> None:
         """Store ``new`` at ``key`` (None: delete) and bill it; ``failed``: a conditional write that
         lost (billed on the table, stores nothing)."""
         old = self.get(key)
         old_size = self.sizes.get(key, 0)
         new_size = item_size(new) if new is not None else 0
-        self._book("table", key[0], write_units(max(old_size, new_size)))
+        units = write_units(max(old_size, new_size))
+        self._book("table", key[0], units)
+        if self.metering:
+            kind = "lead item" if key[1] == "LEAD" else f"{key[1][:3]} items"
+            self.bill.table_by_kind[kind + (note or (" (failed conditional)" if failed else ""))] += units
         if failed:
             if self.metering:
                 self.bill.failed_conditions += 1
@@ -226,6 +232,8 @@ class Meter:
         else:
             self.items[key] = new
             self.sizes[key] = new_size
+            if key[1] == "LEAD" and "alert_pending" in new:
+                self.alerting.add(key)
             if key[1] == "LEAD" and self.metering:
                 self.lead_sizes.append(new_size)
                 self.bill.lead_writes += 1
@@ -301,7 +309,9 @@ class Meter:
         not evaluate update expressions: only the notifier's outbox updates use UpdateItem, and the
         cost model prices those writes apart). Used by the cold-start fixtures."""
         key = self._key(request["Key"])
-        self.write(self.get(key), key, failed=True)  # billed like a write of the item, stores nothing
+        self.write(
+            self.get(key), key, failed=True, note=" (UpdateItem)"
+        )  # billed like a write of the item, stores nothing
         if self.metering:
             self.bill.failed_conditions -= 1
         return 200, {}
@@ -369,7 +379,14 @@ class Meter:
 
     def snapshot(self) -> Bill:
         b = self.bill
-        return Bill(Counter(b.wcu), b.rcu, Counter(b.calls), b.failed_conditions, b.lead_writes)
+        return Bill(
+            Counter(b.wcu),
+            b.rcu,
+            Counter(b.calls),
+            b.failed_conditions,
+            b.lead_writes,
+            Counter(b.table_by_kind),
+        )
 
     def reset_bill(self) -> None:
         self.bill = Bill()

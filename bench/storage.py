@@ -108,6 +108,34 @@ def setup() -> Ctx:
     return ctx
 
 
+def deliver_alerts(ctx: Ctx, at_epoch: float) -> int:
+    """What the notifier does to each lead item written with a pending alert: marks the alerts sent
+    and bumps ``ver`` (so a container's cached copy is stale and its next write conflicts, as in
+    AWS). Unbilled here: the cost model prices the notifier's writes (bench.cost.NOTIFIER)."""
+    from leadscore.dal.items import from_item, to_item
+
+    m = ctx.meter
+    done = 0
+    for key in sorted(m.alerting):
+        item = m.items.get(key)
+        if item is None or "alert_pending" not in item:
+            continue
+        state = from_item(item)
+        outbox = {
+            k: a.model_copy(update={"status": "sent", "sent_at": int(at_epoch)})
+            if a.status == "pending"
+            else a
+            for k, a in state.outbox.items()
+        }
+        state = state.model_copy(update={"outbox": outbox, "ver": state.ver + 1})
+        new = to_item(state)
+        m.items[key] = new
+        m.sizes[key] = item_size(new)
+        done += 1
+    m.alerting.clear()
+    return done
+
+
 def _now(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -155,6 +183,7 @@ def build_histories(ctx: Ctx) -> dict[int, dict[str, Any]]:
         repo = repository()
         for at, body in sim.history(email, n, ctx.epoch0 - 3600, 60, SEED + n, profile):
             score(ctx, repo, [body], at + 2)
+            deliver_alerts(ctx, at + 5)
         key = lead_key(email)
         partition = {k: json.loads(json.dumps(v)) for k, v in m.items.items() if k[0] == key[0]}
         item = partition[key]
@@ -236,6 +265,7 @@ def install_population(ctx: Ctx, leads: list[sim.Lead], built: dict[int, dict[st
     the built history of its class (largest class <= its lifetime count)."""
     from leadscore.dal.items import from_item, to_item
     from leadscore.dal.keys import lead_id_of
+    from leadscore.scoring.engine import evaluate
 
     by_pk = {lead_key(lead.email)[0]: lead for lead in leads}
     states = {n: from_item(b["item"]) for n, b in built.items()}
@@ -245,9 +275,18 @@ def install_population(ctx: Ctx, leads: list[sim.Lead], built: dict[int, dict[st
         if lead is None or key[1] != "LEAD":
             return None
         cls = max(c for c in CLASSES if c <= lead.n)
-        state = states[cls].model_copy(
-            update={"lead_id": lead_id_of(key[0]), "email": lead.email, "profile": dict(lead.profile)}
+        base = states[cls]
+        state = base.model_copy(
+            update={
+                "lead_id": lead_id_of(key[0]),
+                "email": lead.email,
+                "profile": dict(lead.profile),
+                # its alerts were delivered long ago, and a later write dropped them
+                "outbox": {k: a for k, a in base.outbox.items() if a.status in ("pending", "sending")},
+            }
         )
+        # the card it was last written with, for its own profile (not the built lead's)
+        state.card = evaluate(state, ctx.rules, _now(base.updated_at or ctx.epoch0), THRESHOLD)
         return to_item(state)
 
     ctx.meter.lazy = make
@@ -271,17 +310,19 @@ class WindowResult:
     unique_events: int
     traffic: sim.Traffic
     reads: int
+    delivered: int
 
 
 def run_window(ctx: Ctx, name: str, traffic: sim.Traffic, read_first: bool = True) -> WindowResult:
     d = design()
     m = ctx.meter
     m.reset_bill()
+    m.alerting.clear()
     batches = sim.sqs_batches(traffic.events, d.batch_size, d.batching_window_s, CONTAINERS)
     repos = [repository(read_first) for _ in range(CONTAINERS)]
     cpu = outside = 0.0
     durations: list[float] = []
-    alerts = failures = 0
+    alerts = failures = delivered = 0
     stretch = LAMBDA_FULL_CORE_MB / d.memory_mb["ScorerFunction"]
     started = time.perf_counter()
     for batch in batches:
@@ -301,6 +342,7 @@ def run_window(ctx: Ctx, name: str, traffic: sim.Traffic, read_first: bool = Tru
         durations.append((spent - in_meter) * stretch + latency)
         alerts += report.alerts
         failures += len(report.failures)
+        delivered += deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
     wall = time.perf_counter() - started
     # the busiest partition key per table/index, in the busiest second
     per_where: dict[str, tuple[float, str, int]] = {}
@@ -324,6 +366,7 @@ def run_window(ctx: Ctx, name: str, traffic: sim.Traffic, read_first: bool = Tru
         unique_events=len({e.body for e in traffic.events}),
         traffic=traffic,
         reads=sum(r.reads for r in repos),
+        delivered=delivered,
     )
 
 
@@ -341,6 +384,8 @@ def summary(w: WindowResult) -> dict[str, Any]:
         "send_batches": w.traffic.send_batches,
         "wcu_per_event": sum(b.wcu.values()) / n,
         "wcu_per_event_by_where": {k: v / n for k, v in sorted(b.wcu.items())},
+        "table_wcu_per_event_by_item": {k: v / n for k, v in sorted(b.table_by_kind.items())},
+        "alerts_delivered_between_batches": w.delivered,
         "rcu_per_event": b.rcu / n,
         "lead_writes_per_event": b.lead_writes / n,
         "failed_conditions_per_event": b.failed_conditions / n,
