@@ -162,6 +162,7 @@ def latency(window: dict[str, Any], design: dict[str, Any], rate: float, ingest_
     small = 100
     return {
         "estimate": True,
+        "scorer_concurrency_needed": round(rate / batch * dur.get("median", 0.0), 1),
         "components": {
             "front door + ingest": f"{ingest_ms:.0f} ms + ~10 ms",
             "batch fill": f"min(window {window_s:g} s, BatchSize {batch} / {rate:g} ev/s) = {fill:.2f} s",

@@ -43,7 +43,7 @@ from bench.template import design
 SEED = int(os.environ.get("BENCH_SEED", "20261202"))
 LEADS = int(os.environ.get("BENCH_LEADS", "100000"))
 RATE = 10_000.0  # events per second the spread window and the burst arrive at
-SPREAD_EVENTS = int(os.environ.get("BENCH_SPREAD_EVENTS", "100000"))
+SPREAD_EVENTS = int(os.environ.get("BENCH_SPREAD_EVENTS", "200000"))
 PUT_FIRST_EVENTS = int(os.environ.get("BENCH_PUT_FIRST_EVENTS", "20000"))
 BURST_EVENTS = int(os.environ.get("BENCH_BURST_EVENTS", "40000"))
 BURST_LEADS = 40
