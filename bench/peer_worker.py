@@ -19,7 +19,7 @@ from bench.rulespec import document, leads, membership_tests, peer_facts, render
 
 def _rule_engine(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], float]:
     t0 = time.perf_counter()
-    import rule_engine  # type: ignore[import-not-found]  (in .venv-bench only)
+    import rule_engine  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     compiled = [rule_engine.Rule(e) for e in exprs]
@@ -33,7 +33,7 @@ def _rule_engine(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool
 
 def _cel_python(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], Any]:
     t0 = time.perf_counter()
-    import celpy  # type: ignore[import-not-found]  (in .venv-bench only)
+    import celpy  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     env = celpy.Environment()
@@ -49,7 +49,7 @@ def _cel_python(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]
 
 def _rust_cel(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], Any]:
     t0 = time.perf_counter()
-    import cel  # type: ignore[import-not-found]  (in .venv-bench only)
+    import cel  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     programs = [cel.compile(e) for e in exprs]
