@@ -84,7 +84,9 @@ def test_reads_of_absent_items_cost_one_unit() -> None:
     m = _meter()
     _put(m, _lead(5000))  # 5 KB: 2 read units consistent
     keys = [{"pk": {"S": "LEAD#a"}, "sk": {"S": "LEAD"}}, {"pk": {"S": "LEAD#b"}, "sk": {"S": "LEAD"}}]
-    _, out = m.handle("dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": keys, "ConsistentRead": True}}})
+    _, out = m.handle(
+        "dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": keys, "ConsistentRead": True}}}
+    )
     assert len(out["Responses"]["t"]) == 1
     assert m.bill.rcu == 2 + 1
 
