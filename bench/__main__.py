@@ -1,6 +1,8 @@
-"""``python -m bench``: run every benchmark (each in a fresh interpreter), print one table, write JSON.
+"""``python -m bench``: run every benchmark (each in a fresh interpreter), print the goals, write JSON.
 
-``python -m bench cold_start cpu`` runs only the named ones. Results: ``bench/results/latest.json``.
+``python -m bench storage cold_start`` runs only the named ones (goals of the others: not run).
+Results: ``bench/results/latest.json`` with ``goals`` (name, measured, goal, pass), ``details`` and
+``meta`` (seed, date, machine, command).
 """
 
 from __future__ import annotations
@@ -16,15 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import cost
 from bench.common import RESULTS, ROOT
 
-# (module, timeout seconds). The order keeps the noisy, long ones last.
-BENCHMARKS = (
-    ("cold_start", 150),
-    ("cpu", 90),
-    ("rules_bench", 300),
-    ("aws_calls", 300),
-    ("throughput", 120),
+# (module, timeout seconds)
+BENCHMARKS = (("storage", 600), ("cold_start", 240), ("rules_bench", 300))
+GOAL_NAMES = (
+    "item_growth_10_to_5000",
+    "item_bytes_p99",
+    "wcu_per_event_spread",
+    "wcu_per_event_bursty",
+    "cpu_growth_10_to_5000",
+    "cpu_x_json_loads",
+    "cost_full_path_vs_floor",
+    "max_key_wcu_per_s_at_1e4",
+    "cold_start_first_invoke_x_b",
+    "rules_vs_fastest_peer_unique",
 )
 
 
@@ -45,58 +54,148 @@ def _run(module: str, timeout: int) -> dict[str, Any]:
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
+            raise RuntimeError(done.stderr.strip()[-1500:] or "failed")
         result: dict[str, Any] = json.loads(path.read_text())
     except Exception as exc:
-        tail = str(exc)
-        result = {
-            "rows": [
-                {
-                    "metric": f"{module}: did not finish",
-                    "measured": "error",
-                    "unit": "",
-                    "baseline": None,
-                    "ratio": None,
-                    "goal": "runs",
-                    "pass": False,
-                    "note": tail[-200:],
-                }
-            ],
-            "details": {},
-        }
+        result = {"error": str(exc)[-1500:]}
     finally:
         path.unlink(missing_ok=True)
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+def _goal(name: str, measured: float | None, goal: str, ok: bool, note: str = "") -> dict[str, Any]:
+    return {"name": name, "measured": measured, "goal": goal, "pass": bool(ok), "note": note}
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    header = ("metric", "measured", "baseline", "ratio", "goal", "pass/fail")
-    lines = [
-        (
-            r["metric"],
-            f"{_fmt(r['measured'])} {r.get('unit', '')}".strip(),
-            _fmt(r.get("baseline")),
-            _fmt(r.get("ratio")),
-            r.get("goal", ""),
-            {True: "PASS", False: "FAIL", None: "-"}[r.get("pass")],
+def storage_goals(s: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The storage run's goals, and the cost and latency details computed from its counts."""
+    h = s["histories"]
+    w = s["windows"]
+    spread, bursty = w["spread read_first"], w["bursty read_first"]
+    goals = []
+    growth = h["5000"]["item_bytes"] / h["10"]["item_bytes"]
+    goals.append(
+        _goal(
+            "item_growth_10_to_5000",
+            round(growth, 3),
+            "<= 1.5",
+            growth <= 1.5,
+            f"{h['5000']['item_bytes']} B / {h['10']['item_bytes']} B",
         )
-        for r in rows
-    ]
-    widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(len(header))]
-    out = [" | ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    )
+    p99 = spread["lead_item_bytes"]["p99"]
+    goals.append(
+        _goal(
+            "item_bytes_p99",
+            p99,
+            "<= 4096",
+            p99 <= 4096,
+            f"every lead item written in the spread window; p50 {spread['lead_item_bytes']['p50']}",
+        )
+    )
+    for name, win, limit in (("wcu_per_event_spread", spread, 1.1), ("wcu_per_event_bursty", bursty, 0.3)):
+        notifier = win["alerts_per_event"] * cost.notifier_wcu_per_alert(win["lead_item_bytes"]["p50"])
+        value = win["wcu_per_event"] + notifier
+        goals.append(
+            _goal(
+                name,
+                round(value, 3),
+                f"<= {limit}",
+                value <= limit,
+                f"scorer metered {win['wcu_per_event']:.3f} "
+                f"(table {win['wcu_per_event_by_where'].get('table', 0):.3f})"
+                f" + notifier modeled {notifier:.3f}",
+            )
+        )
+    c10, c5000 = h["10"]["cpu_us_per_event"]["median"], h["5000"]["cpu_us_per_event"]["median"]
+    goals.append(
+        _goal(
+            "cpu_growth_10_to_5000",
+            round(c5000 / c10, 3),
+            "<= 1.3",
+            c5000 / c10 <= 1.3,
+            f"{c5000:.0f} us / {c10:.0f} us per event (median of rounds, cold container)",
+        )
+    )
+    hd = s["handler"]
+    ratio = hd["cpu_outside_aws_us_per_event"]["median"] / hd["json_loads_us_per_event"]["median"]
+    goals.append(
+        _goal(
+            "cpu_x_json_loads",
+            round(ratio, 1),
+            "<= 30",
+            ratio <= 30,
+            f"{hd['cpu_outside_aws_us_per_event']['median']:.1f} us / "
+            f"{hd['json_loads_us_per_event']['median']:.2f} us; "
+            f"real handler, batches of {hd['batch_size']}, cold cache",
+        )
+    )
+    meta = s["meta"]
+    stretch = s["lambda_cpu_stretch"]
+    costs = cost.per_million(
+        spread,
+        s["ingest"],
+        hd["log_bytes_per_batch"],
+        meta["design"]["memory_mb"]["ScorerFunction"],
+        stretch,
+        s["latency_ms"]["sqs.SendMessageBatch"],
+    )
+    burst_costs = cost.per_million(
+        bursty,
+        s["ingest"],
+        hd["log_bytes_per_batch"],
+        meta["design"]["memory_mb"]["ScorerFunction"],
+        stretch,
+        s["latency_ms"]["sqs.SendMessageBatch"],
+    )
+    r = costs["ratio_http_api_vs_floor"]
+    goals.append(
+        _goal(
+            "cost_full_path_vs_floor",
+            r,
+            "<= 1.15",
+            r <= 1.15,
+            f"${costs['total_http_api']:.3f} / ${costs['floor_http_api']:.3f} per 1M events (spread)",
+        )
+    )
+    busiest = max(
+        (
+            (v["wcu_per_s"], f"{name}: {where} {v['key']}")
+            for name in ("spread read_first", "bursty read_first")
+            for where, v in w[name]["busiest_key_wcu_per_s"].items()
+        ),
+    )
+    goals.append(_goal("max_key_wcu_per_s_at_1e4", busiest[0], "<= 1000", busiest[0] <= 1000, busiest[1]))
+    details = {
+        "cost_per_1M_events_spread": costs,
+        "cost_per_1M_events_bursty": burst_costs,
+        "latency_request_to_alert": cost.latency(
+            spread, meta["design"], meta["rate_events_per_s"], costs["per_event"]["ingest_ms_modeled"]
+        ),
+    }
+    return goals, details
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+def table(goals: list[dict[str, Any]]) -> str:
+    header = ("name", "measured", "goal", "pass")
+    lines = [(g["name"], _fmt(g["measured"]), g["goal"], "PASS" if g["pass"] else "FAIL") for g in goals]
+    widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(4)]
+    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     out.append("-+-".join("-" * w for w in widths))
-    for line, r in zip(lines, rows, strict=True):
-        text = " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
-        out.append(text + (f"  ({r['note']})" if r.get("note") else ""))
+    for line, g in zip(lines, goals, strict=True):
+        out.append(
+            " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))
+            + (f"  {g['note']}" if g.get("note") else "")
+        )
     return "\n".join(out)
 
 
@@ -104,36 +203,81 @@ def main(argv: list[str]) -> int:
     wanted = set(argv)
     started = time.perf_counter()
     results: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
     for module, timeout in BENCHMARKS:
         if wanted and module not in wanted:
             continue
         print(f"running {module} ...", flush=True)
         results[module] = _run(module, timeout)
-        rows.extend(results[module]["rows"])
-        print(f"  {module}: {results[module]['seconds']} s", flush=True)
+        print(
+            f"  {module}: {results[module]['seconds']} s"
+            + (" (ERROR)" if "error" in results[module] else ""),
+            flush=True,
+        )
+    found: dict[str, dict[str, Any]] = {}
+    details: dict[str, Any] = {}
+    if "storage" in results and "error" not in results["storage"]:
+        goals, extra = storage_goals(results["storage"])
+        found.update({g["name"]: g for g in goals})
+        details.update(extra)
+    for module in ("cold_start", "rules_bench"):
+        for g in results.get(module, {}).get("goals", []):
+            found[g["name"]] = g
+    goals = [
+        found.get(name) or _goal(name, None, "-", False, "not run" if name not in found else "")
+        for name in GOAL_NAMES
+    ]
+    for module, result in results.items():
+        if "error" in result:
+            for g in goals:
+                if g["measured"] is None:
+                    g["note"] = f"{module} failed: {result['error'][-200:]}"
+    details.update({module: {k: v for k, v in r.items() if k != "goals"} for module, r in results.items()})
     total = round(time.perf_counter() - started, 1)
-    report = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    report: dict[str, Any] = {
+        "goals": goals,
+        "details": details,
+        "meta": {
+            "seed": results.get("storage", {}).get("meta", {}).get("seed"),
+            "date": date,
+            "command": "make bench  (python -m bench" + (" " + " ".join(argv) if argv else "") + ")",
+            "seconds": total,
+            "machine": {
+                "nproc": os.cpu_count(),
+                "loadavg_1m": os.getloadavg()[0],
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
         },
-        "seconds": total,
-        "rows": rows,
-        "benchmarks": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=1, default=str))
     print()
-    print(table(rows))
-    failed = sum(1 for r in rows if r.get("pass") is False)
-    passed = sum(1 for r in rows if r.get("pass") is True)
+    print(table(goals))
+    print()
+    if "cost_per_1M_events_spread" in details:
+        c = details["cost_per_1M_events_spread"]
+        print("cost per 1M events, spread traffic (USD):")
+        for k, v in c["per_service"].items():
+            print(f"  {k:<45} {v:8.4f}")
+        print(f"  {'total, HTTP API front door':<45} {c['total_http_api']:8.4f}")
+        print(f"  {'total, Function URL front door':<45} {c['total_function_url']:8.4f}")
+        print(f"  {'floor, HTTP API':<45} {c['floor_http_api']:8.4f}")
+        print(f"  {'floor, any front door':<45} {c['floor_any_front_door']:8.4f}")
+        print(f"  {'X-Ray tracing (not in totals)':<45} {c['xray_tracing_not_in_total']:8.4f}")
+        print(f"  floor: {c['floor_formula']}")
+        lat = details["latency_request_to_alert"]
+        print(
+            f"request-to-alert latency (ESTIMATES; scorer containers needed at 10^4 ev/s: "
+            f"{lat['scorer_concurrency_needed']}):"
+        )
+        for k, v in lat.items():
+            if isinstance(v, dict) and "typical_s" in v:
+                print(f"  {k:<45} typical {v['typical_s']} s, worst {v['worst_s']} s")
+    passed = sum(1 for g in goals if g["pass"])
     print(
-        f"\n{passed} passed, {failed} failed goals; {total} s; {report['date']}, "
-        f"nproc {os.cpu_count()}, Python {platform.python_version()} -> {RESULTS / 'latest.json'}"
+        f"\n{passed}/{len(goals)} goals pass; {total} s; {date}; nproc {os.cpu_count()}, "
+        f"Python {platform.python_version()} -> {RESULTS / 'latest.json'}"
     )
     return 0
 

@@ -63,11 +63,13 @@ class Stubs:
 
         def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(session, *args, **kwargs)
-            client.meta.events.register("before-call", stubs.before, unique_id="bench-stub")
+            hook: Any = stubs.before  # botocore's stubs type hooks as returning None
+            client.meta.events.register("before-call", hook, unique_id="bench-stub")
             return client
 
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-        call = botocore.client.BaseClient._make_api_call
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign, assignment]
+        base: Any = botocore.client.BaseClient
+        call = base._make_api_call
 
         def timed_call(client: Any, operation: str, params: Any) -> Any:
             start = time.perf_counter()
@@ -76,7 +78,7 @@ class Stubs:
             finally:
                 stubs.seconds += time.perf_counter() - start
 
-        botocore.client.BaseClient._make_api_call = timed_call  # type: ignore[method-assign]
+        base._make_api_call = timed_call
 
 
 def _scorer_batch_size() -> int:

@@ -33,7 +33,7 @@ def samples() -> list[bytes]:
         captured.append(data)
         return real(data)
 
-    codec.pack = capture  # type: ignore[assignment]
+    codec.pack = capture
     try:
         events = mixed(6_000, leads=2_000, seed=TRAINING_SEEDS[0]) + bursts(
             2_000, leads=400, seed=TRAINING_SEEDS[1]
@@ -41,7 +41,7 @@ def samples() -> list[bytes]:
         for payload in payloads(events, 100):
             invoke(payload)
     finally:
-        codec.pack = real  # type: ignore[assignment]
+        codec.pack = real
     return captured
 
 
@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
 
     out = Path(argv[0]) if argv else ROOT / "shared" / "leadscore" / "dal" / "zstd-v2.dict"
     data = samples()
-    trained: Any = zstandard.train_dictionary(SIZE, data, level=3)
+    samples_: list[Any] = list(data)
+    trained: Any = zstandard.train_dictionary(SIZE, samples_, level=3)
     out.write_bytes(trained.as_bytes())
     print(f"{out}: {len(trained.as_bytes())} bytes from {len(data)} samples")
     return 0

@@ -19,7 +19,7 @@ from bench.rulespec import document, leads, membership_tests, peer_facts, render
 
 def _rule_engine(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], float]:
     t0 = time.perf_counter()
-    import rule_engine
+    import rule_engine  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     compiled = [rule_engine.Rule(e) for e in exprs]
@@ -33,7 +33,7 @@ def _rule_engine(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool
 
 def _cel_python(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], Any]:
     t0 = time.perf_counter()
-    import celpy
+    import celpy  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     env = celpy.Environment()
@@ -49,7 +49,7 @@ def _cel_python(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]
 
 def _rust_cel(exprs: list[str]) -> tuple[Callable[[dict[str, Any]], list[bool]], Any]:
     t0 = time.perf_counter()
-    import cel
+    import cel  # type: ignore[import-not-found]  # in .venv-bench only
 
     t1 = time.perf_counter()
     programs = [cel.compile(e) for e in exprs]
@@ -81,12 +81,14 @@ ENGINES = {
 
 def main() -> None:
     n_leads, repeat = int(sys.argv[1]), int(sys.argv[2])
+    unique = len(sys.argv) > 3 and sys.argv[3] == "unique"
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     doc = document()
     rules = doc["models"]["lead"]["fit"]
     points = [r["points"] for r in rules]
     lists = {k: frozenset(v) for k, v in doc["lists"].items()}
     tests = membership_tests(doc)
-    people = leads(n_leads)
+    people = leads(n_leads, seed=seed, unique=unique)
     out: dict[str, Any] = {}
     for name, (dialect, make) in ENGINES.items():
         try:

@@ -39,11 +39,21 @@ def ensure() -> Path:
     return python()
 
 
-def measure(n_leads: int, repeat: int) -> dict[str, Any]:
+def measure(n_leads: int, repeat: int, unique: bool = False, seed: int = 3) -> dict[str, Any]:
     interpreter = ensure()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PYTHONPATH"] = str(ROOT)  # for bench.rulespec only; leadscore lives in shared/, not here
     result: dict[str, Any] = run_json(
-        [str(interpreter), "-m", "bench.peer_worker", str(n_leads), str(repeat)], env=env, timeout=200
+        [
+            str(interpreter),
+            "-m",
+            "bench.peer_worker",
+            str(n_leads),
+            str(repeat),
+            "unique" if unique else "recurring",
+            str(seed),
+        ],
+        env=env,
+        timeout=200,
     )
     return result

@@ -202,8 +202,14 @@ def document(n_rules: int = 50, n_domains: int = 5_000) -> dict[str, Any]:
     }
 
 
-def leads(n: int, seed: int = 3) -> list[dict[str, Any]]:
-    """Lead profiles: ~25 % at a listed account (some through a subdomain), the rest elsewhere."""
+def leads(n: int, seed: int = 3, unique: bool = False) -> list[dict[str, Any]]:
+    """Lead profiles: ~25 % at a listed account (some through a subdomain), the rest elsewhere.
+
+    ``unique``: every text value of every lead is distinct (no per-value memo or cache can hit):
+    email domains and websites get a lead-specific subdomain (list membership by parent domain still
+    matches), the other text fields a lead-specific suffix (``contains``/regex/prefix rules still
+    match; ``equals``/``in`` on them no longer do, for every engine alike).
+    """
     rng = random.Random(seed)
     listed = domains()
     out = []
@@ -234,6 +240,17 @@ def leads(n: int, seed: int = 3) -> list[dict[str, Any]]:
             )
         if rng.random() < 0.5:
             profile["lifecycle_stage"] = rng.choice(STAGES)
+        if unique:
+            tag = f"u{seed}x{i}"
+            domain = f"{tag}.{domain}"
+            for name in ("job_title", "company", "industry", "country", "lifecycle_stage"):
+                if name in profile:
+                    profile[name] = f"{profile[name]} {tag}"
+            if "phone" in profile:
+                profile["phone"] = f"+1 555 {seed % 1000:03d} {i:06d}"
+            if "website" in profile:
+                scheme, _, host = profile["website"].rpartition("//")
+                profile["website"] = (f"{scheme}//" if scheme else "") + f"{tag}.{host.removeprefix('www.')}"
         out.append({"email": f"person{i}@{domain}", "profile": profile})
     return out
 
