@@ -433,7 +433,8 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
 def test_a_stale_cache_loses_the_race_and_recomputes_from_the_winner(stack: Stack) -> None:
     rules = load_rules(RULES_EXAMPLE.read_bytes())
     email = "stale@northwind.io"
-    a, b = LeadRepository(table(stack)), LeadRepository(table(stack))
+    # Put-first containers keep their cache across batches (read-first ones read every batch afresh).
+    a, b = LeadRepository(table(stack), read_first=False), LeadRepository(table(stack), read_first=False)
     from leadscore.services.scoring import score_batch
 
     events = _events(email, 4)
@@ -443,3 +444,19 @@ def test_a_stale_cache_loses_the_race_and_recomputes_from_the_winner(stack: Stac
     report = score_batch(b, events[3:], rules, SAMPLE_TIME, 100, 30)
     assert report.attempts == 2
     assert LeadRepository(table(stack)).get_by_email(email).events_total == 4
+
+
+def test_a_read_first_container_starts_each_batch_from_a_fresh_read(stack: Stack) -> None:
+    """What an earlier batch cached has usually been written since by another container: a read
+    (1 RCU) is cheaper than the failed put a stale start costs (>= 1 WCU), so each batch reads."""
+    from leadscore.services.scoring import score_batch
+
+    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    events = _events("fresh@northwind.io", 3)
+    a, b = LeadRepository(table(stack)), LeadRepository(table(stack))
+    score_batch(a, events[:1], rules, SAMPLE_TIME, 100, 30)
+    score_batch(b, events[1:2], rules, SAMPLE_TIME, 100, 30)  # another container writes the lead
+    reads = a.reads
+    report = score_batch(a, events[2:], rules, SAMPLE_TIME, 100, 30)
+    assert (report.attempts, a.reads - reads) == (1, 1)  # read once, written at the first attempt
+    assert LeadRepository(table(stack)).get_by_email("fresh@northwind.io").events_total == 3

@@ -276,6 +276,7 @@ def score_batch(
     """Score every lead in the batch. A lead that fails does not stop the others."""
     report = BatchReport()
     groups, answers = _route(events)
+    repo.begin_batch()
     states = repo.load(groups)
     for lead_id, group in groups.items():
         if time_left is not None and time_left() < min_seconds:
