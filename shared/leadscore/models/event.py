@@ -86,6 +86,7 @@ def _unicode_domain(domain: str) -> str:
         raise ValueError("the domain is not a valid internationalized domain name") from exc
 
 
+@lru_cache(maxsize=8192)  # a lead's address is normalized several times per event (ids, keys)
 def normalize_email(value: str) -> str:
     """The one normalizer of email addresses: every route, lookup, erasure and CLI keys leads by it.
 
