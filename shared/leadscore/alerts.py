@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
 _TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge"}
@@ -248,6 +248,9 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     if a.categories:
         shown = list(a.categories.items())[:MAX_CATEGORIES_TEXT]
         head.append("Interest: " + ", ".join(f"{k} {_score(v)}" for k, v in shown))
+    chance = likelihood(card)
+    if chance:
+        head.append(f"Likely:   {chance}")
     head += ["", "Why:"]
     foot = ["", f"Rules version: {a.rules_version}  |  lead id: {a.lead_id}  |  alert id: {a.alert_id}"]
 
@@ -328,6 +331,9 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "grade": a.grade,
         "threshold": _finite(card.threshold),
         "surge": card.surge,
+        "probability": card.probability,
+        "horizon_days": card.horizon_days,
+        "likelihood": likelihood(card),
         "categories": {k: _finite(v) for k, v in a.categories.items()},
         "reasons": [],
         "contributions": [],
