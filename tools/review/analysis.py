@@ -287,7 +287,10 @@ def analyse(
     horizon_days: float = 90,
     as_of_days: float = 14,
     l2: float = 1.0,
+    keep: list[bool] | None = None,
 ) -> Analysis:
+    """The report. ``keep``: rules whose hand points stand whatever the data (disqualifying rules are
+    policy, not prediction); rules that fired for fewer than ``MIN_FIRED`` leads keep theirs too."""
     losses = c.n - c.conversions
     if c.conversions < MIN_CONVERSIONS or losses < MIN_LOSSES:
         raise TooLittleData(
@@ -321,6 +324,8 @@ def analyse(
     per_logit = float(np.std(train.score)) / spread if spread > 0 else 20.0
     per_logit = per_logit if math.isfinite(per_logit) and per_logit > 0 else 20.0
     points = np.clip(np.round(model.weights * per_logit, 1), -1000, 1000)
+    kept = (c.fired < MIN_FIRED) | np.asarray(keep if keep is not None else [False] * len(hand), dtype=bool)
+    points = np.where(kept, hand, points)
     learned_train = train.x @ points
     learned_hold = hold.x @ points
 
@@ -372,7 +377,9 @@ def analyse(
         r_f, r_o = _rate(won_f, n_f), _rate(won_o, n_o)
         lift = (r_f / r_o) if (r_f is not None and r_o) else None
         verdict = "predicts"
-        if n_f < MIN_FIRED:
+        if keep is not None and keep[i]:
+            verdict = "kept (disqualifies)" if n_f >= MIN_FIRED else "too rare to judge"
+        elif n_f < MIN_FIRED:
             verdict = "too rare to judge"
         elif lift is None:
             verdict = "predicts" if r_f else "does not predict"
@@ -380,7 +387,7 @@ def analyse(
             (hand[i] > 0 and lift < LIFT_FLAG)
             or (hand[i] < 0 and lift > 1 / LIFT_FLAG)
             or (hand[i] == 0 and 1 / LIFT_FLAG < lift < LIFT_FLAG)
-        ):
+        ) and not (keep is not None and keep[i]):
             verdict = "does not predict"
         if verdict == "predicts" and hand[i] and abs(points[i]) < 0.15 * abs(hand[i]) + 1:
             verdict = "adds nothing once the other rules are counted"
