@@ -74,16 +74,38 @@ def simulated(seed: int, leads: int, weeks: int) -> Iterator[Record]:
 
 
 def from_table(table: str) -> Iterator[Record]:
+    """Every lead with its history, from ONE Scan of the table (lead items and history items; dedupe
+    pages are filtered out). A Scan returns the items of a partition together, in sort-key order, so
+    a lead is complete when the next partition starts: one lead in memory at a time, and no Query
+    per lead (a 10^6-lead table would otherwise cost 10^6 requests)."""
     from botocore.exceptions import BotoCoreError, ClientError
-    from leadscore.dal.leads import LeadRepository
+    from leadscore.dal.items import from_item, history_entries
+    from leadscore.dal.keys import EVENT_PREFIX, LEAD_SK
+    from leadscore.dal.leads import paginate
 
-    repo = LeadRepository(table, cache_size=0)
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "sk = :lead OR begins_with(sk, :ev)",
+        "ExpressionAttributeValues": {":lead": {"S": LEAD_SK}, ":ev": {"S": EVENT_PREFIX}},
+    }
+    pk: str | None = None
+    state: LeadState | None = None
+    events: dict[str, CanonicalEvent] = {}
     try:
-        for state in repo.all_leads():
-            history = [event for event, _ in repo.history(state.lead_id)]
-            yield state, history, None
+        for page in paginate("scan", kwargs):
+            for item in page.get("Items", []):
+                if item["pk"]["S"] != pk:
+                    if state is not None:
+                        yield state, list(events.values()), None
+                    pk, state, events = item["pk"]["S"], None, {}
+                if item["sk"]["S"] == LEAD_SK:
+                    state = from_item(item)
+                for event, _ in history_entries(item):  # history items, and the lead item's journal
+                    events.setdefault(event.event_id, event)
     except (ClientError, BotoCoreError) as exc:
         raise ReviewError(f"cannot read table {table}: {exc}") from None
+    if state is not None:
+        yield state, list(events.values()), None
 
 
 def export_line(state: LeadState, history: list[CanonicalEvent]) -> str:
