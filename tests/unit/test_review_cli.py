@@ -161,3 +161,13 @@ def test_propose_writes_a_valid_rules_file_with_a_diff_and_a_probability(
     card = evaluate(LeadState(lead_id="x"), rules, T0, None)
     assert card.probability is not None and 0 < card.probability < 1
     assert DAY == 86_400
+
+
+def test_the_demo_step_writes_the_report_and_the_proposal(tmp_path: Path) -> None:
+    from tools.review.cli import demo_report
+
+    lines = demo_report(tmp_path / "review.html", tmp_path / "proposed.json", seed=5, leads=1_500)
+    assert (tmp_path / "review.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "proposed.json.diff").exists()
+    assert any("Base conversion rate" in line for line in lines)
+    assert any("Rules that do not predict" in line for line in lines)

@@ -295,6 +295,27 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_report(html_path: Path, propose_path: Path, seed: int = 2026, leads: int = 4_000) -> list[str]:
+    """What ``make demo`` ends with: a review of the simulated funnel, written as HTML and as a
+    proposed rules file; returns the headline lines to print."""
+    from tools.review import report as render
+    from tools.review.propose import write_proposal
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    argv = ["review", "--simulate", str(seed), "--leads", str(leads), "--capacity", "20/week"]
+    args = parser.parse_args([*argv, "--rules", str(DEFAULT_RULES)])
+    analysis, featurizer, document = review(args)
+    write_proposal(document, featurizer, analysis, propose_path, args.horizon)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render.html(analysis.report), encoding="utf-8")
+    lines = [f"  {k + ':':<40} {v}" for k, v in render.headline(analysis.report)]
+    flagged = [r["rule"] for r in analysis.report["rules"] if r["verdict"] in ("does not predict",)]
+    flagged += [r["rule"] for r in analysis.report["rules"] if r["verdict"].startswith("adds nothing")]
+    lines.append(f"  {'Rules that do not predict:':<40} {', '.join(flagged) or 'none'}")
+    return lines
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "review",
