@@ -24,6 +24,7 @@ Exit codes: 0 ok; 2 bad arguments or the source cannot be read; 3 too little dat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -218,12 +219,24 @@ def collect(args: argparse.Namespace, rules: CompiledRules, now: datetime) -> tu
         rules, as_of_days=args.as_of, horizon_days=args.horizon, now=now, since=args.since, model=args.model
     )
     collector = Collector(featurizer.rule_ids, sample_cap=args.sample, seed=0)
-    for state, history, truth in records(args):
-        row = featurizer.row(state, history)
-        if isinstance(row, Row):
-            collector.add(row, truth)
-        else:
-            collector.skip(row)
+    rows_out = getattr(args, "rows_out", None)
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if rows_out:
+            import csv
+
+            writer = csv.writer(stack.enter_context(Path(rows_out).open("w", newline="", encoding="utf-8")))
+            writer.writerow(["lead_id", "decided_at", "converted", "score", "grade", *featurizer.rule_ids])
+        for state, history, truth in records(args):
+            row = featurizer.row(state, history)
+            if isinstance(row, Row):
+                collector.add(row, truth)
+                if writer is not None:
+                    writer.writerow(
+                        [row.lead_id, row.decided_at, int(row.converted), row.score, row.grade, *row.x]
+                    )
+            else:
+                collector.skip(row)
     return featurizer, collector
 
 
@@ -345,4 +358,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="FILE")
     p.add_argument("--propose", metavar="FILE", help="write the rules file with learned points (+ FILE.diff)")
+    p.add_argument(
+        "--rows-out",
+        metavar="FILE.csv",
+        help="also stream every lead's row (for DuckDB/Athena; docs/review.md)",
+    )
     p.set_defaults(func=cmd_review)
