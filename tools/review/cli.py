@@ -13,8 +13,9 @@ Where the leads come from:
 - ``--local``: the stack of ``make serve``, through its local-only ``/_local/export`` endpoint.
 - ``--simulate SEED``: the seeded funnel of :mod:`tools.review.simulate` (``--leads``, ``--weeks``),
   whose hidden truth the report then shows beside the hand and learned scores.
-- ``--input FILE``: a JSON-lines export, one ``{"state": ..., "history": [...]}`` per lead (what
-  ``/_local/export`` answers).
+- ``--input FILE``: JSON lines, one lead a line: ``{"state": ..., "history": [...]}`` (what
+  ``/_local/export`` answers), or ``{"pk": ..., "items": [...]}``: a partition of DynamoDB's export
+  to S3, grouped by the DuckDB query ``tools.review.sql.GROUP_EXPORT`` (docs/review.md).
 
 Leads stream through: memory is bounded by ``--sample`` rows whatever the number of leads.
 
@@ -80,7 +81,6 @@ def from_table(table: str) -> Iterator[Record]:
     a lead is complete when the next partition starts: one lead in memory at a time, and no Query
     per lead (a 10^6-lead table would otherwise cost 10^6 requests)."""
     from botocore.exceptions import BotoCoreError, ClientError
-    from leadscore.dal.items import from_item, history_entries
     from leadscore.dal.keys import EVENT_PREFIX, LEAD_SK
     from leadscore.dal.leads import paginate
 
@@ -90,21 +90,32 @@ def from_table(table: str) -> Iterator[Record]:
         "ExpressionAttributeValues": {":lead": {"S": LEAD_SK}, ":ev": {"S": EVENT_PREFIX}},
     }
     pk: str | None = None
-    state: LeadState | None = None
-    events: dict[str, CanonicalEvent] = {}
+    items: list[dict[str, Any]] = []
     try:
         for page in paginate("scan", kwargs):
             for item in page.get("Items", []):
                 if item["pk"]["S"] != pk:
-                    if state is not None:
-                        yield state, list(events.values()), None
-                    pk, state, events = item["pk"]["S"], None, {}
-                if item["sk"]["S"] == LEAD_SK:
-                    state = from_item(item)
-                for event, _ in history_entries(item):  # history items, and the lead item's journal
-                    events.setdefault(event.event_id, event)
+                    yield from _assemble(items)
+                    pk, items = item["pk"]["S"], []
+                items.append(item)
     except (ClientError, BotoCoreError) as exc:
         raise ReviewError(f"cannot read table {table}: {exc}") from None
+    yield from _assemble(items)
+
+
+def _assemble(items: list[dict[str, Any]]) -> Iterator[Record]:
+    """One lead from the items of its partition (the lead item, its journal and history items; in
+    DynamoDB's JSON, binary values as bytes or base64 as an export writes them), if it has a lead item."""
+    from leadscore.dal.items import from_item, history_entries
+    from leadscore.dal.keys import LEAD_SK
+
+    state: LeadState | None = None
+    events: dict[str, CanonicalEvent] = {}
+    for item in items:
+        if item["sk"]["S"] == LEAD_SK:
+            state = from_item(item)
+        for event, _ in history_entries(item):  # history items, and the lead item's journal
+            events.setdefault(event.event_id, event)
     if state is not None:
         yield state, list(events.values()), None
 
@@ -126,6 +137,9 @@ def from_lines(lines: Iterator[str], where: str) -> Iterator[Record]:
             continue
         try:
             row = json.loads(line)
+            if "items" in row:  # a partition of a DynamoDB export, grouped by sql.GROUP_EXPORT
+                yield from _assemble(row["items"])
+                continue
             state = LeadState.model_validate(row["state"])
             history = [CanonicalEvent.model_validate(e) for e in row.get("history", [])]
         except (ValueError, KeyError, TypeError) as exc:

@@ -94,3 +94,26 @@ def connect(rows_csv: str, holdout: float = 0.3) -> Any:
     con.execute(f"CREATE VIEW rows AS SELECT * FROM read_csv('{rows_csv}', header = true)")
     con.execute(SPLIT.format(holdout=holdout))
     return con
+
+
+# Step 1 at scale: DynamoDB's export to S3 (DYNAMODB_JSON: one {"Item": ...} a line, gzipped, the items
+# of a lead in any file and any order) grouped into one line per lead: its lead item and history
+# items (dedupe pages left out), for ``leadscore review --input``. DuckDB reads s3:// paths with its
+# httpfs extension; Athena runs the same GROUP BY over the export's table.
+GROUP_EXPORT = """
+COPY (
+  SELECT json_extract_string(Item, '$.pk.S') AS pk,
+         list(Item ORDER BY json_extract_string(Item, '$.sk.S')) AS items
+  FROM read_json('{source}', format = 'newline_delimited', columns = {{Item: 'JSON'}})
+  WHERE json_extract_string(Item, '$.sk.S') = 'LEAD'
+     OR starts_with(json_extract_string(Item, '$.sk.S'), 'EV#')
+  GROUP BY pk
+  ORDER BY pk
+) TO '{target}' (FORMAT json)
+"""
+
+
+def group_export(source: str, target: str) -> None:
+    import duckdb
+
+    duckdb.connect().execute(GROUP_EXPORT.format(source=source, target=target))
