@@ -211,3 +211,23 @@ def test_the_demo_step_writes_the_report_and_the_proposal(tmp_path: Path) -> Non
     assert (tmp_path / "proposed.json.diff").exists()
     assert any("Base conversion rate" in line for line in lines)
     assert any("Rules that do not predict" in line for line in lines)
+
+
+def test_target_precision_proposes_the_lowest_threshold_that_reaches_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["review", "--simulate", "4", "--leads", "2500", "--target-precision", "0.35", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    pick = report["thresholds"]["hand_proposed"]
+    table = report["thresholds"]["hand_table"]
+    assert pick["precision"] >= 0.35
+    assert all(r["precision"] < 0.35 or r["leads"] < 10 for r in table if r["threshold"] < pick["threshold"])
+
+
+def test_since_leaves_out_leads_first_seen_before(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["review", "--simulate", "4", "--leads", "3000", "--since", "2025-05-01", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["population"]["from"] >= "2025-05-15"  # first seen + the 14-day decision point
+    assert report["population"]["left_out"]["before-since"] > 0
