@@ -331,9 +331,6 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "grade": a.grade,
         "threshold": _finite(card.threshold),
         "surge": card.surge,
-        "probability": card.probability,
-        "horizon_days": card.horizon_days,
-        "likelihood": likelihood(card),
         "categories": {k: _finite(v) for k, v in a.categories.items()},
         "reasons": [],
         "contributions": [],
@@ -341,6 +338,12 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "rules_version": a.rules_version,
         "text": text,
     }
+    if card.probability is not None:  # a calibrated model only: the JSON of others stays as it was
+        doc |= {
+            "probability": card.probability,
+            "horizon_days": card.horizon_days,
+            "likelihood": likelihood(card),
+        }
 
     def cost(value: object) -> int:
         return _in_message(_dumps(value))

@@ -54,9 +54,13 @@ def test_the_card_carries_the_calibrated_probability() -> None:
 
 def test_rules_without_calibration_still_validate_and_give_no_probability() -> None:
     rules = _rules(None)
-    card = evaluate(_lead(rules), rules, NOW, None)
+    state = _lead(rules)
+    card = evaluate(state, rules, NOW, None)
     assert card.probability is None
     assert likelihood(card) is None
+    alert = AlertEntry(id="sales_ready-1", kind="sales_ready", created_at=0, card=card)
+    assert "probability" not in render_json(state, alert)  # the alert JSON of such rules is unchanged
+    assert "Likely:" not in render_text(state, alert)
 
 
 def test_one_exp_per_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
