@@ -170,6 +170,14 @@ def test_a_stack_an_export_and_the_simulator_give_the_same_report(
         assert from_export[key] == from_stack[key], key
     assert from_export["comparison"]["hand"] == from_stack["comparison"]["hand"]
 
+    # Without --rules, a stack is reviewed with its rules in force (rules/current.json in its bucket).
+    version = stack.upload_rules(RULES)
+    assert main(["review", "--stack", stack.name, *common, "--json"]) == 0
+    published = json.loads(capsys.readouterr().out)
+    assert published["rules_file"] is None and published["rules_version"] == "2026-11-23"
+    assert published["rules"] == from_stack["rules"]
+    assert version
+
 
 def _export_json(item: dict[str, Any]) -> dict[str, Any]:
     """An item as DynamoDB's export writes it: binary values base64-encoded."""
