@@ -170,6 +170,22 @@ def test_a_stack_an_export_and_the_simulator_give_the_same_report(
         assert from_export[key] == from_stack[key], key
     assert from_export["comparison"]["hand"] == from_stack["comparison"]["hand"]
 
+    # --local: make serve's stack answers /_local/export, read by the same code as --input
+    import os
+
+    from tools.local.runner import Console, LocalStack
+
+    with open(os.devnull, "w") as sink:
+        local = LocalStack(Path.cwd(), Console(sink))
+        local._stack = stack
+        base = local.serve_http("127.0.0.1", 0)
+        try:
+            from_local = _review(capsys, "--local", "--url", base, *common)
+        finally:
+            local.stop()
+    for key in SAME:
+        assert from_local[key] == from_stack[key], key
+
     # Without --rules, a stack is reviewed with its rules in force (rules/current.json in its bucket).
     version = stack.upload_rules(RULES)
     assert main(["review", "--stack", stack.name, *common, "--json"]) == 0
