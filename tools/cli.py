@@ -5,6 +5,7 @@ leadscore rules compile FILE [-o OUT.json]    YAML or JSON in, the JSON the scor
 leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
 leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
 leadscore rules schema [-o rules/rules.schema.json]
+leadscore review --stack NAME | --table NAME | --local | --simulate SEED | --input FILE  (see --help)
 """
 
 from __future__ import annotations
@@ -209,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tools.privacy_cli import add_parser as add_privacy_parser
 
     add_privacy_parser(sub)  # leadscore privacy forget
+    from tools.review.cli import add_parser as add_review_parser
+
+    add_review_parser(sub)  # leadscore review
     return parser
 
 

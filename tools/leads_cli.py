@@ -254,6 +254,8 @@ def format_card(card: dict[str, Any]) -> list[str]:
         f" threshold {_num(card['threshold'])}",
         f"Tier:     {card['tier']}    Grade: {card['grade']}{flags}",
     ]
+    if card.get("likelihood"):
+        lines.append(f"Likely:   {card['likelihood']}")
     categories = card.get("categories") or {}
     if categories:
         ranked = sorted(categories.items(), key=lambda kv: -kv[1])

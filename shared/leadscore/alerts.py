@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
 _TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge"}
@@ -248,6 +248,9 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     if a.categories:
         shown = list(a.categories.items())[:MAX_CATEGORIES_TEXT]
         head.append("Interest: " + ", ".join(f"{k} {_score(v)}" for k, v in shown))
+    chance = likelihood(card)
+    if chance:
+        head.append(f"Likely:   {chance}")
     head += ["", "Why:"]
     foot = ["", f"Rules version: {a.rules_version}  |  lead id: {a.lead_id}  |  alert id: {a.alert_id}"]
 
@@ -335,6 +338,12 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "rules_version": a.rules_version,
         "text": text,
     }
+    if card.probability is not None:  # a calibrated model only: the JSON of others stays as it was
+        doc |= {
+            "probability": card.probability,
+            "horizon_days": card.horizon_days,
+            "likelihood": likelihood(card),
+        }
 
     def cost(value: object) -> int:
         return _in_message(_dumps(value))

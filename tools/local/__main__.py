@@ -85,6 +85,23 @@ def _serve(local: LocalStack, host: str, port: int) -> int:
     return 0
 
 
+def _print_review(local: LocalStack) -> None:
+    """The review loop (issue 15) on the seeded funnel simulator: a handful of sample leads has no
+    outcomes to learn from, the simulator has 4,000 with a known truth."""
+    from tools.review.cli import demo_report
+
+    html_path = local.root / ".local" / "review.html"
+    proposed = local.root / ".local" / "review-proposed.json"
+    started = time.monotonic()
+    local.console("Review (leadscore review --simulate 2026 --leads 4000 --capacity 20/week):")
+    for line in demo_report(html_path, proposed):
+        local.console(line)
+    local.console(f"  report   {html_path.relative_to(local.root)}  (open it in a browser)")
+    local.console(
+        f"  proposed {proposed.relative_to(local.root)} and its .diff  ({time.monotonic() - started:.1f}s)"
+    )
+
+
 def _demo(local: LocalStack, events_dir: Path) -> int:
     say = local.console
     started = time.monotonic()
@@ -133,6 +150,8 @@ def _demo(local: LocalStack, events_dir: Path) -> int:
         local.print_notification(note)
     say("")
     _print_lead_api(local, port)
+    say("")
+    _print_review(local)
     say("")
     say(f"done in {time.monotonic() - started:.1f}s (handler logs: {local.log_path.relative_to(local.root)})")
     return 0 if notifications else 1

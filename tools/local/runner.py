@@ -37,6 +37,7 @@ LOCAL_PREFIX = "/_local"
 LEADS_PREFIX = "/_local/leads"
 HOT_PATH = "/_local/hot"
 CARDS_PREFIX = "/_local/cards"
+EXPORT_PATH = "/_local/export"  # every lead with its history, JSON lines: `leadscore review --local`
 # The Lead API's routes use API Gateway's AWS_IAM authorizer. moto cannot verify SigV4, so locally any
 # Authorization header is accepted (tools.localstack.iam_authorizer); without one: API Gateway's 403.
 LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/execute-api/aws4_request"
@@ -187,6 +188,9 @@ class LocalStack:
         self.console(
             f"  {'GET':<6} {base}{CARDS_PREFIX}/{{lead}}  (local only: GET /leads/{{lead}} without IAM)"
         )
+        self.console(
+            f"  {'GET':<6} {base}{EXPORT_PATH}  (local only: leads and histories, for leadscore review)"
+        )
 
     # ------------------------------------------------------------------------------------------ pumping
     def pump(self) -> tuple[list[PumpResult], list[dict[str, Any]]]:
@@ -248,6 +252,16 @@ class LocalStack:
 
         with self.stack.environment("ScorerFunction") as env:
             return LeadRepository(env["LEADS_TABLE"]).get_by_email(email)
+
+    def export(self) -> bytes:
+        """Every lead and its history as a review export (JSON lines; one Scan of the table)."""
+        from tools.review.cli import export_line, from_table
+
+        with self.stack.environment("ScorerFunction") as env:
+            lines = [
+                export_line(state, history) + "\n" for state, history, _ in from_table(env["LEADS_TABLE"])
+            ]
+        return "".join(lines).encode()
 
     def hot(self, params: dict[str, str]) -> dict[str, Any]:
         """The Lead API's hot list (GET /leads), without its authorizer: for the CLI's --local."""
@@ -352,6 +366,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 return _json(405, {"message": "Method Not Allowed"})
             return self._leads(path, query)
+        if path == EXPORT_PATH:
+            if method != "GET":
+                return _json(405, {"message": "Method Not Allowed"})
+            return 200, {"content-type": "application/x-ndjson"}, self.local.export()
         if path == HOT_PATH or path.startswith(CARDS_PREFIX + "/"):
             if method != "GET":
                 return _json(405, {"message": "Method Not Allowed"})

@@ -8,7 +8,7 @@ from typing import Any
 
 from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
-from leadscore.scoring.state import LeadState
+from leadscore.scoring.state import LeadState, likelihood
 
 HISTORY_LIMIT = 25
 
@@ -54,6 +54,9 @@ def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | N
         "tier": card.tier if card else None,
         "grade": card.grade if card else None,
         "threshold": card.threshold if card else None,
+        "probability": card.probability if card else None,
+        "horizon_days": card.horizon_days if card else None,
+        "likelihood": likelihood(card),
         "disqualified": card.disqualified if card else False,
         "surge": card.surge if card else False,
         "categories": dict(card.categories) if card else {},

@@ -25,6 +25,7 @@ from leadscore.rules.model import (
     AllCondition,
     AnyCondition,
     Bots,
+    Calibration,
     Cap,
     Condition,
     Decay,
@@ -257,6 +258,7 @@ class CompiledModel:
     decay: Decay
     surge: Surge | None
     match_fit: Matcher
+    calibration: Calibration | None = None
 
     def sales_ready(self, default: float | None) -> float:
         """The rules file wins; else the SalesReadyThreshold template parameter; else 100."""
@@ -633,6 +635,7 @@ def _compile_model(
         decay=model.decay,
         surge=model.surge,
         match_fit=Matcher(fit),
+        calibration=model.calibration,
     )
 
 

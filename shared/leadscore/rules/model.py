@@ -66,6 +66,10 @@ MIN_HALF_LIFE_DAYS = 0.1  # decay is weighed per day: shorter means "today only"
 MAX_DAYS = 3_650  # half-life and expiry
 MAX_SURGE_RATIO = 1_000
 MAX_BOT_SECONDS = 3_600
+# Calibration (a sigmoid of the score): log-odds per point and at score 0, and the horizon it predicts.
+MAX_CALIBRATION_SLOPE = 10.0
+MAX_CALIBRATION_INTERCEPT = 50.0
+MAX_HORIZON_DAYS = 730
 
 
 def _number(ge: float, le: float, **kw: Any) -> Any:
@@ -326,6 +330,19 @@ class Surge(_Strict):
     ratio: float = _number(1, MAX_SURGE_RATIO, default=3)
 
 
+class Calibration(_Strict):
+    """The probability a score stands for, fitted by ``leadscore review`` on outcomes (Platt's sigmoid):
+    ``P(converts within horizon_days) = 1 / (1 + exp(-(slope * score + intercept)))``. A higher score
+    never means a lower probability (``slope >= 0``)."""
+
+    slope: float = _number(0, MAX_CALIBRATION_SLOPE, description="log-odds per point")
+    intercept: float = _number(
+        -MAX_CALIBRATION_INTERCEPT, MAX_CALIBRATION_INTERCEPT, description="log-odds at score 0"
+    )
+    horizon_days: int = _integer(1, MAX_HORIZON_DAYS, default=90)
+    fitted: str | None = Field(default=None, max_length=200, description="on what, for people")
+
+
 class ScoringModel(_Strict):
     """One scoring model, e.g. ``lead`` for prospects or ``upsell`` for customers."""
 
@@ -336,6 +353,9 @@ class ScoringModel(_Strict):
     grade: Grade = Field(default_factory=Grade)
     decay: Decay = Field(default_factory=Decay)
     surge: Surge | None = Field(default_factory=Surge)
+    calibration: Calibration | None = Field(
+        default=None, description="the score as a probability of converting (from `leadscore review`)"
+    )
 
 
 class Bots(_Strict):

@@ -13,6 +13,7 @@ windows are closed): they are kept in the history and the lead is rebuilt from i
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -421,6 +422,7 @@ def evaluate(
         )
     threshold = model.sales_ready(default_threshold)
     score = round(fit + activity + adjusted, 2)
+    calibration = model.calibration
     lines.sort(key=lambda c: (-abs(c.points), c.rule))
     card = ScoreCard(
         score=score,
@@ -438,6 +440,11 @@ def evaluate(
         threshold=threshold,
         computed_at=now_s,
     )
+    if calibration is not None:
+        # One exp per evaluation; the log-odds are clamped so no bounded score can overflow it.
+        z = min(max(calibration.slope * score + calibration.intercept, -50.0), 50.0)
+        card.probability = round(1.0 / (1.0 + math.exp(-z)), 4)
+        card.horizon_days = calibration.horizon_days
     if due:
         card.due_at = _next_due(state, model, card, now_s, evidence)
     return card

@@ -88,6 +88,9 @@ class ScoreCard(_Model):
     threshold: float = Field(default=100.0, allow_inf_nan=False)  # never stored as a non-number
     computed_at: int = 0
     due_at: int | None = None  # when decay may next move the tier or re-arm an alert
+    # With a calibrated model (rules ``calibration``): P(converts within ``horizon_days``).
+    probability: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    horizon_days: int | None = None
 
     @field_validator("threshold", mode="before")
     @classmethod
@@ -96,6 +99,20 @@ class ScoreCard(_Model):
         card reads with the default threshold: it is stale anyway (its rules no longer validate, so
         its ``rules_version`` is never the one in force) and the next evaluation replaces it."""
         return 100.0 if value is None else value
+
+
+def likelihood(card: ScoreCard | None) -> str | None:
+    """The card's probability for people: "about 34% likely to convert within 90 days", or None."""
+    if card is None or card.probability is None:
+        return None
+    percent = card.probability * 100
+    if percent < 1:
+        about = "under 1%"
+    elif percent > 99:
+        about = "over 99%"
+    else:
+        about = f"about {percent:.0f}%"
+    return f"{about} likely to convert within {card.horizon_days or 90} days"
 
 
 class RecentActivity(_Model):
