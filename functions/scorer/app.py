@@ -47,6 +47,7 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
     count("AlertsQueued", report.alerts)
     count("LeadsFailed", len(report.failures))
     count("LateEvents", report.late)
+    count("ErasedLeadEvents", report.erased)  # sent before their lead was erased: dropped
     count("LeadItemTrimmed", report.trimmed)
     count("DedupeMemoryFull", report.memory_full)
     logger.info(
@@ -59,6 +60,7 @@ def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
             "unscored": report.unscored,
             "alerts": report.alerts,
             "late": report.late,
+            "erased": report.erased,
             "write_attempts": report.attempts,
             "reads": repo.reads,
             "failed_leads": {k: type(v).__name__ for k, v in report.failures.items()},

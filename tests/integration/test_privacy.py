@@ -113,7 +113,7 @@ def post_form(stack: Stack, form: dict[str, Any]) -> None:
 
 
 def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_person_back(
-    stack: Stack,
+    stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from leadscore.models.event import CanonicalEvent, Identity
 
@@ -150,7 +150,9 @@ def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_pe
     assert len(left) == 2 and "gone@" not in " ".join(left).lower()  # the others, visible again
     assert any("other@acme.com" in b for b in left)
 
-    stack.drain()  # the queued event is dropped: the tombstone is older than nothing it carries
+    results = stack.drain()  # the queued event is dropped: it was received before the erasure
+    assert [r.records for r in results if r.function == "ScorerFunction"] == [1]
+    assert '"ErasedLeadEvents":[1.0]' in capsys.readouterr().out  # dropped, and counted
     repo = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"])
     remains = repo.get_by_email("gone@acme.com")
     assert remains is not None and tombstone(remains)

@@ -73,11 +73,13 @@ def purge(
             mine = [m for m in messages if belongs(m.get("Body", ""), leads, email)]
             held += [m for m in messages if m not in mine]
             if mine:
-                client.delete_message_batch(
+                failed = client.delete_message_batch(
                     QueueUrl=queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)],
-                )
-                report.deleted += len(mine)
+                ).get("Failed", [])
+                report.deleted += len(mine) - len(failed)
+                if failed:  # left in the queue: the next run finds them
+                    report.complete = False
     finally:
         for start in range(0, len(held), 10):
             chunk = held[start : start + 10]
