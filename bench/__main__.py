@@ -1,7 +1,7 @@
 """``python -m bench``: run every benchmark (each in a fresh interpreter), print the goals, write JSON.
 
 ``python -m bench storage cold_start`` runs only the named ones (goals of the others: not run).
-Results: ``bench/results/latest.json`` with ``goals`` (name, measured, goal, pass), ``details`` and
+Results: ``bench/results/latest.json`` (a partial run: ``partial.json``) with ``goals`` (name, measured, goal, pass), ``details`` and
 ``meta`` (seed, date, machine, command).
 """
 
@@ -251,7 +251,9 @@ def main(argv: list[str]) -> int:
         },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=1, default=str))
+    # A partial run (named benchmarks) never replaces the full run's results.
+    out = RESULTS / ("partial.json" if argv else "latest.json")
+    out.write_text(json.dumps(report, indent=1, default=str))
     print()
     print(table(goals))
     print()
@@ -277,7 +279,7 @@ def main(argv: list[str]) -> int:
     passed = sum(1 for g in goals if g["pass"])
     print(
         f"\n{passed}/{len(goals)} goals pass; {total} s; {date}; nproc {os.cpu_count()}, "
-        f"Python {platform.python_version()} -> {RESULTS / 'latest.json'}"
+        f"Python {platform.python_version()} -> {out}"
     )
     return 0
 

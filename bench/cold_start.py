@@ -57,13 +57,7 @@ def _fixtures(tmp: Path) -> dict[str, Path]:
 
     ctx = storage.setup()
     email = "dana.reyes@northwindlabs.io"
-    profile = {
-        "job_title": "VP of Engineering",
-        "company": "Northwind",
-        "industry": "Software",
-        "country": "US",
-        "company_size": 800.0,
-    }
+    profile = storage.PROFILE
     repo = storage.repository()
     key = storage.lead_key(email)
     bodies = sim.Bodies(__import__("random").Random(5), ctx.epoch0)
