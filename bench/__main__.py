@@ -1,8 +1,8 @@
 """``python -m bench``: run every benchmark (each in a fresh interpreter), print the goals, write JSON.
 
 ``python -m bench storage cold_start`` runs only the named ones (goals of the others: not run).
-Results: ``bench/results/latest.json`` (a partial run: ``partial.json``) with ``goals`` (name, measured, goal, pass), ``details`` and
-``meta`` (seed, date, machine, command).
+Results: ``bench/results/latest.json`` (a partial run: ``partial.json``) with ``goals`` (name,
+measured, goal, pass), ``details`` and ``meta`` (seed, date, machine, command).
 """
 
 from __future__ import annotations
