@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from tests.support import FAKE_CREDENTIALS, TEMPLATE, Stack, endpoint_variables, reset_caches, translate
+from tests.support.faults import faults  # noqa: F401 (a fixture: test_guarantees and test_soak inject AWS errors)
 
 
 @pytest.fixture

@@ -41,8 +41,8 @@ from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.rules.compiler import load_rules
 from leadscore.services.scoring import score_batch
 
-from tests.integration.test_guarantees import Faults, faults  # noqa: F401 (the fixture)
 from tests.support import ROOT, RULES_EXAMPLE, TEMPLATE, Stack, run_sweep
+from tests.support.faults import Faults
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROUNDS = 6
@@ -112,7 +112,7 @@ def _stamp(body: dict[str, Any], at: datetime) -> dict[str, Any]:
 def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered(
     moto_server: str,
     atomic_moto: None,
-    faults: Faults,  # noqa: F811
+    faults: Faults,
     monkeypatch: pytest.MonkeyPatch,
     pin_clock: Callable[[datetime | None], None],
 ) -> None:
