@@ -15,7 +15,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,9 +29,8 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
+from tests.support import EVENTS, lambda_context, load_event
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
 SIGNED_AT = 1795451400
 HOST = "api.leadscore.example"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:leadscore-ses-events"
@@ -64,19 +62,6 @@ SAMPLES = {
     "ses": "provider-ses-01-bounce.json",
 }
 PROVIDERS = sorted(SAMPLES)
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "IngestFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
-    aws_request_id: str = "5f0c3a1e-0000-4000-8000-0000000000aa"
-
-
-def load(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return event
 
 
 def body_of(event: dict[str, Any]) -> bytes:
@@ -127,7 +112,7 @@ class Hooks:
     def invoke(
         self, event: dict[str, Any], *, misconfigured: bool = False
     ) -> tuple[int, dict[str, Any], list[CanonicalEvent]]:
-        response = lambda_handler(event, FakeContext())
+        response = lambda_handler(event, lambda_context())
         status = response["statusCode"]
         assert status < 500 or status == 503 or misconfigured, response
         body = json.loads(response["body"]) if response.get("body") else {}
@@ -212,7 +197,7 @@ def test_every_registered_provider_has_a_sample_here():
 
 
 def test_typeform_form_response(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["typeform"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["typeform"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "typeform:01JDTF0000MAYA0CHEN000001"
     assert (event.source, event.type, event.name) == ("typeform", "form_submit", "Book a demo")
@@ -231,7 +216,7 @@ def test_typeform_form_response(hooks):
 
 
 def test_hubspot_contact(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["hubspot"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["hubspot"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "hubspot:9f0b3c7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
     assert (event.type, event.name) == ("form_submit", "Request a quote")
@@ -244,7 +229,7 @@ def test_hubspot_contact(hooks):
 
 
 def test_tally_form_response(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["tally"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["tally"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "tally:7f3c2a10-5b1e-4d7a-9c2f-0a1b2c3d4e5f"
     assert (event.type, event.name) == ("form_submit", "Contact sales")
@@ -255,7 +240,7 @@ def test_tally_form_response(hooks):
 
 
 def test_webflow_form_submission(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["webflow"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["webflow"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "webflow:6321ca84df3949bfc6752327"
     assert (event.type, event.name) == ("form_submit", "Pricing enquiry")
@@ -265,7 +250,7 @@ def test_webflow_form_submission(hooks):
 
 
 def test_mailgun_click(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["mailgun"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["mailgun"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "mailgun:CPgfbmQMTCKtHW6uIWtuVe"
     assert (event.type, event.name) == ("email_click", "clicked")
@@ -277,7 +262,7 @@ def test_mailgun_click(hooks):
 
 
 def test_postmark_open(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["postmark"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["postmark"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id.startswith("postmark:h:")
     assert (event.type, event.name) == ("email_open", "Open")
@@ -286,7 +271,7 @@ def test_postmark_open(hooks):
 
 
 def test_mailchimp_subscribe(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["mailchimp"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["mailchimp"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id.startswith("mailchimp:h:")
     assert event.type == "form_submit"
@@ -297,7 +282,7 @@ def test_mailchimp_subscribe(hooks):
 
 
 def test_mandrill_open_and_scanner_click(hooks):
-    status, body, events = hooks.invoke(load(SAMPLES["mandrill"]))
+    status, body, events = hooks.invoke(load_event(SAMPLES["mandrill"]))
     assert (status, body["accepted"]) == (202, 2)
     by_type = {e.type: e for e in events}
     assert by_type["email_open"].bot is None
@@ -308,7 +293,7 @@ def test_mandrill_open_and_scanner_click(hooks):
 
 
 def test_brevo_proxy_open_is_a_machine_open(hooks):
-    status, body, events = hooks.invoke(load(SAMPLES["brevo"]))
+    status, body, events = hooks.invoke(load_event(SAMPLES["brevo"]))
     assert (status, body["accepted"]) == (202, 2)
     by_type = {e.type: e for e in events}
     assert by_type["email_open"].bot == "machine open"
@@ -318,7 +303,7 @@ def test_brevo_proxy_open_is_a_machine_open(hooks):
 
 
 def test_ses_bounce(hooks):
-    status, body, (event,) = hooks.invoke(load(SAMPLES["ses"]))
+    status, body, (event,) = hooks.invoke(load_event(SAMPLES["ses"]))
     assert (status, body["accepted"]) == (202, 1)
     assert event.event_id == "ses:8b7c4d2e-5f6a-4b8c-9d0e-1f2a3b4c5d6e:0"
     assert (event.type, event.name) == ("email_bounce", "Bounce")
@@ -326,7 +311,7 @@ def test_ses_bounce(hooks):
     assert event.properties["bounce_type"] == "Permanent"
     assert event.properties["campaign"] == "nurture-3"
     assert hooks.cert_fetches == [CERT_URL]
-    hooks.invoke(resign("ses", load(SAMPLES["ses"]), body_of(load(SAMPLES["ses"]))))
+    hooks.invoke(resign("ses", load_event(SAMPLES["ses"]), body_of(load_event(SAMPLES["ses"]))))
     assert hooks.cert_fetches == [CERT_URL], "the certificate is cached"
 
 
@@ -385,13 +370,13 @@ def strip_credentials(provider: str, event: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_bad_signature_or_credential_is_401(hooks, provider):
-    status, body, queued = hooks.invoke(tamper_body(provider, load(SAMPLES[provider])))
+    status, body, queued = hooks.invoke(tamper_body(provider, load_event(SAMPLES[provider])))
     assert (status, body["error"], queued) == (401, "unauthorized", [])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_missing_signature_or_credential_is_401(hooks, provider):
-    status, body, queued = hooks.invoke(strip_credentials(provider, load(SAMPLES[provider])))
+    status, body, queued = hooks.invoke(strip_credentials(provider, load_event(SAMPLES[provider])))
     assert (status, body["error"], queued) == (401, "unauthorized", [])
 
 
@@ -399,7 +384,7 @@ def test_missing_signature_or_credential_is_401(hooks, provider):
 def test_no_secret_configured_is_401_naming_the_variables(hooks, monkeypatch, provider):
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
-    status, body, queued = hooks.invoke(load(SAMPLES[provider]))
+    status, body, queued = hooks.invoke(load_event(SAMPLES[provider]))
     assert (status, body["error"], queued) == (401, "unauthorized", [])
     assert "not configured" in body["message"]
 
@@ -410,7 +395,7 @@ def test_no_secret_configured_is_401_naming_the_variables(hooks, monkeypatch, pr
 )
 def test_stale_timestamps_are_401(hooks, provider, later):
     hooks.clock[0] = SIGNED_AT + later
-    status, body, queued = hooks.invoke(load(SAMPLES[provider]))
+    status, body, queued = hooks.invoke(load_event(SAMPLES[provider]))
     assert (status, body["error"], queued) == (401, "unauthorized", [])
     assert "stale" in body["message"]
 
@@ -418,14 +403,14 @@ def test_stale_timestamps_are_401(hooks, provider, later):
 @pytest.mark.parametrize("provider", ["hubspot", "webflow", "mailgun"])
 def test_timestamps_from_the_future_are_401(hooks, provider):
     hooks.clock[0] = SIGNED_AT - 400
-    status, _, _ = hooks.invoke(load(SAMPLES[provider]))
+    status, _, _ = hooks.invoke(load_event(SAMPLES[provider]))
     assert status == 401
 
 
 def test_mailgun_refuses_a_replayed_token(hooks):
-    first, _, queued = hooks.invoke(load(SAMPLES["mailgun"]))
+    first, _, queued = hooks.invoke(load_event(SAMPLES["mailgun"]))
     assert (first, len(queued)) == (202, 1)
-    status, body, queued = hooks.invoke(load(SAMPLES["mailgun"]))
+    status, body, queued = hooks.invoke(load_event(SAMPLES["mailgun"]))
     assert (status, queued) == (401, [])
     assert "already used" in body["message"]
 
@@ -444,8 +429,8 @@ def test_mailgun_token_memory_is_bounded(monkeypatch):
 def test_unstamped_providers_replay_to_the_same_event_ids(hooks, provider):
     """No timestamp is signed: a replay is accepted and carries the same ids, so the scorer's event-id
     dedupe (one history item per id) drops it."""
-    _, _, first = hooks.invoke(load(SAMPLES[provider]))
-    status, _, second = hooks.invoke(load(SAMPLES[provider]))
+    _, _, first = hooks.invoke(load_event(SAMPLES[provider]))
+    status, _, second = hooks.invoke(load_event(SAMPLES[provider]))
     assert status == 202
     assert [e.event_id for e in second] == [e.event_id for e in first] != []
 
@@ -466,14 +451,14 @@ MALFORMED = {
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_malformed_body_is_400(hooks, provider):
-    event = resign(provider, load(SAMPLES[provider]), MALFORMED[provider])
+    event = resign(provider, load_event(SAMPLES[provider]), MALFORMED[provider])
     status, body, queued = hooks.invoke(event)
     assert (status, body["error"], queued) == (400, "malformed_body", [])
 
 
 @pytest.mark.parametrize("provider", ["typeform", "tally", "webflow", "hubspot"])
 def test_form_providers_without_an_email_are_422(hooks, provider):
-    sample = load(SAMPLES[provider])
+    sample = load_event(SAMPLES[provider])
     body = body_of(sample)
     for email in (
         b"maya.chen@brightwave-analytics.com",
@@ -497,9 +482,9 @@ def test_secret_from_ssm_securestring_with_two_values_during_rotation(hooks, mon
         Type="SecureString",
     )
     monkeypatch.setenv("TYPEFORM_SECRET_PARAM", "/leadscore/typeform/secret")
-    status, body, _ = hooks.invoke(load(SAMPLES["typeform"]))
+    status, body, _ = hooks.invoke(load_event(SAMPLES["typeform"]))
     assert (status, body["accepted"]) == (202, 1)
-    sample = load(SAMPLES["typeform"])
+    sample = load_event(SAMPLES["typeform"])
     signed_with_new = copy.deepcopy(sample)
     signed_with_new["headers"]["typeform-signature"] = typeform.sign(body_of(sample), "the-new-secret")
     assert hooks.invoke(signed_with_new)[0] == 202
@@ -514,21 +499,21 @@ def test_secret_from_secrets_manager(hooks, monkeypatch):
         Name="leadscore/brevo", SecretString="test-brevo-token"
     )["ARN"]
     monkeypatch.setenv("BREVO_WEBHOOK_TOKEN_PARAM", arn)
-    assert hooks.invoke(load(SAMPLES["brevo"]))[0] == 202
+    assert hooks.invoke(load_event(SAMPLES["brevo"]))[0] == 202
 
 
 def test_a_missing_parameter_is_a_configuration_error_without_the_value(hooks, monkeypatch):
     monkeypatch.delenv("TALLY_SIGNING_SECRET")
     monkeypatch.setenv("TALLY_SIGNING_SECRET_PARAM", "/leadscore/tally/missing")
-    status, body, _ = hooks.invoke(load(SAMPLES["tally"]), misconfigured=True)
+    status, body, _ = hooks.invoke(load_event(SAMPLES["tally"]), misconfigured=True)
     assert (status, body["error"]) == (500, "configuration_error")
     assert "/leadscore/tally/missing" not in json.dumps(body), "the response names nothing internal"
 
 
 def test_secrets_are_never_logged(hooks, capsys):
     for provider in PROVIDERS:
-        hooks.invoke(load(SAMPLES[provider]))
-        hooks.invoke(tamper_body(provider, load(SAMPLES[provider])))
+        hooks.invoke(load_event(SAMPLES[provider]))
+        hooks.invoke(tamper_body(provider, load_event(SAMPLES[provider])))
     logs = capsys.readouterr().out
     for secret in SECRETS.values():
         assert secret not in logs
@@ -541,16 +526,16 @@ def test_secrets_are_never_logged(hooks, capsys):
 def sns_event(message: dict[str, Any]) -> dict[str, Any]:
     message = {k: v for k, v in message.items() if k != "Signature"}
     message["Signature"] = ses.sign_sns_message(message, SNS_KEY)
-    return with_body(load(SAMPLES["ses"]), json.dumps(message).encode())
+    return with_body(load_event(SAMPLES["ses"]), json.dumps(message).encode())
 
 
 def sample_message() -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(body_of(load(SAMPLES["ses"])))
+    message: dict[str, Any] = json.loads(body_of(load_event(SAMPLES["ses"])))
     return message
 
 
 def test_sns_subscription_confirmation_is_confirmed_through_the_fetcher(hooks):
-    status, body, queued = hooks.invoke(load("provider-ses-02-subscription-confirmation.json"))
+    status, body, queued = hooks.invoke(load_event("provider-ses-02-subscription-confirmation.json"))
     assert (status, queued) == (202, [])
     assert body["ignored"] == [{"index": 0, "reason": "subscription confirmed"}]
     (url,) = hooks.subscribed
@@ -597,7 +582,7 @@ def test_sns_signature_by_another_key_is_401(hooks):
     )
     message = sample_message()
     message["Signature"] = ses.sign_sns_message(message, other_key)
-    assert hooks.invoke(with_body(load(SAMPLES["ses"]), json.dumps(message).encode()))[0] == 401
+    assert hooks.invoke(with_body(load_event(SAMPLES["ses"]), json.dumps(message).encode()))[0] == 401
 
 
 def test_an_unreachable_certificate_host_is_503_so_sns_retries(hooks):
@@ -605,7 +590,7 @@ def test_an_unreachable_certificate_host_is_503_so_sns_retries(hooks):
         raise TimeoutError("timed out")
 
     ses.set_certificate_fetcher(down)
-    status, body, queued = hooks.invoke(load(SAMPLES["ses"]))
+    status, body, queued = hooks.invoke(load_event(SAMPLES["ses"]))
     assert (status, body["error"], queued) == (503, "upstream_unavailable", [])
 
 
@@ -657,7 +642,7 @@ def url_check(method: str, provider: str, query: str = "") -> tuple[int, dict[st
     event = http_api_event(
         method, f"/webhooks/{provider}", None, path_parameters={"provider": provider}, raw_query=query
     )
-    response = lambda_handler(event, FakeContext())
+    response = lambda_handler(event, lambda_context())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else {}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.localstack import Stack, reset_caches, translate
+from tools.localstack.context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -35,11 +36,17 @@ __all__ = [
     "TEMPLATE",
     "Stack",
     "endpoint_variables",
+    "lambda_context",
     "load_event",
     "reset_caches",
     "translate",
     "translated_template",
 ]
+
+
+def lambda_context(function_name: str = "IngestFunction") -> LambdaContext:
+    """The context a handler receives, as the local stack builds it."""
+    return LambdaContext(function_name=function_name, memory_limit_in_mb=256)
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
+from tests.support import lambda_context
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
 PROVIDER_SECRET_ENV = (
@@ -53,14 +54,6 @@ SOME_KEY = (
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfS"
     "mpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
 )
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "IngestFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
-    aws_request_id: str = "hypothesis"
 
 
 @pytest.fixture
@@ -117,7 +110,7 @@ class Invoker:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
     def check(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = lambda_handler(event, FakeContext())
+        response = lambda_handler(event, lambda_context())
         status = response["statusCode"]
         assert status in CALLER_STATUSES, (status, response["body"])
         body: dict[str, Any] = json.loads(response["body"])
