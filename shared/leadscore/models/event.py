@@ -32,18 +32,6 @@ EventType = Literal[
     "email_spam_report",
 ]
 
-EMAIL_EVENT_TYPES = frozenset(
-    {
-        "email_delivered",
-        "email_open",
-        "email_click",
-        "email_bounce",
-        "email_dropped",
-        "email_deferred",
-        "email_unsubscribe",
-        "email_spam_report",
-    }
-)
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Characters nobody can see or type on purpose in an address: controls, format characters (zero-width

@@ -3,8 +3,9 @@
 
 Provider modules are imported on first use, so an invocation pays only for the provider it serves.
 Each module exposes its implementation as ``PROVIDER``. A provider whose platform checks the URL with a
-``GET``/``HEAD`` when the webhook is created (Mailchimp, Mandrill) also has ``check_url(request, config)``
-(see :class:`~leadscore.ingest.providers.base.UrlCheckingProvider`). ``common`` holds shared helpers.
+``GET``/``HEAD`` when the webhook is created (Mailchimp, Mandrill) also has ``check_url(request, config)``,
+which raises :class:`~leadscore.ingest.errors.SignatureError` when the check is not authentic and
+returns to answer 200. ``common`` holds shared helpers.
 """
 
 from __future__ import annotations

@@ -27,13 +27,3 @@ class WebhookProvider(Protocol):
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None: ...
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult: ...
-
-
-class UrlCheckingProvider(WebhookProvider, Protocol):
-    """A provider whose platform checks the webhook URL with ``GET`` or ``HEAD`` before sending events.
-
-    :meth:`check_url` raises :class:`~leadscore.ingest.errors.SignatureError` when the check is not
-    authentic (a wrong ``?key=``); returning means "answer 200".
-    """
-
-    def check_url(self, request: IngestRequest, config: IngestConfig) -> None: ...
