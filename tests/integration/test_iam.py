@@ -132,6 +132,42 @@ def policies(stack: Stack) -> dict[str, list[tuple[set[str], list[str]]]]:
     return out
 
 
+Calls = dict[str, set[tuple[str, str]]]
+Granted = dict[str, list[tuple[set[str], list[str]]]]
+
+
+def _not_allowed(calls: Calls, granted: Granted) -> list[str]:
+    """Each call a function made that none of its role's statements allows."""
+    problems = []
+    for function, made in sorted(calls.items()):
+        for action, resource in sorted(made):
+            allowed = any(
+                any(fnmatch.fnmatch(action, a) for a in actions)
+                and any(fnmatch.fnmatch(resource, r) or resource == r for r in resources)
+                for actions, resources in granted[function]
+            )
+            if not allowed:
+                problems.append(f"{function} calls {action} on {resource} but its policy does not allow it")
+    return problems
+
+
+def _never_used(calls: Calls, granted: Granted) -> list[str]:
+    """Each (action, resource) a role grants that its function never called (unless UNUSED_OK)."""
+    problems = []
+    for function, statements in granted.items():
+        used = calls.get(function, set())
+        for actions, resources in statements:
+            assert "*" not in resources, f"{function} grants {sorted(actions)} on every resource"
+            for action in actions:
+                for resource in resources:
+                    if any(a == action and fnmatch.fnmatch(r, resource) for a, r in used):
+                        continue
+                    if (function, action) in UNUSED_OK or (function, f"{action}@{resource}") in UNUSED_OK:
+                        continue
+                    problems.append(f"{function} is granted {action} on {resource} but never uses it")
+    return problems
+
+
 @pytest.fixture(autouse=True)
 def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
     pin_clock(NOW)
@@ -184,27 +220,7 @@ def test_every_call_is_allowed_and_every_permission_is_used(
     _drive_every_path(stack, monkeypatch)
 
     granted = policies(stack)
-    problems = []
-    for function, made in sorted(calls.items()):
-        for action, resource in sorted(made):
-            allowed = any(
-                any(fnmatch.fnmatch(action, a) for a in actions)
-                and any(fnmatch.fnmatch(resource, r) or resource == r for r in resources)
-                for actions, resources in granted[function]
-            )
-            if not allowed:
-                problems.append(f"{function} calls {action} on {resource} but its policy does not allow it")
-    for function, statements in granted.items():
-        used = calls.get(function, set())
-        for actions, resources in statements:
-            assert "*" not in resources, f"{function} grants {sorted(actions)} on every resource"
-            for action in actions:
-                for resource in resources:
-                    if any(a == action and fnmatch.fnmatch(r, resource) for a, r in used):
-                        continue
-                    if (function, action) in UNUSED_OK or (function, f"{action}@{resource}") in UNUSED_OK:
-                        continue
-                    problems.append(f"{function} is granted {action} on {resource} but never uses it")
+    problems = _not_allowed(calls, granted) + _never_used(calls, granted)
     assert problems == [], "\n".join(problems)
     assert set(functions) <= set(calls)  # every function ran
 
