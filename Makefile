@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY ?= 0
 PYTHON313 := $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then echo $$c; break; fi; done)
 
-.PHONY: venv demo serve test lint typecheck validate checkov build unit bench clean chromium
+.PHONY: venv demo serve test lint typecheck validate checkov build unit integration pytest bench clean chromium
 
 # checkov pins its own boto3: it lives in its own venv so it never downgrades the project's.
 CHECKOV_VENV := .venv-checkov
@@ -63,10 +63,19 @@ chromium:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Pure tests (no AWS emulator, no subprocess stack): seconds. The HTML report test needs chromium.
 unit: venv chromium
+	$(VENV)/bin/pytest -q tests/unit
+
+# Handlers on the stack built from template.yaml (moto), the CLI against it, the soak: minutes.
+integration: venv
+	$(VENV)/bin/pytest -q tests/integration
+
+# Both in one pytest run (one collection, one summary).
+pytest: venv chromium
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck validate checkov unit
+test: lint typecheck validate checkov pytest
 
 # Seeded, about 7 minutes on 2 cores; niced because the machine is shared. Writes bench/results/latest.json.
 bench: venv
