@@ -200,10 +200,6 @@ class MappedFields:
     values: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def get_str(self, target: str) -> str | None:
-        value = self.values.get(target)
-        return value if isinstance(value, str) else None
-
 
 def map_fields(pairs: Iterable[tuple[str, Any]], aliases: Mapping[str, str]) -> MappedFields:
     """Sort ``(name, value)`` pairs into targets (through the alias index) and extra fields."""
