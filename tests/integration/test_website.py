@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -175,3 +176,49 @@ def test_a_pinned_clock_also_receives_the_requests(site: Site, pin_clock: Any) -
     (entry,) = card["history"]
     assert entry["occurred_at"] == "2026-11-23T17:00:00Z"
     assert card["computed_at"] == "2026-11-23T17:00:00Z"
+
+
+# --- the README's `make serve` examples, against a served stack ---------------------------------------
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_the_readme_try_it_by_hand_examples_work(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    from tools import cli
+
+    section = README.split("### Try it by hand", 1)[1].split("\n### ", 1)[0]
+    (block,) = _bash_blocks(section)
+    (payload,) = re.findall(r"-d '(.*?)'", block, flags=re.S)
+    status, _, raw = site.request("POST", "/forms", payload, {"content-type": "application/json"})
+    assert status == 202 and json.loads(raw)["accepted"] == 1, raw
+    site.stack.drain(timeout=30)
+    email = json.loads(payload)["email"]
+
+    gets = re.findall(r"curl -s http://127\.0\.0\.1:3000(/\S+)", block)
+    assert gets, block
+    for path in gets:
+        status, answer = site.get_json(path)
+        assert status == 200, (path, answer)
+    board = site.get_json("/_local/leads")[1]["leads"]
+    assert [row["email"] for row in board] == [email]
+
+    # Every `leadscore ... --local` command the README shows, with its optional [..] parts left out.
+    commands = [
+        line.split("#")[0].strip()
+        for block in _bash_blocks(README)
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/leadscore") and "--local" in line
+    ]
+    assert len(commands) >= 3, commands
+    for command in commands:
+        argv = [*re.sub(r"\[[^\]]*\]", "", command).split()[1:], "--url", site.url]
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, ""), (command, out, err)
+        if argv[:2] == ["leads", "show"]:
+            assert argv[2] == email, f"{command}: names a lead the README's own curl does not create"
+            assert email in out
