@@ -570,6 +570,7 @@ def test_parameters_and_defaults(tr):
                 "SesSnsTopicArns",
                 "HubspotWebhookBaseUrl",
                 "MandrillWebhookUrl",
+                "FormRedirectUrls",
             ),
             "",
         ),

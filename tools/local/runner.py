@@ -182,8 +182,8 @@ class LocalStack:
                 "  [AWS_IAM] routes: API Gateway checks SigV4; locally ANY Authorization header is accepted,"
                 f" e.g. -H 'Authorization: {LOCAL_AUTHORIZATION}' (none: 403)"
             )
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (local only: leaderboard, raw lead state)")
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (local only: one lead's raw state)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (local only: leaderboard, every tier)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (local only: one lead's score card)")
         self.console(f"  {'GET':<6} {base}{HOT_PATH}?tier=&limit=  (local only: GET /leads without IAM)")
         self.console(
             f"  {'GET':<6} {base}{CARDS_PREFIX}/{{lead}}  (local only: GET /leads/{{lead}} without IAM)"
@@ -394,6 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
             query or None,
             source_ip=self.client_address[0],
         )
+        stamp_request_time(event)
         try:
             result = stack.invoke(route.function, event)
         except Exception as exc:
@@ -425,20 +426,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _leads(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         rest = path[len(LEADS_PREFIX) :].strip("/")
+        if rest:  # one lead: the Lead API's score card, never the raw item (leases, digests, versions)
+            return self._api_view(CARDS_PREFIX + "/" + rest, query)
         try:
-            if not rest:
-                params = dict(parse_qsl(query))
-                limit = max(1, min(int(params.get("limit", "20")), 500))
-                leads = self.local.leaderboard(limit)
-                return _json(200, {"leads": [_plain(lead) for lead in leads]})
-            lead = self.local.lead(rest)
+            params = dict(parse_qsl(query))
+            limit = max(1, min(int(params.get("limit", "20")), 500))
+            leads = self.local.leaderboard(limit)
         except ImportError as exc:
             return _json(501, {"message": f"lead repository not available: {exc}"})
         except ValueError as exc:
             return _json(400, {"message": str(exc)})
-        if lead is None:
-            return _json(404, {"message": f"no lead for {rest}"})
-        return _json(200, _plain(lead))
+        return _json(200, {"leads": [leaderboard_row(rank, lead) for rank, lead in enumerate(leads, 1)]})
 
     def _api_view(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         """/_local/hot and /_local/cards/{lead}: the Lead API's JSON, served without IAM (local only)."""
@@ -474,6 +472,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
 
+def stamp_request_time(event: dict[str, Any]) -> None:
+    """Stamp API Gateway's receive time (``requestContext.time``/``timeEpoch``) from leadscore's clock.
+
+    Real time unless the clock is pinned: the demo pins it to score its dated samples the same whatever
+    day it runs, and its requests must then be received at that time too. Otherwise an event without its
+    own timestamp (most form posts) would occur on the real day, after the pinned time that scored it:
+    one clock, not two, in the lead's history."""
+    from leadscore import clock
+
+    at = clock.now()
+    context = event.setdefault("requestContext", {})
+    context["timeEpoch"] = int(at.timestamp() * 1000)
+    context["time"] = at.strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def leaderboard_row(rank: int, lead: Any) -> dict[str, Any]:
+    """One leaderboard row: who, the score and why, and where the full card is. Only what a person reads:
+    no lease tokens, dedupe digests, versions or outbox internals of the stored item."""
+    card = lead.card
+    profile = lead.profile or {}
+    name = " ".join(str(profile[k]) for k in ("first_name", "last_name") if profile.get(k))
+    return {
+        "rank": rank,
+        "lead_id": lead.lead_id,
+        "email": lead.email,
+        "name": name or None,
+        "company": profile.get("company"),
+        "score": card.score if card else None,
+        "fit": card.fit if card else None,
+        "activity": card.activity if card else None,
+        "tier": card.tier if card else None,
+        "grade": card.grade if card else None,
+        "reasons": list(card.reasons[:3]) if card else [],
+        "card": f"{LEADS_PREFIX}/{lead.lead_id}",
+    }
+
+
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"content-type": "application/json"}, json.dumps(body, default=_default).encode()
 
@@ -486,13 +521,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    return json.loads(json.dumps(value, default=_default))
 
 
 def _from_lambda(result: Any) -> tuple[int, dict[str, Any], bytes]:
