@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from leadscore.dal.imports import FileChanged, ImportObject, report_key
-from leadscore.ingest.forms import build_alias_index
 from leadscore.ingest.list_import import (
     ImportFileError,
     Lines,
@@ -20,6 +19,7 @@ from leadscore.ingest.list_import import (
     escape_cell,
     event_id_for,
     header_of,
+    import_aliases,
     is_formula,
     list_name,
     object_key,
@@ -33,7 +33,7 @@ WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 def parse(data: bytes, key: str = "imports/Web Summit 2026.csv") -> tuple[list[CanonicalEvent], ListImport]:
     lines = Lines(io.BytesIO(data))
-    header = header_of(lines, build_alias_index())
+    header = header_of(lines, import_aliases())
     name, folder = list_name(key)
     importer = ListImport(list_label=name, folder=folder, key=key, header=header, received_at=WHEN)
     events = [
@@ -186,7 +186,7 @@ def test_keys_from_s3_events_are_url_decoded() -> None:
 def test_offsets_let_a_ranged_read_resume_at_the_next_record() -> None:
     data = b'\xef\xbb\xbfemail,notes\na@x.io,"two\nlines"\nb@x.io,x\nc@x.io,y\n'
     lines = Lines(io.BytesIO(data))
-    header = header_of(lines, build_alias_index())
+    header = header_of(lines, import_aliases())
     rows = list(read_rows(lines, delimiter=",", first_row=2))
     assert [r.cells[0] for r in rows] == ["a@x.io", "b@x.io", "c@x.io"]
     resumed = Lines(io.BytesIO(data[rows[0].end_offset :]), offset=rows[0].end_offset)

@@ -9,7 +9,8 @@ Pure: no AWS. :func:`read_rows` streams a binary file (an S3 body, a local file)
 - **Dialect**: RFC 4180 through the stdlib ``csv`` module: quoted fields, ``""`` inside them, line breaks
   inside quotes. The delimiter is a comma, or a semicolon when the header has semicolons and no comma
   (European Excel).
-- **Headers** map through the same alias table as forms (``Work Email``, ``E-mail``, ``Company size``...).
+- **Headers** map through the same alias table as forms (``Work Email``, ``E-mail``, ``Company size``...),
+  plus the time columns of event tools (:data:`LIST_ALIASES`: ``Scanned at``, ``Join time``...).
   Unknown columns become properties under a snake_case key.
 - **Rows** without an email, or with an invalid one, are skipped and listed (row number and reason, never
   the value). A person seen twice in a file is counted once; later rows are listed as duplicates.
@@ -46,8 +47,30 @@ READ_CHUNK = 256 * 1024
 MAX_LINE_BYTES = 1024 * 1024  # a "line" longer than this is not a CSV row (a binary file, an unclosed quote)
 MAX_COLUMNS = 200
 MAX_LISTED = 1000  # rejected rows and duplicates listed in the report (all are counted)
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")  # OWASP CSV Injection; ASVS 1.2.10 adds NUL
 _PHONE = re.compile(r"\+[0-9][0-9 ().\-/]{3,30}")
+
+
+# Beyond the forms table: the columns event and webinar tools name the time a person was seen.
+LIST_ALIASES: Mapping[str, str] = dict.fromkeys(
+    (
+        "scanned at",
+        "scan time",
+        "scan date",
+        "registered at",
+        "registration time",
+        "registration date",
+        "attended at",
+        "join time",
+        "date",
+    ),
+    "submitted_at",
+)
+
+
+def import_aliases(extra_aliases: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The alias index of a list import: the forms table, :data:`LIST_ALIASES`, then the deployment's own."""
+    return build_alias_index({**LIST_ALIASES, **(extra_aliases or {})})
 
 
 class ImportFileError(Exception):
@@ -287,7 +310,7 @@ class ListImport:
     key: str
     header: Header
     received_at: datetime
-    aliases: Mapping[str, str] = field(default_factory=build_alias_index)
+    aliases: Mapping[str, str] = field(default_factory=import_aliases)
     tally: Tally = field(default_factory=Tally)
     _first_row: dict[str, int] = field(default_factory=dict)
 

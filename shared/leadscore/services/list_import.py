@@ -23,7 +23,6 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.dal.imports import FileChanged, ImportObject, report_key
-from leadscore.ingest.forms import build_alias_index
 from leadscore.ingest.list_import import (
     Header,
     ImportFileError,
@@ -31,6 +30,7 @@ from leadscore.ingest.list_import import (
     ListImport,
     Tally,
     header_of,
+    import_aliases,
     list_name,
     read_rows,
 )
@@ -141,7 +141,7 @@ def import_file(
         outcome.tally = Tally.from_json(previous)
     else:
         base["started_at"] = now().isoformat()
-    aliases = build_alias_index(extra_aliases)
+    aliases = import_aliases(extra_aliases)
     invocation = continuation.invocation if continuation else 1
 
     def report(status: Status, extra: Mapping[str, Any]) -> None:
