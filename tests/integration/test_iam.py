@@ -44,6 +44,10 @@ UNUSED_OK = {
     ): "Lambda's stream poller sends failed batches to NotifierDLQ with this role",
     ("SweeperFunction", "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed scheduled run there",
     (
+        "ImportFunction",
+        "s3:ListBucket",
+    ): "S3 checks it to answer 404 rather than 403 for a report that does not exist yet",
+    (
         "ErasureFunction",
         "sqs:SendMessage",
     ): "Lambda sends a failed asynchronous invocation to AsyncFailuresDLQ",
@@ -52,6 +56,7 @@ UNUSED_OK = {
         for function, actions in (
             ("ScorerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("SweepWorkerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("ImportFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             (
                 "NotifierFunction",
                 (
@@ -334,3 +339,22 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         sqs.send_message(QueueUrl=stack.queue_url("EventsDLQ"), MessageBody=json.dumps({"email": who}))
     erased = stack.invoke("ErasureFunction", {"email": "tom.becker@oldfield-manufacturing.example"})
     assert erased["deleted"] > 0 and erased["dead_letters"]["deleted"] == 1
+    _drive_list_import(stack, monkeypatch)
+
+
+def _drive_list_import(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV dropped in the imports bucket, long enough to continue in a second invocation, then the
+    same file again (its report is read: unchanged)."""
+    from leadscore.services import list_import
+
+    monkeypatch.setattr(list_import, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(
+        "tools.localstack.context.LambdaContext.get_remaining_time_in_millis", lambda self: 1_000
+    )
+    rows = "".join(f"visitor{i}@northwind.io,Northwind\n" for i in range(5))
+    bucket = stack.physical_id("ImportsBucket")
+    for _ in range(2):
+        stack.client("s3").put_object(
+            Bucket=bucket, Key="imports/IAM expo.csv", Body="email,company\n" + rows
+        )
+        stack.drain()

@@ -265,6 +265,8 @@ def test_queues_are_encrypted_and_events_queue_redrives_to_its_dlq(tr, res):
         "SweepQueue",
         "SweepDLQ",
         "AsyncFailuresDLQ",
+        "ImportsQueue",  # list imports: S3 notifications and continuations (test_list_import.py)
+        "ImportsDLQ",
     }
     for name, queue in queues.items():
         props = queue["Properties"]
@@ -534,6 +536,7 @@ def test_outputs(tr):
         "NotifierDLQUrl",
         "SweepQueueUrl",
         "IngestFunctionUrlEndpoint",
+        "ImportsBucketName",
     }
 
 

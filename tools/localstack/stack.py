@@ -224,6 +224,29 @@ class Stack:
                 self._client("s3").put_bucket_versioning(
                     Bucket=self.physical_id(logical_id), VersioningConfiguration={"Status": "Enabled"}
                 )
+        self._apply_bucket_notifications()
+
+    def _apply_bucket_notifications(self) -> None:
+        """moto's CloudFormation ignores a bucket's NotificationConfiguration: put its queue configurations
+        (the list-import notifications) with the API, so an upload really reaches the queue."""
+        for logical_id, bucket in self.translation.of_type("AWS::S3::Bucket").items():
+            configured = ((bucket.get("Properties") or {}).get("NotificationConfiguration") or {}).get(
+                "QueueConfigurations"
+            ) or []
+            if not configured or logical_id not in self._physical:
+                continue
+            queues = []
+            for item in configured:
+                queue = item["Queue"]["Fn::GetAtt"][0]
+                rules = item.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                entry: dict[str, Any] = {"QueueArn": self.arn(queue), "Events": [item["Event"]]}
+                if rules:
+                    entry["Filter"] = {"Key": {"FilterRules": rules}}
+                queues.append(entry)
+            self._client("s3").put_bucket_notification_configuration(
+                Bucket=self.physical_id(logical_id),
+                NotificationConfiguration={"QueueConfigurations": queues},
+            )
 
     def _open_stream(self, mapping: SourceMapping) -> _StreamState:
         table = self.physical_id(mapping.source)

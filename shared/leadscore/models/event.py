@@ -30,6 +30,7 @@ EventType = Literal[
     "email_deferred",
     "email_unsubscribe",
     "email_spam_report",
+    "list_import",  # a row of a CSV list dropped in the imports bucket (leadscore.ingest.list_import)
 ]
 
 
