@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,3 +323,28 @@ def test_rules_validate_accepts_consent_fields_and_refuses_text_operators_on_the
     document["models"]["lead"]["fit"][-1]["when"]["field"] = "consent.unsubscribd"
     with pytest.raises(RulesValidationError, match="unknown field"):
         load_rules(json.dumps(document))
+
+
+def test_rules_validate_cli_accepts_a_consent_condition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools.cli import main
+
+    good = tmp_path / "consent.yaml"
+    good.write_text(
+        """
+models:
+  lead:
+    fit:
+      - id: bounced
+        description: The address bounced
+        when: {field: consent.undeliverable, equals: true}
+        points: -40
+        disqualify: true
+"""
+    )
+    assert main(["rules", "validate", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("equals: true", "starts_with: t"))
+    assert main(["rules", "validate", str(bad)]) == 1
+    assert "consent.undeliverable': a true/false flag" in capsys.readouterr().err
