@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadscore.scoring.consent import RULE_FIELDS as CONSENT_RULE_FIELDS
+
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
 # A float here may be NaN or infinite for validation to get past the union (whose errors would name
@@ -49,7 +51,9 @@ PROFILE_FIELDS = (
     "website",
     "lifecycle_stage",
 )
-FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local"})
+# Consent and deliverability flags (booleans: compare with ``equals: true``), e.g. consent.unsubscribed.
+BOOLEAN_FIT_FIELDS = frozenset(CONSENT_RULE_FIELDS)
+FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local", *BOOLEAN_FIT_FIELDS})
 NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})
 # Fields an activity rule may test, besides any ``properties.<name>``.
 ACTIVITY_FIELDS = frozenset({"type", "name", "source"})
