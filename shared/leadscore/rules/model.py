@@ -27,8 +27,6 @@ from pydantic import (
     model_validator,
 )
 
-from leadscore.scoring.consent import RULE_FIELDS as CONSENT_RULE_FIELDS
-
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
 # A float here may be NaN or infinite for validation to get past the union (whose errors would name
@@ -52,6 +50,14 @@ PROFILE_FIELDS = (
     "lifecycle_stage",
 )
 # Consent and deliverability flags (booleans: compare with ``equals: true``), e.g. consent.unsubscribed.
+# Consent and deliverability state (leadscore.scoring.consent) that fit conditions can test: booleans.
+CONSENT_RULE_FIELDS = (
+    "consent.unsubscribed",
+    "consent.complained",
+    "consent.undeliverable",
+    "consent.do_not_email",
+    "consent.unsubscribed_any_list",
+)
 BOOLEAN_FIT_FIELDS = frozenset(CONSENT_RULE_FIELDS)
 FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local", *BOOLEAN_FIT_FIELDS})
 NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})

@@ -38,6 +38,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from leadscore.models.event import CanonicalEvent
+from leadscore.rules.model import CONSENT_RULE_FIELDS
 
 UNSUBSCRIBED = "unsubscribed"
 COMPLAINED = "complained"
@@ -47,13 +48,7 @@ MAX_LISTS = 20  # per-list entries kept in the lead item; beyond, the oldest are
 MAX_LIST_NAME = 64
 
 # Fields a rule condition may read (fit rules): booleans, as of now.
-RULE_FIELDS = (
-    "consent.unsubscribed",
-    "consent.complained",
-    "consent.undeliverable",
-    "consent.do_not_email",
-    "consent.unsubscribed_any_list",
-)
+RULE_FIELDS = CONSENT_RULE_FIELDS  # the condition paths rules may use (defined with the rules document)
 
 Entry = tuple[int, bool]  # (event time, epoch seconds; the field's value)
 
