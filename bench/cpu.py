@@ -20,7 +20,7 @@ from contextlib import redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import RULES_EXAMPLE, TEMPLATE, fake_aws_env, layer_path, main_for, median, row
+from bench.common import TEMPLATE, example_rules_json, fake_aws_env, layer_path, main_for, median, row
 from bench.workload import Event, batches, mixed
 
 GOAL_US = 25.0
@@ -197,7 +197,7 @@ def _measure(invoke: Invoke, stubs: Stubs, sink: io.StringIO, size: int, seed: i
 
 
 def run() -> dict[str, Any]:
-    stubs = Stubs(RULES_EXAMPLE.read_bytes())
+    stubs = Stubs(example_rules_json())
     invoke, sink = scorer(stubs)
     invoke(payloads(mixed(total=50, leads=50, seed=1), 50)[0])  # the cold start: rules, clients
     template_size = _scorer_batch_size()

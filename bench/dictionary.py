@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, RULES_EXAMPLE
+from bench.common import ROOT, example_rules_json
 from bench.cpu import Stubs, payloads, scorer
 from bench.workload import bursts, mixed
 
@@ -22,7 +22,7 @@ TRAINING_SEEDS = (101, 103)
 
 
 def samples() -> list[bytes]:
-    stubs = Stubs(RULES_EXAMPLE.read_bytes())
+    stubs = Stubs(example_rules_json())
     invoke, _ = scorer(stubs)
     from leadscore.dal import codec
 

@@ -19,53 +19,13 @@ from typing import Any
 
 from leadscore.errors import RulesValidationError
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
-from leadscore.rules.compiler import CompiledRules, compile_document, content_version, parse_document
 from leadscore.rules.model import RulesDocument
 from leadscore.scoring.engine import apply_events, evaluate
 from leadscore.scoring.state import LeadState
 
+from tools.rules_source import compile_file
+
 DEFAULT_KEY = "rules/current.json"
-
-
-def _yaml_loader() -> Any:
-    """PyYAML's safe loader, reading ``1e305`` as a number as YAML 1.2 does (YAML 1.1, PyYAML's, wants
-    ``1.0e+305`` and reads ``1e305`` as a string). The rules model refuses numbers given as strings,
-    so without this ``alert_cooldown_hours: 1e305`` would get "not a valid number" instead of its bound."""
-    import re
-
-    import yaml
-
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no stubs here
-        pass
-
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
-    return Loader
-
-
-def read_document(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            raise RulesValidationError([f"document: not valid YAML ({exc})"]) from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise RulesValidationError([f"document: not valid JSON ({exc})"]) from None
-
-
-def compile_file(path: Path) -> tuple[bytes, CompiledRules]:
-    """Validate a YAML/JSON rules file; return the canonical JSON bytes and the compiled rules."""
-    doc = parse_document(read_document(path))
-    body = doc.model_dump_json(by_alias=True, exclude_defaults=False, indent=1).encode()
-    return body, compile_document(doc, content_version(body))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

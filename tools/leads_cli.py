@@ -114,7 +114,7 @@ def rules_for(args: argparse.Namespace) -> Any:
 
     from leadscore.errors import LeadscoreError
 
-    from tools.cli import compile_file
+    from tools.rules_source import compile_file
 
     if getattr(args, "rules", None):
         try:
@@ -358,7 +358,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from leadscore.models.event import lead_id_for_email
     from leadscore.services.scoring import rescore_from_history
 
-    from tools.cli import compile_file
+    from tools.rules_source import compile_file
 
     if args.local:
         raise LeadsCliError("rescore writes the table: use --stack NAME or --table NAME")

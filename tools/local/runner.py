@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tools.localstack import PumpResult, Stack, path_is_known
 
-RULES_FILE = Path("rules/example.json")
+RULES_FILE = Path("rules/example.yaml")  # compiled as `leadscore rules publish` does
 # The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
 SENDGRID_TEST_PUBLIC_KEY = Path("events/keys/sendgrid-test-public.b64")
 SENDGRID_TEST_PRIVATE_KEY = Path("events/keys/sendgrid-test-private.pem")
@@ -100,6 +100,7 @@ class LocalStack:
                 f"rules file {self._rel(self.rules)} not found: the scorer needs a rules document "
                 "(write one, or validate yours with `leadscore rules validate`)"
             )
+        rules_body = self._compile_rules()
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -135,7 +136,7 @@ class LocalStack:
             endpoint_url=endpoint,
             handler_output=self._log,
         )
-        version = self._stack.upload_rules(self.rules)
+        version = self._stack.upload_rules(rules_body)
         env = self._stack.env("ScorerFunction")
         self.console(
             f"moto server   {endpoint}  (stack {self._stack.name}, {time.monotonic() - started:.1f}s)"
@@ -144,6 +145,22 @@ class LocalStack:
         self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
         self.console(f"sendgrid key  {key_note}")
         self.console(f"handler logs  {self._rel(self.log_path)}")
+
+    def _compile_rules(self) -> bytes:
+        """The rules file validated and compiled to the JSON the scorer loads, exactly as
+        ``leadscore rules publish`` does; a bad file stops the start with every error listed (before
+        anything runs: the errors belong on the terminal, not in the handler log)."""
+        from leadscore.errors import RulesValidationError
+
+        from tools.rules_source import compiled_json
+
+        try:
+            return compiled_json(self.rules)
+        except RulesValidationError as exc:
+            listed = "\n".join(f"  - {error}" for error in exc.errors)
+            raise SetupError(
+                f"rules file {self._rel(self.rules)}: {len(exc.errors)} error(s)\n{listed}"
+            ) from None
 
     def _parameters(self) -> tuple[dict[str, str], str]:
         """Template parameters for local use: the SendGrid verification key from the environment, or
