@@ -1,6 +1,7 @@
 """The `leadscore` command line (dev environment): rules validate / test / publish / schema.
 
-leadscore rules validate FILE                 exit 1 with every error, each naming rule and field
+leadscore rules validate FILE                 exit 1 with every error (and lint), each naming rule and field
+leadscore rules lint FILE                     the same: errors exit 1, warnings are printed
 leadscore rules compile FILE [-o OUT.json]    YAML or JSON in, the JSON the scorer loads out
 leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
 leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
@@ -29,10 +30,10 @@ DEFAULT_KEY = "rules/current.json"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, rules = compile_file(Path(args.file))
-    rule_count = sum(len(m.fit) + len(m.activity) for m in rules.models)
-    print(f"ok: {args.file}: {len(rules.models)} model(s), {rule_count} rules, version {rules.version}")
-    return 0
+    """Every validation error and lint finding in one run (``tools.rules_check``)."""
+    from tools.rules_check import check_file, report
+
+    return report(check_file(Path(args.file)))
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -108,6 +109,11 @@ def _bucket_from_stack(stack: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from tools.rules_check import check_file, report
+
+    check = check_file(Path(args.file))
+    if not check.ok:  # lint errors too: a rule that can never fire is not published
+        return report(check)
     body, rules = compile_file(Path(args.file))
     bucket = args.bucket or (_bucket_from_stack(args.stack) if args.stack else None)
     if not bucket:
@@ -142,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     p = rules.add_parser("validate")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
+    p = rules.add_parser("lint", help="the semantic checks alone (validate runs them too)")
     p.add_argument("file")
     p.set_defaults(func=cmd_validate)
     p = rules.add_parser("compile")

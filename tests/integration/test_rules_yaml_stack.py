@@ -67,8 +67,14 @@ def test_demo_with_a_bad_rules_file_prints_every_error_and_exits_2(
     clean_environment: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(RULES_EXAMPLE_YAML.read_text().replace("points: 25\n", "points: lots\n", 1))
+    text = RULES_EXAMPLE_YAML.read_text()
+    bad.write_text(
+        text.replace("points: 25\n", "points: lots\n", 1).replace(
+            "field: job_title, regex", "field: job_titel, regex", 1
+        )
+    )
     assert local_main(["demo", "--rules", str(bad)]) == 2
     out = capsys.readouterr().out
-    assert f"cannot start: rules file {bad}: 1 error(s)" in out
+    assert f"cannot start: rules file {bad}: 2 error(s)" in out
     assert "fit rule 'title-executive' field points" in out
+    assert "field 'job_titel': unknown field; did you mean 'job_title'?" in out
