@@ -16,13 +16,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from leadscore.errors import RulesValidationError
-from leadscore.models.event import CanonicalEvent, lead_id_for_email
+from leadscore.models.event import CanonicalEvent
 from leadscore.rules.model import RulesDocument
-from leadscore.scoring.engine import apply_events, evaluate
-from leadscore.scoring.state import LeadState
 
 from tools.rules_source import compile_file
 
@@ -47,54 +44,47 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def load_leads(path: Path) -> list[tuple[str, list[CanonicalEvent]]]:
-    """JSONL: one lead per line, ``{"email": ..., "events": [canonical event without identity...]}``."""
-    leads = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        email = row["email"]
-        events = []
-        for i, given in enumerate(row.get("events", [])):
-            ev = {"event_id": f"{email}:{i}", "source": "sample", "identity": {"email": email}, **given}
-            try:
-                events.append(CanonicalEvent.model_validate(ev))
-            except Exception as exc:
-                raise SystemExit(f"{path}:{number}: event {i}: {exc}") from None
-        leads.append((email, events))
-    return leads
+    """The leads of a JSONL file as (email or lead id, events); see ``tools.rules_eval``."""
+    from tools.rules_eval import LeadsFileError, read_leads
+
+    try:
+        return [(lead.label, lead.events) for lead in read_leads(path)]
+    except LeadsFileError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def evaluation_time(text: str | None) -> datetime:
+    """``--now``: an ISO time (a date alone is midnight UTC; no offset means UTC); default now."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"--now: not an ISO date or time: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from tools.rules_eval import LeadsFileError, read_leads, score_leads, stamp, summary
+
     _, rules = compile_file(Path(args.file))
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-    for email, events in load_leads(Path(args.leads)):
-        state = LeadState(lead_id=lead_id_for_email(email))
-        outcome = apply_events(state, events, rules, now, args.threshold, max_age_days=None)
-        card = evaluate(outcome.state, rules, now, args.threshold)
-        rows.append(
-            {
-                "email": email,
-                "score": card.score,
-                "fit": card.fit,
-                "activity": card.activity,
-                "tier": card.tier,
-                "grade": card.grade,
-                "categories": card.categories,
-                "reasons": card.reasons,
-                "alerts": [a.kind for a in outcome.alerts],
-            }
-        )
-    rows.sort(key=lambda r: -r["score"])
+    now = evaluation_time(args.now)
+    try:
+        leads = read_leads(Path(args.leads))
+    except LeadsFileError as exc:
+        raise SystemExit(str(exc)) from None
+    rows = score_leads(leads, rules, now, args.threshold)
+    line = summary(rows, rules, now)
     if args.json:
         print(json.dumps(rows, indent=1))
+        print(line, file=sys.stderr)  # stdout stays JSON
         return 0
+    print(f"evaluated at {stamp(now)} with {args.file} (version {rules.version})")
     print(f"{'lead':<34} {'score':>7} {'tier':<13} {'grade':<5} top reasons")
     for r in rows:
-        print(
-            f"{r['email']:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}"
-        )
+        label = r["email"] or r["lead_id"]
+        print(f"{label:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}")
+    print(line)
     return 0
 
 
