@@ -2,6 +2,7 @@
 
     leadscore leads show EMAIL|ID [--json] [--history N]  TARGET
     leadscore leads hot [--tier T[,T...]] [--limit N] [--json]  TARGET
+    leadscore leads export [-o FILE]  TARGET     JSON lines for `rules test` / `rules diff`
 
     TARGET: --local [--url URL] | --stack NAME | --table NAME
 
@@ -513,4 +514,12 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     rescore.add_argument("--poll", type=float, default=5.0, help="seconds between progress lines")
     _targets(rescore)
     rescore.set_defaults(func=_guarded(cmd_rescore))
+    from tools.leads_export import cmd_export
+
+    export = commands.add_parser(
+        "export", help="every lead and its history as JSON lines (what rules test and rules diff read)"
+    )
+    export.add_argument("-o", "--output", help="the file to write (default: stdout)")
+    _targets(export)
+    export.set_defaults(func=_guarded(cmd_export))
     return parser
