@@ -4,6 +4,7 @@ leadscore rules validate FILE                 exit 1 with every error (and lint)
 leadscore rules lint FILE                     the same: errors exit 1, warnings are printed
 leadscore rules compile FILE [-o OUT.json]    YAML or JSON in, the JSON the scorer loads out
 leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
+leadscore rules diff OLD NEW --leads LEADS.jsonl | --stack NAME [--now ISO] [--html FILE]
 leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
 leadscore rules schema [-o rules/rules.schema.json]
 leadscore review --stack NAME | --table NAME | --local | --simulate SEED | --input FILE  (see --help)
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="ISO time to score at (default: now)")
     p.add_argument("--threshold", type=float, default=None, help="the SalesReadyThreshold parameter")
     p.set_defaults(func=cmd_test)
+    from tools.rules_diff import add_parser as add_diff_parser
+
+    add_diff_parser(rules)  # leadscore rules diff OLD NEW
     p = rules.add_parser("publish")
     p.add_argument("file")
     p.add_argument("--bucket")

@@ -107,3 +107,21 @@ def test_export_without_a_server_says_so(capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["leads", "export", "--local", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
     assert "is `make serve` running?" in capsys.readouterr().err
+
+
+def test_rules_diff_over_the_table_equals_rules_diff_over_its_export(
+    scored: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = scored.physical_id("LeadsTable")
+    heavier = tmp_path / "heavier.yaml"
+    heavier.write_text(RULES_EXAMPLE_YAML.read_text().replace("points: 25\n", "points: 45\n", 1))
+    export = tmp_path / "leads.jsonl"
+    assert main(["leads", "export", "--table", table, "-o", str(export)]) == 0
+    capsys.readouterr()
+    now = clock.now().isoformat()
+    diff = ["rules", "diff", str(RULES_EXAMPLE_YAML), str(heavier), "--now", now, "--json"]
+    assert main([*diff, "--table", table]) == 0
+    over_table = json.loads(capsys.readouterr().out)
+    assert main([*diff, "--leads", str(export)]) == 0
+    assert over_table == json.loads(capsys.readouterr().out)
+    assert [m["lead"] for m in over_table["top_movers"]] == ["dana.reyes@northwindlabs.io"]  # a VP
