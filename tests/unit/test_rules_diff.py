@@ -22,8 +22,11 @@ NOW = "2026-11-23T12:00:00+00:00"
 
 @pytest.fixture
 def new_rules(tmp_path: Path) -> Path:
-    """The example with sales_ready 60 and warm from 30: Sam (61) and Lee (32) move up."""
+    """The example with sales_ready 60, warm from 30 and directors +25 (not +15): Sam, a director, goes
+    from 61 (warm) to 71 (sales-ready); Lee, one too, from 32 (cold) to 42 (warm)."""
     text = EXAMPLE.read_text()
+    director = text.index("      - id: title-director")
+    text = text[:director] + text[director:].replace("points: 15\n", "points: 25\n", 1)
     text = text.replace("      # sales_ready: 100 ", "      sales_ready: 60 ", 1)
     text = text.replace("tiers: [{name: warm, min: 60}]", "tiers: [{name: warm, min: 30}]", 1)
     path = tmp_path / "new.yaml"
@@ -67,7 +70,7 @@ def test_diff_counts_what_rules_test_gives_for_each_file(
     assert "Tier changes: 2 of 5 lead(s) change tier (2 up, 0 down)" in out
     assert re.search(r"up   warm -> sales_ready\s+1", out) and re.search(r"up   cold -> warm\s+1", out)
     assert re.search(
-        r"Would become sales-ready now: 1\n  sam\.okafor@brightledger\.com\s+61\.34 -> 61\.34", out
+        r"Would become sales-ready now: 1\n  sam\.okafor@brightledger\.com\s+61\.34 -> 71\.34", out
     )
     assert "Score distribution (20-point bins):" in out
 
