@@ -190,7 +190,7 @@ def text(report: dict[str, Any]) -> list[str]:
 def chart_histogram(report: dict[str, Any]) -> str:
     h = report["histogram"]
     edges = h["edges"]
-    top = max(*h["before"], *h["after"], 1)
+    top = _ticks_top(max(*h["before"], *h["after"], 1))
     bars = []
     for i in range(len(h["before"])):
         x0, x1 = _sx(edges[i], edges[0], edges[-1]), _sx(edges[i + 1], edges[0], edges[-1])
@@ -211,11 +211,23 @@ def chart_histogram(report: dict[str, Any]) -> str:
     return _svg(body, "chart-histogram", "Score distribution before and after (leads per bin)")
 
 
+def _ticks_top(most: int) -> int:
+    """The y axis's top: a multiple of 4, so its five ticks are whole numbers of leads."""
+    return max(4, math.ceil(most / 4) * 4)
+
+
 def chart_tiers(report: dict[str, Any]) -> str:
     tiers = report["tiers"]
-    top = max([t["before"] for t in tiers] + [t["after"] for t in tiers] + [1])
+    top = _ticks_top(max([t["before"] for t in tiers] + [t["after"] for t in tiers] + [1]))
     slot = (W - 10 - PAD) / max(len(tiers), 1)
-    parts = [_axis(0, len(tiers), 0, top, "tier", "leads", "{:.0f}")]
+    parts = [
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#889"/>',
+        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#889"/>',
+        f'<text x="12" y="{H / 2}" transform="rotate(-90 12 {H / 2})" text-anchor="middle">leads</text>',
+    ]
+    for i in range(5):
+        py = H - PAD - (H - PAD - 10) * i / 4
+        parts.append(f'<text x="{PAD - 4}" y="{py + 4:.1f}" text-anchor="end">{top * i // 4}</text>')
     for i, t in enumerate(tiers):
         x = PAD + slot * i
         w = max(slot * 0.4, 1)
@@ -226,7 +238,7 @@ def chart_tiers(report: dict[str, Any]) -> str:
                 f'height="{H - PAD - y:.1f}" fill="{color}"/>'
             )
         parts.append(
-            f'<text x="{x + slot / 2:.1f}" y="{H - PAD + 26}" text-anchor="middle">{_e(t["tier"])}</text>'
+            f'<text x="{x + slot / 2:.1f}" y="{H - PAD + 14}" text-anchor="middle">{_e(t["tier"])}</text>'
         )
     return _svg("".join(parts), "chart-tiers", "Leads per tier before and after")
 
