@@ -121,6 +121,10 @@ def test_a_property_no_source_produces_is_an_error_when_it_is_a_near_miss_else_a
     assert [level for level, _ in custom] == ["warning"]
     assert "no built-in source produces property 'plan_tier'" in custom[0][1]
     assert _lint({"activity": [_rule("z", {"field": "properties.path", "equals": "/pricing"})]}) == []
+    # a form's free-text "message" is known; a custom relative of a known name is not called a typo
+    assert _lint({"activity": [_rule("m", {"field": "properties.message", "exists": True})]}) == []
+    relative = _lint({"activity": [_rule("n", {"field": "properties.messages_sent", "gte": 3})]})
+    assert [level for level, _ in relative] == ["warning"]
 
 
 def test_a_tier_at_or_above_the_sales_ready_threshold_is_an_error() -> None:

@@ -310,11 +310,11 @@ def _format_errors(exc: ValidationError, raw: Any) -> list[str]:
     return [text for loc, text in out if loc not in folded]
 
 
-def did_you_mean(given: str, choices: Iterable[str]) -> str:
+def did_you_mean(given: str, choices: Iterable[str], cutoff: float = 0.7) -> str:
     """``"; did you mean 'points'?"`` for a close spelling among ``choices`` (difflib), else ``""``."""
     import difflib
 
-    close = difflib.get_close_matches(given, sorted(set(choices)), n=1, cutoff=0.7)
+    close = difflib.get_close_matches(given, sorted(set(choices)), n=1, cutoff=cutoff)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

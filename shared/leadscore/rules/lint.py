@@ -71,6 +71,7 @@ KNOWN_PROPERTIES: frozenset[str] = frozenset(
         "page_url",
         "user_id",
         "form",
+        "message",
         "form_id",
         "submission_id",
         "message_id",
@@ -84,6 +85,7 @@ KNOWN_PROPERTIES: frozenset[str] = frozenset(
         "change_source",
     }
 )
+PROPERTY_CUTOFF = 0.85  # difflib ratio for "a near-miss of a known property" (pth/path: 0.86)
 DEFAULT_THRESHOLD = 100.0  # the SalesReadyThreshold template parameter's default
 
 Level = Literal["error", "warning"]
@@ -209,7 +211,9 @@ def _lint_rule(where: str, kind: str, rule: FitRule | ActivityRule, lists: dict[
         if kind == "activity" and fc.field.startswith(PROPERTIES_PREFIX):
             prop = fc.field[len(PROPERTIES_PREFIX) :]
             if prop not in KNOWN_PROPERTIES:
-                hint = did_you_mean(prop, KNOWN_PROPERTIES)
+                # stricter than for keys: a custom property may be a near relative of a known one
+                # ("message", a form's free text, is not a typo of "message_id")
+                hint = did_you_mean(prop, KNOWN_PROPERTIES, cutoff=PROPERTY_CUTOFF)
                 if hint:
                     findings.append(Finding("error", at, f"no source produces property '{prop}'{hint}"))
                 else:
