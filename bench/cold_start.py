@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, RULES_EXAMPLE, median, python_env, run_json
+from bench.common import ROOT, example_rules_json, median, python_env, run_json
 
 RUNS = int(os.environ.get("BENCH_COLD_RUNS", "5"))
 GOAL, HARD = 1.5, 2.0
@@ -133,7 +133,7 @@ def _fixtures(tmp: Path) -> dict[str, Path]:
                     "module": module,
                     "table": "bench-leads",
                     "indexes": [i.__dict__ | {"include": list(i.include)} for i in design().indexes],
-                    "rules": RULES_EXAMPLE.read_text(),
+                    "rules": example_rules_json().decode(),
                     "items": items,
                     "event": event,
                 },

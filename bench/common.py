@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-RULES_EXAMPLE = ROOT / "rules" / "example.json"
+RULES_YAML = ROOT / "rules" / "example.yaml"  # the only source; compiled by example_rules_json()
 RESULTS = ROOT / "bench" / "results"
 
 FAKE_AWS = {
@@ -24,6 +24,14 @@ FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+def example_rules_json() -> bytes:
+    """rules/example.yaml compiled to the JSON the scorer loads, exactly as ``rules publish`` does."""
+    layer_path()
+    from tools.rules_source import compiled_json
+
+    return compiled_json(RULES_YAML)
 
 
 def row(

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import sim
-from bench.common import RULES_EXAMPLE, fake_aws_env, layer_path, main_for
+from bench.common import ROOT, example_rules_json, fake_aws_env, layer_path, main_for
 from bench.meter import Bill, Meter, item_size
 from bench.template import design
 
@@ -87,13 +87,13 @@ def setup() -> Ctx:
     import botocore.client
 
     d = design()
-    meter = Meter(TABLE, d.indexes, rules=RULES_EXAMPLE.read_bytes())
+    meter = Meter(TABLE, d.indexes, rules=example_rules_json())
     meter.install()
     from leadscore.dal import clients
     from leadscore.rules.compiler import load_rules
 
     clients.reset_clients()
-    ctx = Ctx(meter, load_rules(RULES_EXAMPLE.read_bytes()), time.time() - 900)
+    ctx = Ctx(meter, load_rules(example_rules_json()), time.time() - 900)
     base: Any = botocore.client.BaseClient
     call = base._make_api_call
 
@@ -489,7 +489,7 @@ def ingest_cost_inputs(ctx: Ctx, n: int = 300) -> dict[str, Any]:
     sink = io.StringIO()
     with redirect_stdout(sink):
         from functions.ingest import app
-    template = json.loads((RULES_EXAMPLE.parents[1] / "events" / "http-03-track-page.json").read_text())
+    template = json.loads((ROOT / "events" / "http-03-track-page.json").read_text())
     cpu: list[float] = []
     logs: list[int] = []
     statuses: Counter[int] = Counter()

@@ -1,7 +1,7 @@
 """Fixtures: `aws` (moto in-process, clean caches) and `stack` (template.yaml created in moto).
 
 def test_something(stack):
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     stack.invoke("IngestFunction", stack.http_event("POST", "/forms", body, headers))
     stack.drain()
     assert stack.inbox()

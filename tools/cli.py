@@ -1,8 +1,10 @@
 """The `leadscore` command line (dev environment): rules validate / test / publish / schema.
 
-leadscore rules validate FILE                 exit 1 with every error, each naming rule and field
+leadscore rules validate FILE                 exit 1 with every error (and lint), each naming rule and field
+leadscore rules lint FILE                     the same: errors exit 1, warnings are printed
 leadscore rules compile FILE [-o OUT.json]    YAML or JSON in, the JSON the scorer loads out
 leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
+leadscore rules diff OLD NEW --leads LEADS.jsonl | --stack NAME [--now ISO] [--html FILE]
 leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
 leadscore rules schema [-o rules/rules.schema.json]
 leadscore review --stack NAME | --table NAME | --local | --simulate SEED | --input FILE  (see --help)
@@ -16,64 +18,21 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from leadscore.errors import RulesValidationError
-from leadscore.models.event import CanonicalEvent, lead_id_for_email
-from leadscore.rules.compiler import CompiledRules, compile_document, content_version, parse_document
+from leadscore.models.event import CanonicalEvent
 from leadscore.rules.model import RulesDocument
-from leadscore.scoring.engine import apply_events, evaluate
-from leadscore.scoring.state import LeadState
+
+from tools.rules_source import compile_file
 
 DEFAULT_KEY = "rules/current.json"
 
 
-def _yaml_loader() -> Any:
-    """PyYAML's safe loader, reading ``1e305`` as a number as YAML 1.2 does (YAML 1.1, PyYAML's, wants
-    ``1.0e+305`` and reads ``1e305`` as a string). The rules model refuses numbers given as strings,
-    so without this ``alert_cooldown_hours: 1e305`` would get "not a valid number" instead of its bound."""
-    import re
-
-    import yaml
-
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no stubs here
-        pass
-
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
-    return Loader
-
-
-def read_document(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            raise RulesValidationError([f"document: not valid YAML ({exc})"]) from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise RulesValidationError([f"document: not valid JSON ({exc})"]) from None
-
-
-def compile_file(path: Path) -> tuple[bytes, CompiledRules]:
-    """Validate a YAML/JSON rules file; return the canonical JSON bytes and the compiled rules."""
-    doc = parse_document(read_document(path))
-    body = doc.model_dump_json(by_alias=True, exclude_defaults=False, indent=1).encode()
-    return body, compile_document(doc, content_version(body))
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, rules = compile_file(Path(args.file))
-    rule_count = sum(len(m.fit) + len(m.activity) for m in rules.models)
-    print(f"ok: {args.file}: {len(rules.models)} model(s), {rule_count} rules, version {rules.version}")
-    return 0
+    """Every validation error and lint finding in one run (``tools.rules_check``)."""
+    from tools.rules_check import check_file, report
+
+    return report(check_file(Path(args.file)))
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -87,54 +46,47 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def load_leads(path: Path) -> list[tuple[str, list[CanonicalEvent]]]:
-    """JSONL: one lead per line, ``{"email": ..., "events": [canonical event without identity...]}``."""
-    leads = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        email = row["email"]
-        events = []
-        for i, given in enumerate(row.get("events", [])):
-            ev = {"event_id": f"{email}:{i}", "source": "sample", "identity": {"email": email}, **given}
-            try:
-                events.append(CanonicalEvent.model_validate(ev))
-            except Exception as exc:
-                raise SystemExit(f"{path}:{number}: event {i}: {exc}") from None
-        leads.append((email, events))
-    return leads
+    """The leads of a JSONL file as (email or lead id, events); see ``tools.rules_eval``."""
+    from tools.rules_eval import LeadsFileError, read_leads
+
+    try:
+        return [(lead.label, lead.events) for lead in read_leads(path)]
+    except LeadsFileError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def evaluation_time(text: str | None) -> datetime:
+    """``--now``: an ISO time (a date alone is midnight UTC; no offset means UTC); default now."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"--now: not an ISO date or time: {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from tools.rules_eval import LeadsFileError, read_leads, score_leads, stamp, summary
+
     _, rules = compile_file(Path(args.file))
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-    for email, events in load_leads(Path(args.leads)):
-        state = LeadState(lead_id=lead_id_for_email(email))
-        outcome = apply_events(state, events, rules, now, args.threshold, max_age_days=None)
-        card = evaluate(outcome.state, rules, now, args.threshold)
-        rows.append(
-            {
-                "email": email,
-                "score": card.score,
-                "fit": card.fit,
-                "activity": card.activity,
-                "tier": card.tier,
-                "grade": card.grade,
-                "categories": card.categories,
-                "reasons": card.reasons,
-                "alerts": [a.kind for a in outcome.alerts],
-            }
-        )
-    rows.sort(key=lambda r: -r["score"])
+    now = evaluation_time(args.now)
+    try:
+        leads = read_leads(Path(args.leads))
+    except LeadsFileError as exc:
+        raise SystemExit(str(exc)) from None
+    rows = score_leads(leads, rules, now, args.threshold)
+    line = summary(rows, rules, now)
     if args.json:
         print(json.dumps(rows, indent=1))
+        print(line, file=sys.stderr)  # stdout stays JSON
         return 0
+    print(f"evaluated at {stamp(now)} with {args.file} (version {rules.version})")
     print(f"{'lead':<34} {'score':>7} {'tier':<13} {'grade':<5} top reasons")
     for r in rows:
-        print(
-            f"{r['email']:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}"
-        )
+        label = r["email"] or r["lead_id"]
+        print(f"{label:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}")
+    print(line)
     return 0
 
 
@@ -149,6 +101,11 @@ def _bucket_from_stack(stack: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from tools.rules_check import check_file, report
+
+    check = check_file(Path(args.file))
+    if not check.ok:  # lint errors too: a rule that can never fire is not published
+        return report(check)
     body, rules = compile_file(Path(args.file))
     bucket = args.bucket or (_bucket_from_stack(args.stack) if args.stack else None)
     if not bucket:
@@ -185,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("validate")
     p.add_argument("file")
     p.set_defaults(func=cmd_validate)
+    p = rules.add_parser("lint", help="the semantic checks alone (validate runs them too)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
     p = rules.add_parser("compile")
     p.add_argument("file")
     p.add_argument("-o", "--output")
@@ -196,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="ISO time to score at (default: now)")
     p.add_argument("--threshold", type=float, default=None, help="the SalesReadyThreshold parameter")
     p.set_defaults(func=cmd_test)
+    from tools.rules_diff import add_parser as add_diff_parser
+
+    add_diff_parser(rules)  # leadscore rules diff OLD NEW
     p = rules.add_parser("publish")
     p.add_argument("file")
     p.add_argument("--bucket")

@@ -2,6 +2,7 @@
 
     leadscore leads show EMAIL|ID [--json] [--history N]  TARGET
     leadscore leads hot [--tier T[,T...]] [--limit N] [--json]  TARGET
+    leadscore leads export [-o FILE]  TARGET     JSON lines for `rules test` / `rules diff`
 
     TARGET: --local [--url URL] | --stack NAME | --table NAME
 
@@ -114,7 +115,7 @@ def rules_for(args: argparse.Namespace) -> Any:
 
     from leadscore.errors import LeadscoreError
 
-    from tools.cli import compile_file
+    from tools.rules_source import compile_file
 
     if getattr(args, "rules", None):
         try:
@@ -346,6 +347,8 @@ def cmd_hot(args: argparse.Namespace) -> int:
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Rebuild a lead from its stored history with the given rules (after a rules change), or every
     lead of a stack with the rules in force (``--all``: fanned out, resumable)."""
+    if args.local:
+        return _rescore_local(args)
     if args.all or args.status or args.resume:
         return _rescore_all(args)
     if not args.lead or not args.rules:
@@ -358,10 +361,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from leadscore.models.event import lead_id_for_email
     from leadscore.services.scoring import rescore_from_history
 
-    from tools.cli import compile_file
+    from tools.rules_source import compile_file
 
-    if args.local:
-        raise LeadsCliError("rescore writes the table: use --stack NAME or --table NAME")
     try:
         _, rules = compile_file(Path(args.rules))
     except (OSError, RulesValidationError) as exc:
@@ -373,6 +374,61 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         raise LeadsCliError(f"no lead {args.lead}", code=1)
     card = state.card
     print(f"rescored {lead_id}: {card.score:g} {card.tier} {card.grade} with rules {rules.version}")
+    return 0
+
+
+def _rescore_local(args: argparse.Namespace) -> int:
+    """``--local``: the `make serve` stack rebuilds the lead (or, with ``--all``, every lead) in-process
+    through its local-only ``POST /_local/rescore[/{lead}]``: the same rebuild as ``--table``."""
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from leadscore.errors import RulesValidationError
+
+    from tools.rules_source import compile_file
+
+    if args.status or args.resume:
+        raise LeadsCliError("--status and --resume follow a deployed stack's job: use --stack NAME")
+    if args.all == bool(args.lead):
+        raise LeadsCliError("give a lead and --rules FILE, or --all")
+    if args.lead and not args.rules:
+        raise LeadsCliError("give a lead and --rules FILE, or --all")
+    body = None
+    if args.rules:
+        try:
+            body = compile_file(Path(args.rules))[0]
+        except (OSError, RulesValidationError) as exc:
+            raise LeadsCliError(f"cannot use {args.rules}: {exc}") from None
+    url = (args.url or os.environ.get(LOCAL_URL_ENV) or DEFAULT_LOCAL_URL).rstrip("/") + "/_local/rescore"
+    if args.lead:
+        url += "/" + quote(args.lead, safe="@")
+    params = ({"threshold": f"{args.threshold:g}"} if args.threshold is not None else {}) | (
+        {"alerts": "1"} if args.alerts else {}
+    )
+    if params:
+        url += "?" + urlencode(params)
+    request = urllib.request.Request(url, data=body or b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message")
+        except ValueError:
+            message = None
+        if exc.code == 404:
+            raise LeadsCliError(f"no lead {args.lead}", code=1) from None
+        raise LeadsCliError(f"local server answered {exc.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise LeadsCliError(f"cannot reach the local server ({exc}); is `make serve` running?") from None
+    for row in answer["rescored"]:
+        print(
+            f"rescored {row['lead_id']}: {row['score']:g} {row['tier']} {row['grade']} "
+            f"with rules {answer['rules_version']}"
+        )
+    if args.all:
+        print(f"{len(answer['rescored'])} lead(s) rescored on the local stack")
     return 0
 
 
@@ -513,4 +569,12 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     rescore.add_argument("--poll", type=float, default=5.0, help="seconds between progress lines")
     _targets(rescore)
     rescore.set_defaults(func=_guarded(cmd_rescore))
+    from tools.leads_export import cmd_export
+
+    export = commands.add_parser(
+        "export", help="every lead and its history as JSON lines (what rules test and rules diff read)"
+    )
+    export.add_argument("-o", "--output", help="the file to write (default: stdout)")
+    _targets(export)
+    export.set_defaults(func=_guarded(cmd_export))
     return parser

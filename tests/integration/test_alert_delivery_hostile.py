@@ -21,7 +21,7 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.dal.topic import PublishRefused, Topic
 
-from tests.support import RULES_EXAMPLE, Stack, run_sweep
+from tests.support import Stack, example_rules_json, run_sweep
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry": "Fintech", "country": "US"}
@@ -59,7 +59,7 @@ def publishes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_a_header_injection_in_the_name_delivers_one_alert_with_a_clean_subject(
     stack: Stack, publishes: list[dict[str, Any]]
 ) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     _form(
         stack,
         "dana@northwind.io",
@@ -110,7 +110,7 @@ def test_a_request_sns_never_accepts_fails_once_and_is_never_retried(
         monkeypatch.setattr(Topic, "publish", refuse)
         expected_publishes, reason = 1, "refused by SNS: InvalidParameter"
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     _form(stack, "ivy@northwind.io", "i1", form="Request a demo", first_name="Ivy", **PROFILE)
     stack.drain()
     state = _lead(stack, "ivy@northwind.io")

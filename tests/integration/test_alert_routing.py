@@ -18,7 +18,7 @@ import pytest
 from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard
 
-from tests.support import RULES_EXAMPLE, TEMPLATE, Stack, load_event, translate
+from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -92,7 +92,7 @@ def _forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
 def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> None:
     policy, scope = template_filter_policy()
     url = _subscribe_filtered_queue(stack, policy, scope)
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     # A4, buying-signal: matches.
     for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
         assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
@@ -129,7 +129,7 @@ def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> Non
 
 
 def test_attributes_never_carry_pii(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     _forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
     stack.drain()
     (note,) = stack.inbox()

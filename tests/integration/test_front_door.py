@@ -7,7 +7,7 @@ import json
 
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import RULES_EXAMPLE, TEMPLATE, Stack, load_event, translate
+from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
 
 
 def test_the_function_url_is_added_only_when_asked() -> None:
@@ -29,7 +29,7 @@ def test_the_function_url_is_added_only_when_asked() -> None:
 
 
 def test_a_function_url_request_is_handled_like_the_http_api_route(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     via_url = load_event("furl-01-form-json")
     assert via_url["requestContext"]["routeKey"] == "$default"
     response = stack.invoke("IngestFunction", via_url)

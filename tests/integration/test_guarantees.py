@@ -18,7 +18,7 @@ from leadscore.rules.compiler import load_rules
 from leadscore.scoring.engine import apply_events
 from leadscore.scoring.state import LeadState
 
-from tests.support import EVENTS, ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
 from tests.support.faults import Faults
 from tools.local.runner import resign_sendgrid
 
@@ -89,7 +89,7 @@ def make_visible(stack: Stack, queue: str = "EventsQueue") -> None:
 # --------------------------------------------------------------------------- 1. idempotent scoring
 def test_every_sample_delivered_twice_in_any_order_and_batching_changes_nothing(aws: None) -> None:
     once = new_stack()
-    once.upload_rules(RULES_EXAMPLE)
+    once.upload_rules(example_rules_json())
     for path in SAMPLES:
         assert once.invoke("IngestFunction", sample(path))["statusCode"] == 202, path.name
     once.drain()
@@ -97,7 +97,7 @@ def test_every_sample_delivered_twice_in_any_order_and_batching_changes_nothing(
     assert expected_alerts, "the samples must produce at least one alert for this test to mean anything"
 
     twice = new_stack("twice")
-    twice.upload_rules(RULES_EXAMPLE)
+    twice.upload_rules(example_rules_json())
     deliveries = [*SAMPLES, *SAMPLES]
     random.Random(7).shuffle(deliveries)
     for i, path in enumerate(deliveries):
@@ -144,7 +144,7 @@ def _hammer(stack: Stack, batches: list[list[CanonicalEvent]], writers: int = 8)
     """Score ``batches`` with ``writers`` threads, each its own 'container' (repository and cache)."""
     from leadscore.services.scoring import score_batch
 
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     errors: list[BaseException] = []
     work = list(batches)
     lock = threading.Lock()
@@ -173,7 +173,7 @@ def test_no_lost_updates_with_8_concurrent_writers_against_moto_server(
 ) -> None:
     stack = Stack.create(TEMPLATE, endpoint_url=moto_server)
     email = "busy@northwind.io"
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     events = _events(email, 60) + _events(email, 3, "form_submit")
     rounds = 4
     for r in range(rounds):
@@ -209,7 +209,7 @@ def _form(stack: Stack, email: str, sid: str, **fields: Any) -> None:
 
 
 def test_dynamodb_throttling_is_retried_with_backoff_and_counts_once(stack: Stack, faults: Faults) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     _form(stack, "t@northwind.io", "t1", job_title="CTO")
     faults.fail("PutItem", 2, 400, "ProvisionedThroughputExceededException")
     stack.drain()
@@ -236,7 +236,7 @@ def sweep(stack: Stack) -> None:
 
 
 def test_sns_outage_delivers_the_alert_once_when_sns_is_back(stack: Stack, faults: Faults) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     faults.fail("Publish", 1000, 500, "InternalError")  # SNS is down until told otherwise
     _form(stack, "s@northwind.io", "s1", job_title="CTO", industry="Software", company_size=800, country="US")
     _form(stack, "s@northwind.io", "s2", form="Request a demo")
@@ -269,7 +269,7 @@ def test_s3_unavailable_during_refresh_keeps_scoring_on_the_last_good_rules(
     aws: None, faults: Faults
 ) -> None:
     stack = new_stack(ScorerFunction={"RULES_REFRESH_SECONDS": "1"})
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     _form(stack, "a@northwind.io", "a1", job_title="CTO")
     stack.drain()
     import time
@@ -285,7 +285,7 @@ def test_s3_unavailable_during_refresh_keeps_scoring_on_the_last_good_rules(
 def test_timeout_mid_batch_leaves_the_rest_for_a_retry_and_counts_each_once(stack: Stack) -> None:
     from tools.localstack.context import LambdaContext
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     emails = [f"lead{i}@northwind.io" for i in range(6)]
     for i, email in enumerate(emails):
         _form(stack, email, f"x{i}", job_title="CTO")
@@ -320,7 +320,7 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
     loses no history."""
     from leadscore.dal import items as lead_items
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     email = "c@northwind.io"
     _form(stack, email, "c1", job_title="CTO")
     stack.drain()
@@ -356,7 +356,7 @@ def test_history_is_in_the_lead_write_and_a_crash_after_moving_it_loses_nothing(
 
 
 def test_a_stale_cache_loses_the_race_and_recomputes_from_the_winner(stack: Stack) -> None:
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     email = "stale@northwind.io"
     # Put-first containers keep their cache across batches (read-first ones read every batch afresh).
     a, b = LeadRepository(table(stack), read_first=False), LeadRepository(table(stack), read_first=False)
@@ -376,7 +376,7 @@ def test_a_read_first_container_starts_each_batch_from_a_fresh_read(stack: Stack
     (1 RCU) is cheaper than the failed put a stale start costs (>= 1 WCU), so each batch reads."""
     from leadscore.services.scoring import score_batch
 
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     events = _events("fresh@northwind.io", 3)
     a, b = LeadRepository(table(stack)), LeadRepository(table(stack))
     score_batch(a, events[:1], rules, SAMPLE_TIME, 100, 30)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import TEMPLATE, Stack, example_rules_json
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"}
@@ -477,7 +477,7 @@ def hostile_stack(aws: None, pin_clock: Callable[[datetime | None], None]) -> St
     stack = Stack.create(
         TEMPLATE, env_overrides={"IngestFunction": {"LEADSCORE_INSECURE_ALLOW_UNSIGNED": "1"}}
     )
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     body = json.dumps({"email": OWNER, "company": "Acme", "submission_id": "owner-1"})
     assert stack.call_http("POST", "/forms", body, JSON_CT)["statusCode"] == 202
     stack.drain()

@@ -18,7 +18,7 @@ import pytest
 from botocore.client import BaseClient
 from leadscore import clock
 
-from tests.support import EVENTS, ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
 from tools.local.runner import resign_sendgrid
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
@@ -182,7 +182,7 @@ def test_every_call_is_allowed_and_every_permission_is_used(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = Stack.create(TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY})
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     # The current rules object is invalid and the example is its previous version: every function's
     # cold container reads the current object, then falls back through the bucket's versions (the
     # calls of RulesStore's fallback are checked against the policies like any other).

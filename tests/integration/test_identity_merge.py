@@ -11,7 +11,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous
 
-from tests.support import RULES_EXAMPLE, Stack, explained_card
+from tests.support import Stack, example_rules_json, explained_card
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EMAIL = "jamie@northwind.io"
@@ -48,7 +48,7 @@ def identify(stack: Stack, message_id: str = "id-1") -> None:
 
 
 def test_identify_merges_the_anonymous_history_once_and_redirects_later_visits(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     repo = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"])
     for i, path in enumerate(["/pricing", "/pricing/teams", "/product/analytics", "/blog/a"]):
         page(stack, f"p{i}", path)
@@ -83,7 +83,7 @@ def test_identify_merges_the_anonymous_history_once_and_redirects_later_visits(s
 
 
 def test_identify_before_any_anonymous_visit_links_the_later_visits(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     identify(stack)
     stack.drain()
     repo = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"])
@@ -104,7 +104,7 @@ def test_identify_before_any_anonymous_visit_links_the_later_visits(stack: Stack
 
 
 def test_identify_and_visits_in_the_same_batch_end_on_one_lead(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     page(stack, "p1", "/pricing")
     identify(stack)
     page(stack, "p2", "/pricing/teams")
@@ -130,7 +130,7 @@ def test_a_visit_written_while_the_merge_runs_is_counted_once_on_the_known_lead(
     after the merge has read the history it folds in (the visit, seeing the mark, is redirected)."""
     from leadscore.services import scoring
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     page(stack, "p0", "/pricing")
     stack.drain()
     repo = LeadRepository(stack.env("ScorerFunction")["LEADS_TABLE"])

@@ -14,7 +14,7 @@ from leadscore.api.service import encode_cursor
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import ROOT, RULES_EXAMPLE, Stack, load_event
+from tests.support import ROOT, Stack, example_rules_json, load_event
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -40,7 +40,7 @@ def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
 @pytest.fixture
 def scored(stack: Stack) -> Stack:
     """Dana (sales-ready, from the sample requests) and Priya (cold), scored."""
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     for name in ("http-01-form-json", "http-02-form-urlencoded", "http-03-track-page", "http-04-track-batch"):
         assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
     stack.drain()
@@ -148,7 +148,7 @@ PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry
 
 
 def _five_leads(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     form(stack, "a@acme.com", "a1", **PROFILE)  # fit 60: warm, A1
     form(stack, "a@acme.com", "a2", form="Request a demo")  # 100: sales_ready, A3
     form(stack, "b@acme.com", "b1", **PROFILE)

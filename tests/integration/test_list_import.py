@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import EVENTS, RULES_EXAMPLE, Stack, explained_card, load_event, run_sweep
+from tests.support import EVENTS, RULES_EXAMPLE_YAML, Stack, explained_card, load_event, run_sweep
 
 SAMPLE = EVENTS / "imports" / "Web Summit 2026 badge scans.csv"
 KEY = "imports/Web Summit 2026 badge scans.csv"
@@ -52,7 +52,7 @@ def imports_of(results: list[Any]) -> list[Any]:
 
 
 def test_a_csv_put_in_the_bucket_is_imported_scored_and_reported(stack: Stack, day_after: None) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     put(stack, KEY, SAMPLE.read_bytes())  # the key has spaces: S3's event carries it URL-encoded
     results = stack.drain()
     assert [r.errors for r in imports_of(results)] == [[], []]  # S3's test event, then the file
@@ -95,7 +95,7 @@ def test_a_list_uploaded_weeks_after_the_show_is_scored_by_the_sweep(
     """Rows older than the scorer's late window (7 days) are kept unscored and the lead is rebuilt from
     its history by the next sweep: the scan counts, with the decay its age calls for."""
     pin_clock(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     put(stack, KEY, SAMPLE.read_bytes())
     stack.drain()
     dana = repo(stack).get_by_email(DANA)
@@ -108,7 +108,7 @@ def test_a_list_uploaded_weeks_after_the_show_is_scored_by_the_sweep(
 
 
 def test_re_importing_the_same_file_changes_nothing(stack: Stack, day_after: None) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     put(stack, KEY, SAMPLE.read_bytes())
     stack.drain()
     before = table_items(stack)
@@ -135,7 +135,7 @@ def test_re_importing_the_same_file_changes_nothing(stack: Stack, day_after: Non
 
 
 def test_a_corrected_file_adds_only_the_people_it_adds(stack: Stack, day_after: None) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     put(stack, KEY, SAMPLE.read_bytes())
     stack.drain()
     dana_before = repo(stack).get_by_email(DANA)

@@ -15,7 +15,7 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import RULES_EXAMPLE, TEMPLATE, Stack, load_event
+from tests.support import TEMPLATE, Stack, example_rules_json, load_event
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # an hour after the sample requests
 DANA = "dana.reyes@northwindlabs.io"
@@ -42,7 +42,7 @@ def lead(stack: Stack, email: str) -> Any:
 
 
 def test_form_to_queue_to_score_to_one_notification(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
         response = post(stack, name)
         assert response["statusCode"] == 202, response
@@ -78,7 +78,7 @@ def test_form_to_queue_to_score_to_one_notification(stack: Stack) -> None:
 
 
 def test_no_notification_below_the_threshold(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     assert post(stack, "http-02-form-urlencoded")["statusCode"] == 202
     stack.drain()
     assert stack.inbox() == []
@@ -88,7 +88,7 @@ def test_no_notification_below_the_threshold(stack: Stack) -> None:
 
 @pytest.mark.parametrize("same_batch", [True, False])
 def test_exactly_one_notification_when_two_events_push_a_lead_across(stack: Stack, same_batch: bool) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     profile = {
         "job_title": "CTO",
         "company": "Acme",
@@ -117,7 +117,7 @@ def test_missing_rules_file_retries_events_instead_of_scoring_with_nothing(stack
     results = stack.drain(max_rounds=2)
     assert any(r.failed for r in results), "the scorer must fail the batch when there are no rules"
     assert lead(stack, DANA) is None
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     from tools.localstack import reset_caches
 
     reset_caches()
@@ -138,7 +138,7 @@ def test_invalid_rules_file_on_a_cold_start_is_an_error_not_an_empty_score(stack
 
 def test_a_bad_rules_file_keeps_the_last_good_rules(aws: None) -> None:
     stack = Stack.create(TEMPLATE, env_overrides={"ScorerFunction": {"RULES_REFRESH_SECONDS": "1"}})
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     assert form(stack, "a@northwind.io", "a1", job_title="CTO")["statusCode"] == 202
     stack.drain()
     good_version = lead(stack, "a@northwind.io").card.rules_version
@@ -175,7 +175,7 @@ def test_bad_bodies_get_a_4xx_with_a_json_error_and_nothing_is_queued(stack: Sta
 
 
 def test_poison_message_fails_alone_and_lands_in_the_dlq(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     sqs = stack.client("sqs")
     queue = stack.queue_url("EventsQueue")
     sqs.send_message(QueueUrl=queue, MessageBody='{"not": "an event"}')
@@ -201,7 +201,7 @@ def _make_visible(stack: Stack) -> None:
 
 
 def test_lead_id_is_the_hash_of_the_normalized_email(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     assert form(stack, "  Mixed.Case@Northwind.IO ", "m1")["statusCode"] == 202
     stack.drain()
     state = lead(stack, "mixed.case@northwind.io")

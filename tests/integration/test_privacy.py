@@ -16,7 +16,7 @@ from leadscore.dal.items import tombstone
 from leadscore.dal.leads import LeadRepository, erase_lead
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
-from tests.support import EVENTS, ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
 from tools.local.runner import resign_sendgrid
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
@@ -36,7 +36,7 @@ def test_no_email_address_appears_in_logs_or_metrics_during_a_full_run(
     stack = Stack.create(
         TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY}, handler_output=output
     )
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     samples = sorted(EVENTS.glob("http-*.json"))
     assert len(samples) > 10
     for path in samples:  # every sample, the refused ones too: errors must not echo addresses either
@@ -55,7 +55,7 @@ def test_no_email_address_appears_in_logs_or_metrics_during_a_full_run(
 
 
 def test_forget_erases_the_lead_its_history_and_merged_anonymous_leads(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     track = {"type": "page", "messageId": "p1", "anonymousId": "anon-7", "properties": {"path": "/pricing"}}
     identify = {
         "type": "identify",
@@ -95,7 +95,7 @@ def test_forget_erases_the_lead_its_history_and_merged_anonymous_leads(stack: St
 def test_forget_from_the_cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     from tools.cli import main
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     body = json.dumps({"email": "cli@acme.com", "submission_id": "c1"})
     assert stack.call_http("POST", "/forms", body, {"content-type": "application/json"})["statusCode"] == 202
     stack.drain()
@@ -117,7 +117,7 @@ def test_forget_erases_dead_letters_and_what_is_still_queued_cannot_bring_the_pe
 ) -> None:
     from leadscore.models.event import CanonicalEvent, Identity
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     form = {"email": "gone@acme.com", "submission_id": "f1", "job_title": "VP Sales"}
     post_form(stack, form)
     stack.drain()

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import ROOT, RULES_EXAMPLE, Stack, explained_card
+from tests.support import ROOT, Stack, example_rules_json, explained_card
 from tools.cli import main
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -32,7 +32,7 @@ def form(stack: Stack, sid: str, **fields: Any) -> None:
 def test_rescore_applies_new_rules_to_the_whole_history_without_alerting(
     stack: Stack, tmp_path: Path
 ) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     form(stack, "f1", job_title="CTO", industry="Software", company_size=800, country="US")
     form(stack, "f2", form="Request a demo")
     form(stack, "f3", form="Download the guide", timestamp="2026-09-01T12:00:00Z")  # too old to score live

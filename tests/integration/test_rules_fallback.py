@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from leadscore.dal.leads import LeadRepository
 from leadscore.dal.rules_store import MAX_FALLBACK_VERSIONS, reset_rules_cache
 
-from tests.support import RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import TEMPLATE, Stack, example_rules_json
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 # Valid JSON that the rules model refuses: the document of issue 13 that overflowed scoring.
@@ -92,8 +92,8 @@ def test_invalid_current_object_scores_with_the_newest_valid_version(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="leadscore")
-    older = stack.upload_rules(RULES_EXAMPLE)
-    good = stack.upload_rules(RULES_EXAMPLE)  # the newest valid version
+    older = stack.upload_rules(example_rules_json())
+    good = stack.upload_rules(example_rules_json())  # the newest valid version
     bad = stack.upload_rules(INVALID)
     emails = _forms(stack, 20)
     assert _cold(stack, emails, s3_calls) == f"s3:{good}"  # 20 of 20 scored, none to the DLQ
@@ -117,7 +117,7 @@ def test_invalid_current_object_scores_with_the_newest_valid_version(
 def test_deleted_current_object_scores_with_the_newest_valid_version(
     stack: Stack, s3_calls: list[tuple[str, dict[str, Any]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = stack.upload_rules(RULES_EXAMPLE)
+    good = stack.upload_rules(example_rules_json())
     bucket, key = _bucket_key(stack)
     marker = stack.client("s3").delete_object(Bucket=bucket, Key=key)
     assert marker.get("DeleteMarker") is True  # versioned: the delete is a marker, history kept
@@ -132,12 +132,12 @@ def test_deleted_current_object_scores_with_the_newest_valid_version(
 def test_invalid_versions_are_skipped_and_an_unversioned_key_is_not_special(
     stack: Stack, s3_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    good = stack.upload_rules(RULES_EXAMPLE)
+    good = stack.upload_rules(example_rules_json())
     stack.upload_rules(b"{not json")
     stack.upload_rules(INVALID)
     bucket, key = _bucket_key(stack)
     # Another object sharing the prefix is not a version of the rules.
-    stack.client("s3").put_object(Bucket=bucket, Key=key + ".bak", Body=RULES_EXAMPLE.read_bytes())
+    stack.client("s3").put_object(Bucket=bucket, Key=key + ".bak", Body=example_rules_json())
     emails = _forms(stack, 2)
     assert _cold(stack, emails, s3_calls) == f"s3:{good}"
 
@@ -167,7 +167,7 @@ def test_no_valid_version_retries_the_events_and_does_not_list_per_batch(
 def test_at_most_max_fallback_versions_are_fetched(
     stack: Stack, s3_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    stack.upload_rules(RULES_EXAMPLE)  # valid, but older than the versions tried
+    stack.upload_rules(example_rules_json())  # valid, but older than the versions tried
     for _ in range(MAX_FALLBACK_VERSIONS + 2):
         stack.upload_rules(INVALID)
     _forms(stack, 1)
@@ -183,10 +183,10 @@ def test_warm_container_keeps_its_last_good_rules_and_never_lists_versions(
     aws: None, s3_calls: list[tuple[str, dict[str, Any]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = Stack.create(TEMPLATE, env_overrides={"ScorerFunction": {"RULES_REFRESH_SECONDS": "1"}})
-    good = stack.upload_rules(RULES_EXAMPLE)
+    good = stack.upload_rules(example_rules_json())
     _forms(stack, 1)
     stack.drain()
-    older = stack.upload_rules(RULES_EXAMPLE)
+    older = stack.upload_rules(example_rules_json())
     newer_bad = stack.upload_rules(INVALID)
     import time
 

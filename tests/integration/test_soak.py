@@ -41,7 +41,7 @@ from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.rules.compiler import load_rules
 from leadscore.services.scoring import score_batch
 
-from tests.support import ROOT, RULES_EXAMPLE, TEMPLATE, Stack, run_sweep
+from tests.support import ROOT, TEMPLATE, Stack, example_rules_json, run_sweep
 from tests.support.faults import Faults
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -156,7 +156,7 @@ def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered
 ) -> None:
     rng = random.Random(SEED)
     stack = Stack.create(TEMPLATE, endpoint_url=moto_server)
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     requests, expected = _population(rng)
     table = stack.env("ScorerFunction")["LEADS_TABLE"]
     figures: Counter[str] = Counter()
@@ -265,7 +265,7 @@ def _faults_of_round(
     if r == 4:
         figures["publish_calls_until_sns_back"] = faults.calls.get("Publish", 0)
         faults.plans["Publish"] = []  # SNS is back
-        stack.upload_rules(RULES_EXAMPLE)
+        stack.upload_rules(example_rules_json())
         reset_rules_cache()
         crashes.update(before_publish=2, after_publish=1)
 
@@ -312,7 +312,7 @@ def _score_concurrently(stack: Stack, table: str, now: datetime) -> int:
     ):
         messages += batch
     events = [CanonicalEvent.model_validate_json(m["Body"]) for m in messages]
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     slices = [events[i::4] for i in range(4)]
     errors: list[BaseException] = []
 

@@ -22,7 +22,7 @@ from leadscore.scoring.engine import MAX_REMEMBERED, evaluate
 from leadscore.scoring.state import LeadState, ScoreCard
 from leadscore.services.scoring import score_batch
 
-from tests.support import RULES_EXAMPLE, Stack, run_sweep
+from tests.support import Stack, example_rules_json, run_sweep
 from tools.localstack.events import sqs_event
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def item_of(stack: Stack, lead_id: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- counts once
 def test_9000_events_over_two_days_then_the_first_day_again_count_9000(stack: Stack) -> None:
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     repo = LeadRepository(table(stack))
     day1, day2 = views(4_500, T0 - timedelta(days=1), "d1"), views(4_500, T0, "d2")
     for day, events in ((T0 - timedelta(days=1) + timedelta(hours=6), day1), (T0 + timedelta(hours=6), day2)):
@@ -81,7 +81,7 @@ def test_9000_events_over_two_days_then_the_first_day_again_count_9000(stack: St
 
 
 def test_an_event_retried_across_midnight_counts_once(stack: Stack) -> None:
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     repo = LeadRepository(table(stack))
     midnight = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
     stamped = CanonicalEvent(  # 00:02 by the sender's clock, inside ingest's 5-minute future tolerance
@@ -116,7 +116,7 @@ def test_40000_same_day_track_events_leave_the_lead_writable_and_alerting(
     buyer's demo request is scored and alerts."""
     import functions.ingest.app as ingest
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     victim = "ceo@northwind.io"
     form = {
         "email": victim,
@@ -246,7 +246,7 @@ def test_rescore_all_visits_every_lead_once_and_can_be_followed(
 
     from tools.cli import main
 
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     for i in range(25):
         body = {"email": f"r{i}@northwind.io", "submission_id": f"r{i}", "job_title": "CTO"}
         stack.call_http("POST", "/forms", json.dumps(body), {"content-type": "application/json"})
@@ -305,8 +305,8 @@ def _old_format_item(state_json: dict[str, Any], ver: int) -> dict[str, Any]:
 
 
 def test_an_item_in_the_old_format_is_read_keeps_its_score_and_its_history(stack: Stack) -> None:
-    stack.upload_rules(RULES_EXAMPLE)
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    stack.upload_rules(example_rules_json())
+    rules = load_rules(example_rules_json())
     lead_id = lead_id_for_email(EMAIL)
     day = int(T0.timestamp()) // 86_400
     old = {  # what leadscore.scoring.state.LeadState dumped before bounded items (format 2)

@@ -14,7 +14,7 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.scoring.state import LeadState, ScoreCard
 
-from tests.support import RULES_EXAMPLE, Stack, load_event, run_sweep
+from tests.support import Stack, example_rules_json, load_event, run_sweep
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -30,7 +30,7 @@ def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
 @pytest.fixture
 def dana(stack: Stack) -> Stack:
     """Dana crossed into sales_ready from the sample requests; her alert was sent."""
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(example_rules_json())
     for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
         assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
     stack.drain()

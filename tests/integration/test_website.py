@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from tests.support import ROOT, RULES_EXAMPLE, TEMPLATE, Stack
+from tests.support import ROOT, RULES_EXAMPLE_YAML, TEMPLATE, Stack
 
 SITE = "https://www.example.com"
 THANKS = f"{SITE}/thanks"
@@ -60,7 +60,7 @@ def site(aws: None) -> Iterator[Site]:
     from tools.local.runner import Console, LocalStack
 
     stack = Stack.create(TEMPLATE, parameters={"FormRedirectUrls": THANKS, "AllowedOrigins": SITE})
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     with open(os.devnull, "w") as sink:
         local = LocalStack(ROOT, Console(sink))
         local._stack = stack

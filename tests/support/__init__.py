@@ -17,7 +17,7 @@ from tools.localstack.context import LambdaContext
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
-RULES_EXAMPLE = ROOT / "rules" / "example.json"
+RULES_EXAMPLE_YAML = ROOT / "rules" / "example.yaml"  # the only source: see example_rules_json()
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -32,16 +32,33 @@ __all__ = [
     "EVENTS",
     "FAKE_CREDENTIALS",
     "ROOT",
-    "RULES_EXAMPLE",
+    "RULES_EXAMPLE_YAML",
     "TEMPLATE",
     "Stack",
     "endpoint_variables",
+    "example_rules",
+    "example_rules_json",
     "lambda_context",
     "load_event",
     "reset_caches",
     "translate",
     "translated_template",
 ]
+
+
+def example_rules_json() -> bytes:
+    """rules/example.yaml compiled to the JSON the scorer loads, exactly as ``rules publish`` does
+    (cached per file version by ``tools.rules_source``)."""
+    from tools.rules_source import compiled_json
+
+    return compiled_json(RULES_EXAMPLE_YAML)
+
+
+def example_rules() -> Any:
+    """rules/example.yaml compiled (``CompiledRules``)."""
+    from tools.rules_source import compiled_rules
+
+    return compiled_rules(RULES_EXAMPLE_YAML)
 
 
 def lambda_context(function_name: str = "IngestFunction") -> LambdaContext:
@@ -100,17 +117,13 @@ def run_sweep(stack: Stack) -> dict[str, Any]:
     return totals
 
 
-def explained_card(state: Any, rules_path: Path = RULES_EXAMPLE) -> Any:
+def explained_card(state: Any, rules_path: Path = RULES_EXAMPLE_YAML) -> Any:
     """The lead's card with its per-rule contributions, as the Lead API shows it (the lead item stores
     the card without them)."""
     from leadscore import clock
-    from leadscore.rules.compiler import load_rules
     from leadscore.scoring.engine import evaluate
 
-    if rules_path.suffix in (".yaml", ".yml"):
-        from tools.cli import compile_file
+    from tools.rules_source import compiled_rules
 
-        rules = compile_file(rules_path)[1]
-    else:
-        rules = load_rules(rules_path.read_bytes())
+    rules = compiled_rules(rules_path)
     return evaluate(state, rules, clock.now(), state.card.threshold if state.card else None)

@@ -28,13 +28,14 @@ from leadscore.scoring.engine import evaluate
 from leadscore.scoring.state import LeadState, SalesOutcome
 
 from tests.support import Stack
-from tools.cli import compile_file, main
+from tools.cli import main
 from tools.review.cli import export_line
 from tools.review.features import DAY, Featurizer, Row
 from tools.review.simulate import now_for, simulate
 from tools.review.sql import group_export
+from tools.rules_source import compile_file
 
-RULES = Path("rules/example.json")
+RULES = Path("rules/example.yaml")
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.cli import compile_file
 from tools.review.analysis import Collector, analyse
 from tools.review.features import Featurizer, Row
 from tools.review.report import html
 from tools.review.simulate import now_for, simulate
+from tools.rules_source import compile_file
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -46,7 +46,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], int]:
-    _, rules = compile_file(Path("rules/example.json"))
+    _, rules = compile_file(Path("rules/example.yaml"))
     featurizer = Featurizer.for_rules(rules, as_of_days=14, horizon_days=90, now=now_for())
     collector = Collector(featurizer.rule_ids)
     for lead in simulate(8, 2_500):

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.cli import compile_file
 from tools.review.analysis import Analysis, Collector, analyse
 from tools.review.features import Featurizer, Row
 from tools.review.learn import auc
 from tools.review.simulate import now_for, simulate
+from tools.rules_source import compile_file
 
 AUC_MARGIN = 0.03
 LEAK_MARGIN = 0.01
@@ -34,7 +34,7 @@ LEADS = 6_000
 def run(
     seed: int, leads: int, capacity: float | None = CAPACITY, **kw: object
 ) -> tuple[Analysis, Featurizer]:
-    _, rules = compile_file(Path("rules/example.json"))
+    _, rules = compile_file(Path("rules/example.yaml"))
     featurizer = Featurizer.for_rules(rules, as_of_days=14, horizon_days=90, now=now_for())
     collector = Collector(featurizer.rule_ids, sample_cap=int(kw.pop("sample_cap", 250_000)))  # type: ignore[call-overload]
     for lead in simulate(seed, leads):

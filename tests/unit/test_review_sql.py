@@ -21,7 +21,7 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, A
     argv = ["review", "--simulate", "4", "--leads", "3000", "--capacity", "10/week", "--json"]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert main([*argv, "--rules", "rules/example.json", "--rows-out", str(rows)]) == 0
+        assert main([*argv, "--rules", "rules/example.yaml", "--rows-out", str(rows)]) == 0
     return sql.connect(str(rows)), json.loads(buffer.getvalue())
 
 

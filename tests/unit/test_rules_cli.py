@@ -49,10 +49,18 @@ def test_dry_run_scores_sample_leads_as_a_table_and_as_json(capsys: pytest.Captu
     now = "2026-11-23T12:00:00+00:00"
     assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", now]) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split()[:4] == ["lead", "score", "tier", "grade"]
-    assert "dana.reyes@northwindlabs.io" in table.splitlines()[1]  # the best lead first
+    lines = table.splitlines()
+    assert lines[0].startswith("evaluated at 2026-11-23 12:00 UTC with ")
+    assert lines[1].split()[:4] == ["lead", "score", "tier", "grade"]
+    assert "dana.reyes@northwindlabs.io" in lines[2]  # the best lead first
+    assert lines[-1] == (
+        "5 lead(s) at 2026-11-23 12:00 UTC: sales_ready 1, warm 1, cold 2, disqualified 1; "
+        "1 alert(s) would fire (sales_ready 1)"
+    )
     assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", now, "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert captured.err.startswith("5 lead(s) at 2026-11-23 12:00 UTC: sales_ready 1,")  # stdout stays JSON
     by_email = {r["email"]: r for r in rows}
     assert by_email["dana.reyes@northwindlabs.io"]["tier"] == "sales_ready"
     assert by_email["dana.reyes@northwindlabs.io"]["grade"][0] == "A"
@@ -74,3 +82,21 @@ def test_publish_validates_then_uploads_json_never_yaml(
     bad.write_text('{"models": {}}')
     assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
     assert s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read() == body  # untouched
+
+
+def test_the_summary_counts_tiers_and_alerts_from_the_rows_and_states_the_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("\n".join(LEADS.read_text().splitlines()[:1]) + "\n")  # Dana alone
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(leads), "--now", "2026-11-23"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("evaluated at 2026-11-23 00:00 UTC")
+    assert out[-1] == (
+        "1 lead(s) at 2026-11-23 00:00 UTC: sales_ready 1; 1 alert(s) would fire (sales_ready 1)"
+    )
+    # the same lead a year later: decayed, no longer sales-ready, no alert
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(leads), "--now", "2027-11-23"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("1 lead(s) at 2027-11-23 00:00 UTC: ") and "sales_ready" not in last
+    assert last.endswith("; 0 alert(s) would fire")

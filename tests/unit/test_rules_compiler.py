@@ -169,17 +169,11 @@ def test_tiers_and_grades_must_be_ordered() -> None:
         parse_document(doc(grade={"fit": {"A": 10, "B": 20, "C": 5}}))
 
 
-def test_example_rules_compile_and_json_is_in_sync() -> None:
-    import yaml
-
-    from tools.cli import compile_file
+def test_example_rules_compile() -> None:
+    from tools.rules_source import compile_file
 
     body, compiled = compile_file(ROOT / "rules" / "example.yaml")
-    committed = (ROOT / "rules" / "example.json").read_bytes().strip()
-    assert committed == body.strip(), (
-        "rules/example.json is stale: run `leadscore rules compile rules/example.yaml -o rules/example.json`"
-    )
-    assert yaml.safe_load((ROOT / "rules" / "example.yaml").read_text())["models"]["lead"]
+    assert json.loads(body)["models"]["lead"]
     assert len(compiled.models[0].fit) >= 10 and len(compiled.models[0].activity) >= 10
 
 

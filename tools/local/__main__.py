@@ -4,7 +4,8 @@
     demo                                      replay events/http-*.json, then print leads and alerts,
                                               the hot list and Dana's score card (the Lead API)
 
-Exit codes: 0 ok; 1 demo produced no alert; 2 the stack cannot start (e.g. no rules/example.json).
+Exit codes: 0 ok; 1 demo produced no alert; 2 the stack cannot start (e.g. a missing or invalid rules
+file: its errors are printed).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from tools.local.runner import (
     LOCAL_AUTHORIZATION,
+    RULES_FILE,
     Console,
     LocalStack,
     SetupError,
@@ -34,6 +36,7 @@ from tools.local.runner import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+RULES_HELP = "rules file (YAML or JSON), compiled as `leadscore rules publish` does"
 DEMO_LEAD = "dana.reyes@northwindlabs.io"  # the sample requests' sales-ready lead: her card ends the demo
 
 
@@ -44,11 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API locally until Ctrl-C")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument(
-        "--rules", type=Path, default=Path("rules/example.json"), help="rules document to load"
-    )
+    serve.add_argument("--rules", type=Path, default=RULES_FILE, help=RULES_HELP)
     demo = commands.add_parser("demo", help="replay the sample HTTP events and show the outcome")
-    demo.add_argument("--rules", type=Path, default=Path("rules/example.json"), help="rules document to load")
+    demo.add_argument("--rules", type=Path, default=RULES_FILE, help=RULES_HELP)
     demo.add_argument("--events", type=Path, default=ROOT / "events", help="folder of http-*.json events")
     args = parser.parse_args(argv)
 

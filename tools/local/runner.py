@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tools.localstack import PumpResult, Stack, path_is_known
 
-RULES_FILE = Path("rules/example.json")
+RULES_FILE = Path("rules/example.yaml")  # compiled as `leadscore rules publish` does
 # The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
 SENDGRID_TEST_PUBLIC_KEY = Path("events/keys/sendgrid-test-public.b64")
 SENDGRID_TEST_PRIVATE_KEY = Path("events/keys/sendgrid-test-private.pem")
@@ -38,6 +38,7 @@ LEADS_PREFIX = "/_local/leads"
 HOT_PATH = "/_local/hot"
 CARDS_PREFIX = "/_local/cards"
 EXPORT_PATH = "/_local/export"  # every lead with its history, JSON lines: `leadscore review --local`
+RESCORE_PATH = "/_local/rescore"  # POST: `leadscore leads rescore --local` (one lead, or every lead)
 # The Lead API's routes use API Gateway's AWS_IAM authorizer. moto cannot verify SigV4, so locally any
 # Authorization header is accepted (tools.localstack.iam_authorizer); without one: API Gateway's 403.
 LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/execute-api/aws4_request"
@@ -100,6 +101,7 @@ class LocalStack:
                 f"rules file {self._rel(self.rules)} not found: the scorer needs a rules document "
                 "(write one, or validate yours with `leadscore rules validate`)"
             )
+        rules_body = self._compile_rules()
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -135,7 +137,7 @@ class LocalStack:
             endpoint_url=endpoint,
             handler_output=self._log,
         )
-        version = self._stack.upload_rules(self.rules)
+        version = self._stack.upload_rules(rules_body)
         env = self._stack.env("ScorerFunction")
         self.console(
             f"moto server   {endpoint}  (stack {self._stack.name}, {time.monotonic() - started:.1f}s)"
@@ -144,6 +146,22 @@ class LocalStack:
         self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
         self.console(f"sendgrid key  {key_note}")
         self.console(f"handler logs  {self._rel(self.log_path)}")
+
+    def _compile_rules(self) -> bytes:
+        """The rules file validated and compiled to the JSON the scorer loads, exactly as
+        ``leadscore rules publish`` does; a bad file stops the start with every error listed (before
+        anything runs: the errors belong on the terminal, not in the handler log)."""
+        from leadscore.errors import RulesValidationError
+
+        from tools.rules_source import compiled_json
+
+        try:
+            return compiled_json(self.rules)
+        except RulesValidationError as exc:
+            listed = "\n".join(f"  - {error}" for error in exc.errors)
+            raise SetupError(
+                f"rules file {self._rel(self.rules)}: {len(exc.errors)} error(s)\n{listed}"
+            ) from None
 
     def _parameters(self) -> tuple[dict[str, str], str]:
         """Template parameters for local use: the SendGrid verification key from the environment, or
@@ -190,6 +208,9 @@ class LocalStack:
         )
         self.console(
             f"  {'GET':<6} {base}{EXPORT_PATH}  (local only: leads and histories, for leadscore review)"
+        )
+        self.console(
+            f"  {'POST':<6} {base}{RESCORE_PATH}[/{{lead}}]  (local only: leadscore leads rescore --local)"
         )
 
     # ------------------------------------------------------------------------------------------ pumping
@@ -281,6 +302,40 @@ class LocalStack:
         with self.stack.environment("LeadsApiFunction") as env:
             return get_card(LeadRepository(env["LEADS_TABLE"]), ref, history, rules=self._rules(env))
 
+    def rescore(
+        self, ref: str | None, rules_json: bytes | None, threshold: float | None, alerts: bool = False
+    ) -> dict[str, Any]:
+        """``leads rescore --local``: rebuild one lead (``ref``: an email or lead id) or, with ``ref``
+        None, every lead from its stored history, as ``leads rescore --table`` does, in-process against
+        the local table. ``rules_json``: compiled rules (``rules publish``'s JSON), else the rules in
+        force. Raises LookupError for an unknown lead."""
+        from leadscore import clock
+        from leadscore.dal.leads import LeadRepository
+        from leadscore.errors import RulesUnavailableError
+        from leadscore.models.event import lead_id_for_email
+        from leadscore.rules.compiler import load_rules
+        from leadscore.services.scoring import rescore_from_history
+
+        with self.stack.environment("ScorerFunction") as env:
+            rules = load_rules(rules_json) if rules_json else self._rules(env)
+            if rules is None:
+                raise RulesUnavailableError("no rules are published")
+            repo = LeadRepository(env["LEADS_TABLE"])
+            if ref is not None:
+                ids = [lead_id_for_email(ref) if "@" in ref else ref]
+            else:
+                ids = [s.lead_id for s in repo.all_leads() if not s.merged_into]
+            rows = []
+            for lead_id in ids:
+                state = rescore_from_history(repo, lead_id, rules, clock.now(), threshold, alerts=alerts)
+                if state is None or state.card is None:
+                    if ref is not None:
+                        raise LookupError(ref)
+                    continue
+                card = state.card
+                rows.append({"lead_id": lead_id, "score": card.score, "tier": card.tier, "grade": card.grade})
+        return {"rules_version": rules.version, "rescored": rows}
+
     @staticmethod
     def _rules(env: dict[str, str]) -> Any:
         """The rules in force (they explain per-rule contributions), or None before any is published."""
@@ -370,6 +425,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 return _json(405, {"message": "Method Not Allowed"})
             return 200, {"content-type": "application/x-ndjson"}, self.local.export()
+        if path == RESCORE_PATH or path.startswith(RESCORE_PATH + "/"):
+            if method != "POST":
+                return _json(405, {"message": "Method Not Allowed"})
+            return self._rescore(path, query, body)
         if path == HOT_PATH or path.startswith(CARDS_PREFIX + "/"):
             if method != "GET":
                 return _json(405, {"message": "Method Not Allowed"})
@@ -437,6 +496,24 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             return _json(400, {"message": str(exc)})
         return _json(200, {"leads": [leaderboard_row(rank, lead) for rank, lead in enumerate(leads, 1)]})
+
+    def _rescore(self, path: str, query: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+        """/_local/rescore[/{lead}]: ``leads rescore --local`` (local only, no IAM)."""
+        from leadscore.errors import RulesUnavailableError, RulesValidationError
+
+        params = dict(parse_qsl(query))
+        try:
+            threshold = float(params["threshold"]) if params.get("threshold") else None
+            ref = path[len(RESCORE_PATH) + 1 :] or None
+            return _json(200, self.local.rescore(ref, body or None, threshold, params.get("alerts") == "1"))
+        except RulesValidationError as exc:
+            return _json(422, {"error": "invalid_rules", "message": "; ".join(exc.errors)})
+        except RulesUnavailableError:
+            return _json(409, {"error": "no_rules", "message": "no rules are published"})
+        except LookupError:
+            return _json(404, {"error": "lead_not_found", "message": "no such lead"})
+        except ValueError as exc:
+            return _json(400, {"error": "bad_request", "message": str(exc)})
 
     def _api_view(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         """/_local/hot and /_local/cards/{lead}: the Lead API's JSON, served without IAM (local only)."""

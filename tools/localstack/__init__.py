@@ -3,7 +3,7 @@
 One engine for the tests (under ``moto.mock_aws()``) and ``python -m tools.local`` (a moto server)::
 
     stack = Stack.create("template.yaml")
-    stack.upload_rules("rules/example.json")
+    stack.upload_rules("rules/example.yaml")   # YAML is compiled as `rules publish` does
     stack.invoke("IngestFunction", stack.http_event("POST", "/forms", body))
     stack.drain()                 # EventsQueue -> ScorerFunction -> stream -> NotifierFunction
     stack.inbox()                 # what was published to AlertsTopic

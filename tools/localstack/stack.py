@@ -711,11 +711,19 @@ class Stack:
     def upload_rules(
         self, source: str | Path | bytes | Mapping[str, Any], function: str = "ScorerFunction"
     ) -> str:
-        """Put a rules document at the scorer's RULES_BUCKET/RULES_KEY; returns the S3 version id."""
+        """Put a rules document at the scorer's RULES_BUCKET/RULES_KEY; returns the S3 version id.
+
+        A YAML file is validated and compiled to JSON first, exactly as ``leadscore rules publish``
+        does (``tools.rules_source``); JSON files, bytes and mappings are uploaded as given, so tests
+        can publish invalid documents on purpose."""
         if isinstance(source, Mapping):
             body = json.dumps(source).encode()
         elif isinstance(source, bytes):
             body = source
+        elif Path(source).suffix.lower() in (".yaml", ".yml"):
+            from tools.rules_source import compiled_json
+
+            body = compiled_json(source)
         else:
             body = Path(source).read_bytes()
         env = self.env(function)

@@ -9,7 +9,7 @@
 Where the leads come from:
 - ``--stack NAME`` / ``--table NAME``: the leads table, read with your AWS credentials (a Scan of the
   lead items, then each lead's history items; nothing is written). The rules are ``--rules FILE``,
-  else the stack's rules in force, else ``rules/example.json``.
+  else the stack's rules in force, else ``rules/example.yaml``.
 - ``--local``: the stack of ``make serve``, through its local-only ``/_local/export`` endpoint.
 - ``--simulate SEED``: the seeded funnel of :mod:`tools.review.simulate` (``--leads``, ``--weeks``),
   whose hidden truth the report then shows beside the hand and learned scores.
@@ -41,7 +41,7 @@ from leadscore.scoring.state import LeadState
 from tools.review.analysis import Analysis, Collector, TooLittleData, analyse, parse_capacity
 from tools.review.features import Featurizer, Row
 
-DEFAULT_RULES = Path("rules/example.json")
+DEFAULT_RULES = Path("rules/example.yaml")
 Record = tuple[LeadState, list[CanonicalEvent], float | None]
 
 
@@ -194,7 +194,7 @@ def load_rules(args: argparse.Namespace) -> tuple[Path | None, Any, CompiledRule
     from leadscore.errors import LeadscoreError
     from leadscore.rules.compiler import parse_document
 
-    from tools.cli import compile_file, read_document
+    from tools.rules_source import compile_file, read_document
 
     path = Path(args.rules) if args.rules else None
     if path is None and args.stack:
@@ -359,7 +359,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--url", help="the local server (--local)")
     p.add_argument("--leads", type=int, default=20_000, help="simulated leads (--simulate)")
     p.add_argument("--weeks", type=int, default=52, help="simulated weeks (--simulate)")
-    p.add_argument("--rules", help="the rules to review (default: the stack's, else rules/example.json)")
+    p.add_argument("--rules", help="the rules to review (default: the stack's, else rules/example.yaml)")
     p.add_argument("--model", help="the scoring model to review (default: the first)")
     p.add_argument("--since", type=parse_time, help="only leads first seen from this date")
     p.add_argument("--now", type=parse_time, help="review as of this time (default: now)")

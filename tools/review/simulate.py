@@ -7,7 +7,7 @@ review replays that history through the same engine the scorer runs, so the same
 exercised as on a stack.
 
 The hidden truth is a logistic propensity of what the lead did up to its decision point (``AS_OF``
-after it was first seen). It differs from the hand rules (``rules/example.json``) in known ways,
+after it was first seen). It differs from the hand rules (``rules/example.yaml``) in known ways,
 listed in :data:`TRUTH` and checked by the recovery tests:
 
 - manufacturing converts well, but the hand rules do not list it as a target industry;

@@ -6,6 +6,7 @@ the validated model, with case folding, sets and RE2 patterns prepared at compil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -287,10 +288,49 @@ class CompiledRules:
 
 # --------------------------------------------------------------------------- validation
 def _format_errors(exc: ValidationError, raw: Any) -> list[str]:
+    errors = exc.errors()
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    folded: set[tuple[Any, ...]] = set()  # "pionts" given and "points" missing: one mistake, one error
     out = []
-    for err in exc.errors():
-        out.append(f"{_where(err['loc'], raw)}: {err['msg']}")
-    return out
+    for err in errors:
+        loc = tuple(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden" and loc:
+            given = str(loc[-1])
+            hint = did_you_mean(given, _document_keys())
+            message = f"unknown key '{given}'{hint}"
+            meant = (*loc[:-1], hint.split("'")[1]) if hint else None
+            if meant in missing:
+                folded.add(meant)
+                message += f" ('{meant[-1]}' is required)"
+        elif err["type"].startswith(("float", "int")) and isinstance(err.get("input"), str):
+            with contextlib.suppress(ValueError):
+                number = float(err["input"])
+                message += f" (given as the string {err['input']!r}: write {number:g} without quotes)"
+        out.append((loc, f"{_where(err['loc'], raw)}: {message}"))
+    return [text for loc, text in out if loc not in folded]
+
+
+def did_you_mean(given: str, choices: Iterable[str], cutoff: float = 0.7) -> str:
+    """``"; did you mean 'points'?"`` for a close spelling among ``choices`` (difflib), else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(given, sorted(set(choices)), n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+@cache
+def _document_keys() -> frozenset[str]:
+    """Every key a rules document may use, at any level (for "did you mean" on an unknown key)."""
+    from pydantic import BaseModel
+
+    from leadscore.rules import model as models
+
+    keys: set[str] = set()
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            keys.update(f.alias or name for name, f in value.model_fields.items())
+    return frozenset(keys)
 
 
 def _where(loc: tuple[Any, ...], raw: Any) -> str:
@@ -330,7 +370,8 @@ def parse_document(raw: Any) -> RulesDocument:
     try:
         doc = RulesDocument.model_validate(raw)
     except ValidationError as exc:
-        raise RulesValidationError(_format_errors(exc, raw)) from None
+        # Every error in one pass: the checks below also run on the parts that did validate.
+        raise RulesValidationError(_format_errors(exc, raw) + _salvaged_semantic_errors(raw)) from None
     errors = _semantic_errors(doc)
     if errors:
         raise RulesValidationError(errors)
@@ -350,31 +391,78 @@ def _conditions(cond: Condition) -> Iterable[FieldCondition]:
         yield cond
 
 
+# (model name, its applies_when, its rules as (kind, id, the rule's condition or None when it did not
+# validate))
+_ModelParts = tuple[str, Condition | None, list[tuple[str, str | None, Condition | None]]]
+
+
 def _semantic_errors(doc: RulesDocument) -> list[str]:
+    parts: list[_ModelParts] = []
+    for model_name, model in doc.models.items():
+        rules: list[tuple[str, str | None, Condition | None]] = [("fit", r.id, r.when) for r in model.fit]
+        rules += [("activity", r.id, r.when) for r in model.activity]
+        parts.append((model_name, model.applies_when, rules))
+    return _check_parts(list(doc.lists), parts, "lead" in doc.models)
+
+
+def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
+    """The semantic checks on a document that failed validation, over the rules that validate on
+    their own (the others' errors are already reported), so one run reports every mistake."""
+    from pydantic import TypeAdapter
+
+    lists = raw.get("lists")
+    list_names = [str(n) for n in lists] if isinstance(lists, dict) else []
+    models = raw.get("models")
+    if not isinstance(models, dict):
+        return []
+    condition: TypeAdapter[Condition] = TypeAdapter(Condition)
+    parts: list[_ModelParts] = []
+    for model_name, model in models.items():
+        if not isinstance(model, dict):
+            continue
+        applies: Condition | None = None
+        if model.get("applies_when") is not None:
+            with contextlib.suppress(ValidationError):  # else reported by the document's validation
+                applies = condition.validate_python(model["applies_when"])
+        rules: list[tuple[str, str | None, Condition | None]] = []
+        for kind in ("fit", "activity"):
+            given = model.get(kind)
+            for item in given if isinstance(given, list) else ():
+                rule_id = item.get("id") if isinstance(item, dict) else None
+                when: Condition | None = None
+                if isinstance(item, dict) and item.get("when") is not None:
+                    # the condition alone: a bad `points` must not hide a bad field in the same rule
+                    with contextlib.suppress(ValidationError):
+                        when = condition.validate_python(item["when"])
+                rules.append((kind, str(rule_id) if rule_id else None, when))
+        parts.append((str(model_name), applies, rules))
+    return _check_parts(list_names, parts, "lead" in models)
+
+
+def _check_parts(list_names: list[str], parts: list[_ModelParts], has_lead: bool) -> list[str]:
     errors: list[str] = []
     seen: dict[str, str] = {}
-    known_lists = set(doc.lists) | set(BUILTIN_LISTS)
-    for name in doc.lists:
+    known_lists = set(list_names) | set(BUILTIN_LISTS)
+    for name in list_names:
         if name in BUILTIN_LISTS:
             errors.append(f"lists.{name}: '{name}' is a built-in list; choose another name")
-    if "lead" not in doc.models:
+    if not has_lead:
         errors.append("models: a 'lead' model is required")
-    for model_name, model in doc.models.items():
-        if model.applies_when is not None:
+    for model_name, applies_when, rules in parts:
+        if applies_when is not None:
             errors.extend(
-                _check_condition(
-                    model.applies_when, FIT_FIELDS, known_lists, f"model '{model_name}' applies_when"
-                )
+                _check_condition(applies_when, FIT_FIELDS, known_lists, f"model '{model_name}' applies_when")
             )
-        rules: list[tuple[str, FitRule | ActivityRule]] = [("fit", r) for r in model.fit]
-        rules += [("activity", r) for r in model.activity]
-        for kind, rule in rules:
-            where = f"model '{model_name}' {kind} rule '{rule.id}'"
-            if rule.id in seen:
-                errors.append(f"{where}: id already used by {seen[rule.id]}")
-            seen[rule.id] = where
+        for kind, rule_id, when in rules:
+            where = f"model '{model_name}' {kind} rule '{rule_id}'"
+            if rule_id is not None:
+                if rule_id in seen:
+                    errors.append(f"{where}: id already used by {seen[rule_id]}")
+                seen.setdefault(rule_id, where)
+            if when is None:
+                continue
             allowed = FIT_FIELDS if kind == "fit" else ACTIVITY_FIELDS
-            errors.extend(_check_condition(rule.when, allowed, known_lists, where))
+            errors.extend(_check_condition(when, allowed, known_lists, where))
     return errors
 
 
@@ -386,7 +474,8 @@ def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], 
             choices = ", ".join(sorted(allowed)) + (
                 ", properties.<name>" if allowed is ACTIVITY_FIELDS else ""
             )
-            errors.append(f"{where} field '{name}': unknown field (one of {choices})")
+            hint = did_you_mean(name, allowed)
+            errors.append(f"{where} field '{name}': unknown field{hint} (one of {choices})")
             continue
         op = fc.operator
         if name in BOOLEAN_FIT_FIELDS and (
@@ -399,7 +488,10 @@ def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], 
         if op in ("contains", "starts_with", "ends_with", "regex") and name in NUMERIC_FIT_FIELDS:
             errors.append(f"{where} field '{name}': text comparison '{op}' on a numeric field")
         if op == "in_list" and fc.in_list not in lists:
-            errors.append(f"{where} field '{name}': unknown list '{fc.in_list}' (define it under lists)")
+            hint = did_you_mean(fc.in_list or "", lists)
+            errors.append(
+                f"{where} field '{name}': unknown list '{fc.in_list}'{hint} (define it under lists)"
+            )
         if op == "regex":
             try:
                 _regex(fc.regex or "", fc.case_sensitive)
