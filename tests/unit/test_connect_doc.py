@@ -15,17 +15,18 @@ from leadscore.ingest.providers import sendgrid
 from leadscore.ingest.tracking import ACCEPTED_CONTENT_TYPES, MAX_BATCH
 
 from tools.localstack import translate
+from tools.localstack.template import Translation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "connect.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
-def translation():  # type: ignore[no-untyped-def]
+def translation() -> Translation:
     return translate(ROOT / "template.yaml")
 
 
-def max_body_bytes(translation) -> int:  # type: ignore[no-untyped-def]
+def max_body_bytes(translation: Translation) -> int:
     """IngestFunction's MAX_BODY_BYTES, as the template sets it."""
     ingest = translation.sam["Resources"]["IngestFunction"]["Properties"]
     return int(ingest["Environment"]["Variables"]["MAX_BODY_BYTES"])
@@ -45,7 +46,7 @@ def documented_paths() -> set[str]:
     return paths
 
 
-def test_every_documented_url_is_a_route_of_the_template(translation) -> None:  # type: ignore[no-untyped-def]
+def test_every_documented_url_is_a_route_of_the_template(translation: Translation) -> None:
     paths = documented_paths()
     assert {"/forms", "/track", "/webhooks/sendgrid"} <= paths
     posts = [r for r in translation.routes if r.method in ("POST", "ANY")]
@@ -62,7 +63,7 @@ def test_every_documented_provider_exists() -> None:
             get_provider(path.removeprefix("/webhooks/"))  # raises for an unknown provider
 
 
-def test_the_web_forms_section_names_the_real_fields_and_parameters(translation) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_forms_section_names_the_real_fields_and_parameters(translation: Translation) -> None:
     text = section("Your own web forms")
     honeypots = set(re.findall(r"`(_[a-z]+)`", text)) - {REDIRECT_FIELD}
     assert honeypots == DEFAULT_HONEYPOT_FIELDS
@@ -72,7 +73,7 @@ def test_the_web_forms_section_names_the_real_fields_and_parameters(translation)
         assert name in translation.sam["Parameters"]
 
 
-def test_the_segment_section_states_the_real_limits_and_content_types(translation) -> None:  # type: ignore[no-untyped-def]
+def test_the_segment_section_states_the_real_limits_and_content_types(translation: Translation) -> None:
     text = section("Segment")
     assert set(re.findall(r"as `([a-z/]+)` \(or `([a-z/]+)`", text)[0]) == set(ACCEPTED_CONTENT_TYPES)
     assert {JSON, TEXT_PLAIN} == set(ACCEPTED_CONTENT_TYPES)
@@ -82,7 +83,7 @@ def test_the_segment_section_states_the_real_limits_and_content_types(translatio
     assert "`API/track`" in text
 
 
-def test_the_documented_segment_batch_size_fits_and_the_default_does_not(translation) -> None:  # type: ignore[no-untyped-def]
+def test_the_documented_segment_batch_size_fits_and_the_default_does_not(translation: Translation) -> None:
     """Segment's batch size: the doc's 100 fit under MAX_BODY_BYTES, Segment's default 1,000 do not."""
     text = section("Segment")
     (advised,) = re.findall(r"set the batch size to \*\*(\d+) or fewer\*\*", text)
