@@ -442,7 +442,7 @@ def test_the_website_doc_answers_are_the_real_ones(site: Site) -> None:
 
 def test_the_website_doc_local_example_works(site: Site) -> None:
     section = WEBSITE_DOC.split("## Try it locally", 1)[1]
-    (block,) = _bash_blocks(section)
+    block = _bash_blocks(section)[0]
     (payload,) = re.findall(r"--data '(.*?)'", block)
     status, _, raw = site.request("POST", "/forms", payload, URLENCODED)
     assert (status, json.loads(raw)["accepted"], json.loads(raw)["warnings"]) == (202, 1, [])
@@ -450,3 +450,18 @@ def test_the_website_doc_local_example_works(site: Site) -> None:
     (path,) = re.findall(r"curl -s http://127\.0\.0\.1:3000(/_local/\S+)", block)
     status, card = site.get_json(path)
     assert status == 200 and card["profile"]["company"] == "Acme"
+
+
+def test_the_website_doc_make_serve_parameters_work(site: Site) -> None:
+    """`LEADSCORE_FORM_REDIRECT_URLS=... make serve` becomes the FormRedirectUrls parameter (site's stack
+    has the same one), and the documented curl gets the documented 303."""
+    from tools.local.runner import site_parameters
+
+    block = _bash_blocks(WEBSITE_DOC.split("## Try it locally", 1)[1])[1]
+    serve = next(line for line in block.splitlines() if line.endswith("make serve"))
+    environ = dict(word.split("=", 1) for word in serve.split()[:-2])
+    assert site_parameters(environ) == {"FormRedirectUrls": THANKS, "AllowedOrigins": "http://localhost:8000"}
+    (payload,) = re.findall(r"--data '(.*?)'", block)
+    status, headers, _ = site.request("POST", "/forms", payload, URLENCODED)
+    assert (status, headers["location"]) == (303, THANKS)
+    assert "# HTTP/1.1 303 See Other" in block
