@@ -7,8 +7,11 @@ import http.client
 import json
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -222,3 +225,243 @@ def test_the_readme_try_it_by_hand_examples_work(site: Site, capsys: pytest.Capt
         if argv[:2] == ["leads", "show"]:
             assert argv[2] == email, f"{command}: names a lead the README's own curl does not create"
             assert email in out
+
+
+# --- docs/website.md: the form and the script, as published -------------------------------------------
+
+WEBSITE_DOC = (ROOT / "docs" / "website.md").read_text(encoding="utf-8")
+DOC_API = "https://API_ID.execute-api.REGION.amazonaws.com"
+
+
+def _html_blocks() -> tuple[str, str]:
+    form_html, script_html = re.findall(r"```html\n(.*?)```", WEBSITE_DOC, flags=re.S)
+    return form_html, script_html
+
+
+class FormFields(HTMLParser):
+    """The form's action and its fields (name, type, value) in order, as a browser would post them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: list[dict[str, str]] = []
+        self._select: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = attributes["action"]
+        elif tag == "input":
+            self.fields.append(
+                {"name": attributes["name"], "type": attributes.get("type", "text"), **attributes}
+            )
+        elif tag == "select":
+            self._select = {"name": attributes["name"], "type": "select", "value": ""}
+            self.fields.append(self._select)
+        elif tag == "option" and self._select is not None and "selected" in attributes:
+            self._select["selected"] = "yes"
+
+    def handle_data(self, data: str) -> None:
+        if self._select is not None and self._select.get("selected") == "yes" and not self._select["value"]:
+            self._select["value"] = data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def _doc_form() -> FormFields:
+    parser = FormFields()
+    parser.feed(_html_blocks()[0])
+    return parser
+
+
+PERSON = {
+    "email": "ana@acme-fintech.com",
+    "first_name": "Ana",
+    "last_name": "Silva",
+    "company": "Acme Fintech",
+    "job_title": "VP Finance",
+    "website_url": "https://acme-fintech.example",
+}
+
+
+def test_the_documented_form_posts_and_lands_on_the_thank_you_page(site: Site) -> None:
+    from leadscore.ingest.config import DEFAULT_HONEYPOT_FIELDS
+
+    parsed = _doc_form()
+    assert parsed.action == DOC_API + "/forms"
+    honeypots = [f for f in parsed.fields if f["name"] in DEFAULT_HONEYPOT_FIELDS]
+    assert [(f["name"], f.get("value", "")) for f in honeypots] == [("_hp", "")]
+    # What a browser posts without JavaScript: visible fields typed in, hidden ones as the page has them.
+    pairs = [(f["name"], PERSON.get(f["name"], f.get("value", ""))) for f in parsed.fields]
+    body = urlencode(pairs)
+    headers = {**URLENCODED, "origin": SITE, "referer": f"{SITE}/demo"}
+    status, answer_headers, raw = site.request("POST", "/forms", body, headers)
+    assert (status, answer_headers.get("location")) == (303, THANKS), raw
+    answer = json.loads(raw)
+    assert (answer["accepted"], answer["warnings"]) == (1, [])
+    site.stack.drain(timeout=30)
+    status, card = site.get_json("/_local/leads/ana@acme-fintech.com")
+    assert status == 200
+    assert card["profile"]["company"] == "Acme Fintech" and card["profile"]["company_size"] == 51
+    assert card["profile"]["website"] == "https://acme-fintech.example"
+    assert card["history"][0]["name"] == "Request a demo"
+
+
+NODE_HARNESS = r"""
+// Two page loads in one browser: the landing page (with utm_* in its URL), then the page with the form.
+const fields = JSON.parse(process.env.FIELDS);
+const store = () => {
+  const items = new Map();
+  return { getItem: (k) => (items.has(k) ? items.get(k) : null), setItem: (k, v) => items.set(k, String(v)) };
+};
+globalThis.window = globalThis;
+globalThis.localStorage = store();
+globalThis.sessionStorage = store();
+let inputs = [];
+const form = {
+  dataset: { leadscore: "fetch" },
+  elements: { namedItem: (name) => inputs.find((i) => i.name === name) || null },
+  addEventListener(type, listener) { this.listener = listener; },
+};
+globalThis.FormData = class {
+  constructor(f) { this.pairs = inputs.map((i) => [i.name, i.value]); }
+  [Symbol.iterator]() { return this.pairs[Symbol.iterator](); }
+};
+function load(page) {
+  inputs = fields.map((f) => ({ name: f.name, value: f.value || "" }));
+  globalThis.location = new URL(page);
+  globalThis.document = { cookie: process.env.COOKIE || "", querySelectorAll: () => [form] };
+  eval(process.env.SCRIPT);
+}
+load(process.env.LANDING);
+const landing = Object.fromEntries(inputs.map((i) => [i.name, i.value]));
+load(process.env.FORM_PAGE);
+for (const [name, value] of Object.entries(JSON.parse(process.env.TYPED))) {
+  inputs.find((i) => i.name === name).value = value;
+}
+const filled = Object.fromEntries(inputs.map((i) => [i.name, i.value]));
+window.leadscore.send(form).then(
+  (answer) => console.log(JSON.stringify({ landing, filled, answer, listener: typeof form.listener })),
+  (error) => { console.error(String(error)); process.exit(1); },
+);
+"""
+
+
+def _run_script(site: Site, *, cookie: str = "") -> dict[str, Any]:
+    script = _html_blocks()[1]
+    script = script.removeprefix("<script>\n").strip().removesuffix("</script>").replace(DOC_API, site.url)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SCRIPT": script,
+        "FIELDS": json.dumps(_doc_form().fields),
+        "TYPED": json.dumps(PERSON),
+        "COOKIE": cookie,
+        "LANDING": f"{SITE}/pricing?utm_source=linkedin&utm_medium=social&utm_campaign=abm-q4",
+        "FORM_PAGE": f"{SITE}/demo",
+    }
+    done = subprocess.run(
+        ["node", "-e", NODE_HARNESS], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _queued_event(site: Site) -> dict[str, Any]:
+    import boto3
+
+    url = site.stack.env("IngestFunction")["EVENTS_QUEUE_URL"]
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
+    event: dict[str, Any] = json.loads(message["Body"])
+    return event
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_documented_script_fills_the_form_and_posts_it_with_fetch(site: Site) -> None:
+    result = _run_script(site)
+    filled = result["filled"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", filled["anonymous_id"]), filled
+    assert result["landing"]["anonymous_id"] == filled["anonymous_id"]  # one visitor across pages
+    # the form's page has no utm_* in its URL: the landing page's campaign is kept for the visit
+    assert (filled["utm_source"], filled["utm_campaign"]) == ("linkedin", "abm-q4")
+    assert filled["page_url"] == f"{SITE}/demo"
+    assert result["listener"] == "function"  # data-leadscore="fetch" forms submit through fetch()
+    assert (result["answer"]["accepted"], result["answer"]["warnings"]) == (1, [])
+    event = _queued_event(site)
+    assert event["identity"] == {"email": "ana@acme-fintech.com", "anonymous_id": filled["anonymous_id"]}
+    assert event["name"] == "Request a demo"
+    props = event["properties"]
+    assert (props["utm_source"], props["utm_medium"], props["utm_campaign"]) == (
+        "linkedin",
+        "social",
+        "abm-q4",
+    )
+    assert props["page_url"] == f"{SITE}/demo"
+    assert "_redirect" not in props and "redirect" not in props
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_documented_script_uses_segments_anonymous_id_when_analytics_js_runs(site: Site) -> None:
+    segment_id = "6f1c2b7e-3d4a-4c1e-9b8f-2a7d5e0c9f13"
+    result = _run_script(site, cookie=f"_ga=GA1.1.1; ajs_anonymous_id=%22{segment_id}%22; other=1")
+    assert result["filled"]["anonymous_id"] == segment_id
+    assert _queued_event(site)["identity"]["anonymous_id"] == segment_id
+
+
+def test_cors_lets_the_allowed_origin_post_json_and_no_other(site: Site) -> None:
+    """What the browser checks before the script's fetch(): the preflight, then the answer's origin."""
+    preflight = {
+        "origin": SITE,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+    }
+    status, headers, _ = site.request("OPTIONS", "/forms", headers=preflight)
+    assert status == 204
+    assert headers["access-control-allow-origin"] == SITE
+    assert "POST" in headers["access-control-allow-methods"]
+    assert "content-type" in headers["access-control-allow-headers"]
+    body = json.dumps({"form": "demo", "email": "ana@acme-fintech.com"})
+    status, headers, _ = site.request(
+        "POST", "/forms", body, {"content-type": "application/json", "origin": SITE}
+    )
+    assert (status, headers["access-control-allow-origin"]) == (202, SITE)
+    status, headers, _ = site.request(
+        "OPTIONS", "/forms", headers={**preflight, "origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in headers
+
+
+def test_the_website_doc_answers_are_the_real_ones(site: Site) -> None:
+    (documented,) = re.findall(r"```json\n(.*?)```", WEBSITE_DOC, flags=re.S)
+    body = json.dumps({"email": "ana@acme-fintech.com"})  # a form without a name
+    status, _, raw = site.request("POST", "/forms", body, {"content-type": "application/json"})
+    assert (status, json.loads(raw)) == (202, json.loads(documented))
+
+
+def test_the_website_doc_local_example_works(site: Site) -> None:
+    section = WEBSITE_DOC.split("## Try it locally", 1)[1]
+    block = _bash_blocks(section)[0]
+    (payload,) = re.findall(r"--data '(.*?)'", block)
+    status, _, raw = site.request("POST", "/forms", payload, URLENCODED)
+    assert (status, json.loads(raw)["accepted"], json.loads(raw)["warnings"]) == (202, 1, [])
+    site.stack.drain(timeout=30)
+    (path,) = re.findall(r"curl -s http://127\.0\.0\.1:3000(/_local/\S+)", block)
+    status, card = site.get_json(path)
+    assert status == 200 and card["profile"]["company"] == "Acme"
+
+
+def test_the_website_doc_make_serve_parameters_work(site: Site) -> None:
+    """`LEADSCORE_FORM_REDIRECT_URLS=... make serve` becomes the FormRedirectUrls parameter (site's stack
+    has the same one), and the documented curl gets the documented 303."""
+    from tools.local.runner import site_parameters
+
+    block = _bash_blocks(WEBSITE_DOC.split("## Try it locally", 1)[1])[1]
+    serve = next(line for line in block.splitlines() if line.endswith("make serve"))
+    environ = dict(word.split("=", 1) for word in serve.split()[:-2])
+    assert site_parameters(environ) == {"FormRedirectUrls": THANKS, "AllowedOrigins": "http://localhost:8000"}
+    (payload,) = re.findall(r"--data '(.*?)'", block)
+    status, headers, _ = site.request("POST", "/forms", payload, URLENCODED)
+    assert (status, headers["location"]) == (303, THANKS)
+    assert "# HTTP/1.1 303 See Other" in block

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +45,22 @@ LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/
 
 # Headers the HTTP layer owns; never copied from a handler's response.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+
+
+# Template parameters `make serve` takes from the environment, so a website can be tried locally:
+# LEADSCORE_FORM_REDIRECT_URLS=https://www.example.com/thanks LEADSCORE_ALLOWED_ORIGINS=http://localhost:8000
+FORM_REDIRECT_URLS_ENV = "LEADSCORE_FORM_REDIRECT_URLS"
+ALLOWED_ORIGINS_ENV = "LEADSCORE_ALLOWED_ORIGINS"
+SITE_PARAMETERS = {FORM_REDIRECT_URLS_ENV: "FormRedirectUrls", ALLOWED_ORIGINS_ENV: "AllowedOrigins"}
+
+
+def site_parameters(environ: Mapping[str, str]) -> dict[str, str]:
+    """The website's template parameters (thank-you URLs, CORS origins) set in ``environ``."""
+    return {
+        param: environ[name].strip()
+        for name, param in SITE_PARAMETERS.items()
+        if environ.get(name, "").strip()
+    }
 
 
 class SetupError(Exception):
@@ -131,6 +147,7 @@ class LocalStack:
         self._log.write(f"\n==== local stack started {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
         started = time.monotonic()
         parameters, key_note = self._parameters()
+        parameters.update(site_parameters(os.environ))
         self._stack = Stack.create(
             self.root / "template.yaml",
             parameters=parameters,
@@ -145,6 +162,8 @@ class LocalStack:
         target = f"s3://{env['RULES_BUCKET']}/{env['RULES_KEY']}"
         self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
         self.console(f"sendgrid key  {key_note}")
+        site = self._stack.env("IngestFunction").get("LEADSCORE_FORM_REDIRECT_URLS") or "none"
+        self.console(f"redirects     {site}  (set ${FORM_REDIRECT_URLS_ENV} to allow yours)")
         self.console(f"handler logs  {self._rel(self.log_path)}")
 
     def _compile_rules(self) -> bytes:

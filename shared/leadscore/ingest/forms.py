@@ -302,10 +302,14 @@ def _honeypot_hit(pairs: Iterable[tuple[str, Any]], honeypot_fields: frozenset[s
     return any(name in honeypot_fields and scalar(value) not in (None, "") for name, value in pairs)
 
 
+_HONEYPOT_HINT = re.compile("|".join(_HONEYPOT_HINTS))
+
+
+@lru_cache(maxsize=1024)  # a site's forms repeat the same few dozen names on every request
 def looks_like_honeypot(name: str) -> bool:
     """True for a field name people use for bot traps (``bot-field``, ``honeypot``, ``_hp_email``...)."""
     key = normalize_field_name(name)
-    return key in _HONEYPOT_EXACT or any(hint in key for hint in _HONEYPOT_HINTS)
+    return key in _HONEYPOT_EXACT or _HONEYPOT_HINT.search(key) is not None
 
 
 def redirect_target(pairs: Iterable[tuple[str, Any]], allowed: frozenset[str]) -> str | None:
