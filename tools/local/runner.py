@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tools.localstack import PumpResult, Stack, path_is_known
+from tools.localstack import PumpResult, Stack, local_env, path_is_known
 
 RULES_FILE = Path("rules/example.json")
 # The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
@@ -100,6 +100,10 @@ class LocalStack:
                 f"rules file {self._rel(self.rules)} not found: the scorer needs a rules document "
                 "(write one, or validate yours with `leadscore rules validate`)"
             )
+        try:
+            certificate = local_env.trust_certificate_file(os.environ, self.root)
+        except local_env.LocalEnvError as exc:
+            raise SetupError(str(exc)) from None
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -129,6 +133,7 @@ class LocalStack:
         self._log.write(f"\n==== local stack started {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
         started = time.monotonic()
         parameters, key_note = self._parameters()
+        parameters.update(local_env.parameters_from(os.environ))  # docs/connect.md's local variables
         self._stack = Stack.create(
             self.root / "template.yaml",
             parameters=parameters,
@@ -143,6 +148,12 @@ class LocalStack:
         target = f"s3://{env['RULES_BUCKET']}/{env['RULES_KEY']}"
         self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
         self.console(f"sendgrid key  {key_note}")
+        for variable, parameter in local_env.PARAMETER_VARIABLES.items():
+            if parameter in parameters:
+                self.console(f"{variable:<13} from ${variable}")
+        if certificate is not None:
+            variable = local_env.CERTIFICATE_FILE_VARIABLE
+            self.console(f"sns cert      {self._rel(certificate)} (${variable}, no network)")
         self.console(f"handler logs  {self._rel(self.log_path)}")
 
     def _parameters(self) -> tuple[dict[str, str], str]:
