@@ -348,3 +348,18 @@ models:
     bad.write_text(good.read_text().replace("equals: true", "starts_with: t"))
     assert main(["rules", "validate", str(bad)]) == 1
     assert "consent.undeliverable': a true/false flag" in capsys.readouterr().err
+
+
+def test_consent_survives_the_item_codec_and_stays_small() -> None:
+    from leadscore.dal import items
+
+    plain = delivered_one_by_one([ev("page_view", T0, path="/pricing")])
+    full = delivered_one_by_one(
+        [ev("page_view", T0, path="/pricing"), ev("email_spam_report", T0 + 1), ev("email_bounce", T0 + 2)]
+        + [ev("email_unsubscribe", T0 + 10 + i, list=f"sendgrid-group:{100000 + i}") for i in range(30)]
+    )
+    back = items.from_item(items.to_item(full))
+    assert back.consent == full.consent and len(back.consent) == 2 + consent.MAX_LISTS
+    assert consent.view(back.consent) == consent.view(full.consent)
+    grown = len(items.to_item(full)["st"]["B"]) - len(items.to_item(plain)["st"]["B"])
+    assert 0 < grown < 400  # every flag and the capped lists: a few hundred bytes at most, packed
