@@ -363,3 +363,39 @@ def test_consent_survives_the_item_codec_and_stays_small() -> None:
     assert consent.view(back.consent) == consent.view(full.consent)
     grown = len(items.to_item(full)["st"]["B"]) - len(items.to_item(plain)["st"]["B"])
     assert 0 < grown < 400  # every flag and the capped lists: a few hundred bytes at most, packed
+
+
+def _mailchimp(kind: str, fired_at: str) -> CanonicalEvent:
+    from urllib.parse import urlencode
+
+    from leadscore.ingest.providers import mailchimp
+
+    body = urlencode(
+        [
+            ("type", kind),
+            ("fired_at", fired_at),
+            ("data[list_id]", "a6b5da1054"),
+            ("data[email]", EMAIL),
+            ("data[merges][EMAIL]", EMAIL),
+            ("data[reason]", "manual"),
+        ]
+    ).encode()
+    request = IngestRequest(
+        method="POST",
+        path="/webhooks/mailchimp",
+        body=body,
+        received_at=NOW,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        now=NOW.timestamp(),
+    )
+    (event,) = mailchimp.PROVIDER.parse(request, IngestConfig()).events
+    return event
+
+
+def test_mailchimp_audience_unsubscribe_and_later_subscribe_are_per_list() -> None:
+    unsubscribe = _mailchimp("unsubscribe", "2026-11-18 09:30:00")
+    subscribe = _mailchimp("subscribe", "2026-11-19 10:00:00")
+    state = delivered_one_by_one([unsubscribe])
+    assert consent.view(state.consent).lists == {"mailchimp-list:a6b5da1054": UNSUB_AT}
+    for order in ([unsubscribe, subscribe], [subscribe, unsubscribe]):
+        assert consent.view(delivered_one_by_one(order).consent).lists == {}
