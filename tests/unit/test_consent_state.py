@@ -399,3 +399,11 @@ def test_mailchimp_audience_unsubscribe_and_later_subscribe_are_per_list() -> No
     assert consent.view(state.consent).lists == {"mailchimp-list:a6b5da1054": UNSUB_AT}
     for order in ([unsubscribe, subscribe], [subscribe, unsubscribe]):
         assert consent.view(delivered_one_by_one(order).consent).lists == {}
+
+
+def test_leads_show_prints_the_do_not_email_line() -> None:
+    from tools.leads_cli import format_card
+
+    text = "\n".join(format_card(score_card(_unsubscribed_lead(), [])))
+    assert "Do not email: unsubscribed 2026-11-18" in text
+    assert "Do not email" not in "\n".join(format_card(score_card(fresh(), [])))
