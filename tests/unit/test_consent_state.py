@@ -348,3 +348,62 @@ models:
     bad.write_text(good.read_text().replace("equals: true", "starts_with: t"))
     assert main(["rules", "validate", str(bad)]) == 1
     assert "consent.undeliverable': a true/false flag" in capsys.readouterr().err
+
+
+def test_consent_survives_the_item_codec_and_stays_small() -> None:
+    from leadscore.dal import items
+
+    plain = delivered_one_by_one([ev("page_view", T0, path="/pricing")])
+    full = delivered_one_by_one(
+        [ev("page_view", T0, path="/pricing"), ev("email_spam_report", T0 + 1), ev("email_bounce", T0 + 2)]
+        + [ev("email_unsubscribe", T0 + 10 + i, list=f"sendgrid-group:{100000 + i}") for i in range(30)]
+    )
+    back = items.from_item(items.to_item(full))
+    assert back.consent == full.consent and len(back.consent) == 2 + consent.MAX_LISTS
+    assert consent.view(back.consent) == consent.view(full.consent)
+    grown = len(items.to_item(full)["st"]["B"]) - len(items.to_item(plain)["st"]["B"])
+    assert 0 < grown < 400  # every flag and the capped lists: a few hundred bytes at most, packed
+
+
+def _mailchimp(kind: str, fired_at: str) -> CanonicalEvent:
+    from urllib.parse import urlencode
+
+    from leadscore.ingest.providers import mailchimp
+
+    body = urlencode(
+        [
+            ("type", kind),
+            ("fired_at", fired_at),
+            ("data[list_id]", "a6b5da1054"),
+            ("data[email]", EMAIL),
+            ("data[merges][EMAIL]", EMAIL),
+            ("data[reason]", "manual"),
+        ]
+    ).encode()
+    request = IngestRequest(
+        method="POST",
+        path="/webhooks/mailchimp",
+        body=body,
+        received_at=NOW,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        now=NOW.timestamp(),
+    )
+    (event,) = mailchimp.PROVIDER.parse(request, IngestConfig()).events
+    return event
+
+
+def test_mailchimp_audience_unsubscribe_and_later_subscribe_are_per_list() -> None:
+    unsubscribe = _mailchimp("unsubscribe", "2026-11-18 09:30:00")
+    subscribe = _mailchimp("subscribe", "2026-11-19 10:00:00")
+    state = delivered_one_by_one([unsubscribe])
+    assert consent.view(state.consent).lists == {"mailchimp-list:a6b5da1054": UNSUB_AT}
+    for order in ([unsubscribe, subscribe], [subscribe, unsubscribe]):
+        assert consent.view(delivered_one_by_one(order).consent).lists == {}
+
+
+def test_leads_show_prints_the_do_not_email_line() -> None:
+    from tools.leads_cli import format_card
+
+    text = "\n".join(format_card(score_card(_unsubscribed_lead(), [])))
+    assert "Do not email: unsubscribed 2026-11-18" in text
+    assert "Do not email" not in "\n".join(format_card(score_card(fresh(), [])))

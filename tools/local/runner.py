@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tools.localstack import PumpResult, Stack, path_is_known
+from tools.localstack import PumpResult, Stack, local_env, path_is_known
 
 RULES_FILE = Path("rules/example.yaml")  # compiled as `leadscore rules publish` does
 # The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
@@ -118,6 +118,10 @@ class LocalStack:
                 "(write one, or validate yours with `leadscore rules validate`)"
             )
         rules_body = self._compile_rules()
+        try:
+            certificate = local_env.trust_certificate_file(os.environ, self.root)
+        except local_env.LocalEnvError as exc:
+            raise SetupError(str(exc)) from None
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -148,6 +152,7 @@ class LocalStack:
         started = time.monotonic()
         parameters, key_note = self._parameters()
         parameters.update(site_parameters(os.environ))
+        parameters.update(local_env.parameters_from(os.environ))  # docs/connect.md's local variables
         self._stack = Stack.create(
             self.root / "template.yaml",
             parameters=parameters,
@@ -164,6 +169,12 @@ class LocalStack:
         self.console(f"sendgrid key  {key_note}")
         site = self._stack.env("IngestFunction").get("LEADSCORE_FORM_REDIRECT_URLS") or "none"
         self.console(f"redirects     {site}  (set ${FORM_REDIRECT_URLS_ENV} to allow yours)")
+        for variable, parameter in local_env.PARAMETER_VARIABLES.items():
+            if parameter in parameters:
+                self.console(f"{variable:<13} from ${variable}")
+        if certificate is not None:
+            variable = local_env.CERTIFICATE_FILE_VARIABLE
+            self.console(f"sns cert      {self._rel(certificate)} (${variable}, no network)")
         self.console(f"handler logs  {self._rel(self.log_path)}")
 
     def _compile_rules(self) -> bytes:
