@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from leadscore.ingest.normalize import clean_properties, occurred_at, parse_time
+from leadscore.ingest.normalize import clean_properties, occurred_at
 from leadscore.ingest.result import describe_validation_error
 from leadscore.models.event import CanonicalEvent, Email, EventType, Identity, Profile, Scalar
 
@@ -146,7 +146,7 @@ def custom_event(event: Mapping[str, Any], received_at: datetime) -> CanonicalEv
     except ValidationError as exc:
         raise InvalidCustomEventError("; ".join(describe_validation_error(exc))) from None
     attribution = detail.attribution.model_dump(exclude_none=True) if detail.attribution else {}
-    sent = detail.occurred_at or parse_time(envelope.time)
+    sent = detail.occurred_at.isoformat() if detail.occurred_at else envelope.time
     try:
         return CanonicalEvent(
             event_id=detail.event_id or f"{SOURCE}:{envelope.id}",
