@@ -93,7 +93,9 @@ def test_a_bad_record_never_fails_the_good_ones_and_ends_in_the_dlq(stack: Stack
     failures = first.result["batchItemFailures"]
     assert len(failures) == 3
     assert stack.pump_queue("EventsQueue").records == 1  # the good record was relayed at once
-    stack.drain()  # the bad ones are received again until the redrive policy moves them
+    later = stack.drain()  # the bad ones are received again until the redrive policy moves them
+    receives = 1 + sum(1 for r in later if r.function == "ServerEventsFunction")
+    assert receives == 3  # maxReceiveCount: then ServerEventsDLQ, not a retry loop
     dead = sorted(m["Body"] for m in queued(stack, "ServerEventsDLQ"))
     assert dead == sorted(bad)
     assert [s.lead_id for s in repo(stack).all_leads()] == [lead_id_for_anonymous(ANON)]
