@@ -46,6 +46,11 @@ def test_ses_topic_is_subscribed_and_only_it_may_invoke_the_function() -> None:
     permission = on.resources["SesEventsPermission"]["Properties"]
     assert permission["Principal"] == "sns.amazonaws.com"
     assert permission["SourceArn"] == {"Ref": "SesEventsTopicArn"}
+    # the topic owner's account, the fifth field of the topic ARN (cross-account topics still work)
+    assert permission["SourceAccount"] == {
+        "Fn::Select": [4, {"Fn::Split": [":", {"Ref": "SesEventsTopicArn"}]}]
+    }
+    assert TOPIC.split(":")[4] == "123456789012"
     assert permission["Action"] == "lambda:InvokeFunction"
 
 

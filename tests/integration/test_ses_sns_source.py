@@ -114,3 +114,17 @@ def test_events_that_cannot_be_queued_fail_the_invocation_so_lambda_retries_it(
     monkeypatch.setattr("functions.ses_events.app.enqueue", unavailable)
     with pytest.raises(EnqueueError):
         stack.invoke("SesEventsFunction", load_event("sns-ses-03-open"))
+
+
+def test_the_stack_deploys_with_a_topic_and_the_function_policy_names_it(aws: None) -> None:
+    import boto3
+
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="leadscore-ses-events")["TopicArn"]
+    stack = Stack.create(TEMPLATE, parameters={"SesEventsTopicArn": topic})
+    policy = json.loads(
+        stack.client("lambda").get_policy(FunctionName=stack.physical_id("SesEventsFunction"))["Policy"]
+    )
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == topic
+    assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
