@@ -107,3 +107,32 @@ def test_the_documented_schema_and_detail_types_are_the_code_s() -> None:
     example = json.loads(doc.split("```json\n", 1)[1].split("```", 1)[0])
     assert example == load_event("eventbridge-01-demo-requested")
     LeadEventDetail.model_validate(example["detail"])
+
+
+def test_put_events_reaches_the_function_only_through_the_template_s_rule(stack: Stack) -> None:
+    """The rule as created from template.yaml (its pattern with CustomEventSources resolved) decides."""
+    stack.upload_rules(RULES_EXAMPLE)
+    sample = load_event("eventbridge-01-demo-requested")
+    entry = {
+        "Source": "leadscore.custom",
+        "DetailType": "Demo Requested",
+        "Detail": json.dumps(sample["detail"]),
+    }
+    assert stack.put_events([{**entry, "Source": "com.someone.else"}]) == []
+    ((function, answer),) = stack.put_events([entry])
+    assert (function, answer) == ("CustomEventsFunction", {"accepted": 1, "detail_type": "Demo Requested"})
+    stack.drain()
+    assert lead(stack, SOFIA) is not None
+
+
+def test_custom_event_sources_is_a_list_of_sources(aws: None) -> None:
+    stack = Stack.create(
+        ROOT / "template.yaml", parameters={"CustomEventSources": "com.acme.crm,com.acme.app"}
+    )
+    detail = json.dumps({"schema_version": 1, "email": SOFIA})
+    for source in ("com.acme.crm", "com.acme.app"):
+        entry = {"Source": source, "DetailType": "Signed Up", "Detail": detail}
+        assert [f for f, _ in stack.put_events([entry])] == ["CustomEventsFunction"], source
+    assert (
+        stack.put_events([{"Source": "leadscore.custom", "DetailType": "Signed Up", "Detail": detail}]) == []
+    )
