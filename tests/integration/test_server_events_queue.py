@@ -138,3 +138,14 @@ def test_a_record_whose_events_cannot_be_queued_is_retried_not_lost(
     marcus = repo(stack).get_by_email(MARCUS)
     assert marcus is not None and marcus.events_total == 1
     assert len(repo(stack).history(lead_id_for_anonymous(ANON))) == 1
+
+
+def test_the_sample_events_answer_as_sam_local_invoke_would_show(stack: Stack) -> None:
+    """The sample files are Lambda's SQS event: invoked directly, the bad ones are reported by id."""
+    good = stack.invoke("ServerEventsFunction", load_event("sqs-01-server-events"))
+    assert good == {"batchItemFailures": []}
+    sample = load_event("sqs-bad-01-server-events")
+    bad = stack.invoke("ServerEventsFunction", sample)
+    expected = [{"itemIdentifier": r["messageId"]} for r in sample["Records"][1:]]
+    assert sorted(bad["batchItemFailures"], key=str) == sorted(expected, key=str)
+    assert stack.pump_queue("EventsQueue").records == 4  # 3 events of the good sample (screen ignored) + 1
