@@ -136,3 +136,18 @@ def test_custom_event_sources_is_a_list_of_sources(aws: None) -> None:
     assert (
         stack.put_events([{"Source": "leadscore.custom", "DetailType": "Signed Up", "Detail": detail}]) == []
     )
+
+
+def test_the_rules_the_doc_names_score_those_detail_types() -> None:
+    """Each `track` detail type in the doc's table is named in the rule of rules/example.yaml it lists."""
+    import re
+
+    doc = (ROOT / "docs" / "custom-events.md").read_text()
+    rules = (ROOT / "rules" / "example.yaml").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| `track`[^|]*\| `([a-z-]+)` \|$", doc, flags=re.M)
+    assert {detail_type for detail_type, _ in rows} == {
+        t for t, kind in DETAIL_TYPES.items() if kind == "track"
+    }
+    for detail_type, rule_id in rows:
+        block = rules.split(f"- id: {rule_id}\n", 1)[1].split("- id: ", 1)[0]
+        assert detail_type in block, (detail_type, rule_id)
