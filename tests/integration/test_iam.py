@@ -43,6 +43,10 @@ UNUSED_OK = {
         "sqs:SendMessage",
     ): "Lambda's stream poller sends failed batches to NotifierDLQ with this role",
     ("SweeperFunction", "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed scheduled run there",
+    **{
+        (function, "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed asynchronous run there"
+        for function in ("SesEventsFunction", "CustomEventsFunction")
+    },
     (
         "ImportFunction",
         "s3:ListBucket",
@@ -57,6 +61,7 @@ UNUSED_OK = {
             ("ScorerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("SweepWorkerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("ImportFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("ServerEventsFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             (
                 "NotifierFunction",
                 (
@@ -339,6 +344,15 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         sqs.send_message(QueueUrl=stack.queue_url("EventsDLQ"), MessageBody=json.dumps({"email": who}))
     erased = stack.invoke("ErasureFunction", {"email": "tom.becker@oldfield-manufacturing.example"})
     assert erased["deleted"] > 0 and erased["dead_letters"]["deleted"] == 1
+    # The AWS-native sources, from their sample events: the server-side queue, SES through SNS, and
+    # custom events on EventBridge (each relays to EventsQueue).
+    from tests.support import load_event
+
+    for record in load_event("sqs-01-server-events")["Records"]:
+        sqs.send_message(QueueUrl=stack.queue_url("ServerEventsQueue"), MessageBody=record["body"])
+    stack.invoke("SesEventsFunction", load_event("sns-ses-03-open"))
+    stack.invoke("CustomEventsFunction", load_event("eventbridge-01-demo-requested"))
+    stack.drain()
     _drive_list_import(stack, monkeypatch)
 
 
