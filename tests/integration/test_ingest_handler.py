@@ -1,7 +1,8 @@
 """IngestFunction in-process under moto: the events/ samples in, exactly these CanonicalEvents on SQS out.
 
-The queue is created here (no dependency on the shared stack fixtures). The signed SendGrid sample is
-checked at its signing time (the clock is replaced), then re-signed with a fresh timestamp as the demo does.
+The queue is created here (the ``ingest`` fixture: the events queue alone, not the whole stack). The
+signed SendGrid sample is checked at its signing time (the clock is replaced), then re-signed with a
+fresh timestamp as the demo does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,9 +27,8 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
+from tests.support import EVENTS, ROOT, lambda_context, load_event
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 PRIVATE_PEM = (EVENTS / "keys" / "sendgrid-test-private.pem").read_bytes()
 DANA = "dana.reyes@northwindlabs.io"
@@ -44,25 +43,12 @@ INGEST_ENV = (
 )
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "IngestFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
-    aws_request_id: str = "5f0c3a1e-0000-4000-8000-000000000001"
-
-
-def load(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return event
-
-
 def signed_at(event: dict[str, Any]) -> float:
     return float(event["headers"][TIMESTAMP_HEADER.lower()])
 
 
 @pytest.fixture
-def stack(monkeypatch):
+def ingest(monkeypatch):
     """An SQS queue under moto, the ingest environment, a clock at the SendGrid sample's signing time."""
     for key in list(os.environ):
         if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE" or key in INGEST_ENV:
@@ -72,7 +58,7 @@ def stack(monkeypatch):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", PUBLIC_KEY)
-    sample_time = signed_at(load("http-05-sendgrid-batch.json")) + 30
+    sample_time = signed_at(load_event("http-05-sendgrid-batch.json")) + 30
     monkeypatch.setattr(request_module, "wall_clock", lambda: sample_time)
     reset_clients()
     get_settings.cache_clear()
@@ -81,13 +67,13 @@ def stack(monkeypatch):
         url = sqs.create_queue(QueueName="leadscore-events")["QueueUrl"]
         monkeypatch.setenv("EVENTS_QUEUE_URL", url)
         get_settings.cache_clear()
-        yield Stack(sqs, url, monkeypatch)
+        yield IngestQueue(sqs, url, monkeypatch)
     reset_clients()
     get_settings.cache_clear()
 
 
 @dataclass
-class Stack:
+class IngestQueue:
     sqs: Any
     url: str
     monkeypatch: pytest.MonkeyPatch
@@ -101,7 +87,7 @@ class Stack:
         get_settings.cache_clear()
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-        response = lambda_handler(event, FakeContext())
+        response = lambda_handler(event, lambda_context())
         return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
     def queued(self) -> list[CanonicalEvent]:
@@ -122,10 +108,10 @@ def accepted(n: int, **extra: Any) -> dict[str, Any]:
 # --- the replayed samples, one by one --------------------------------------------------------------
 
 
-def test_01_form_json(stack):
-    status, body, _ = stack.invoke(load("http-01-form-json.json"))
+def test_01_form_json(ingest):
+    status, body, _ = ingest.invoke(load_event("http-01-form-json.json"))
     assert (status, body) == (202, accepted(1))
-    (event,) = stack.queued()
+    (event,) = ingest.queued()
     assert event == CanonicalEvent(
         event_id="sub_7f3c9a2e41",
         source="forms",
@@ -156,10 +142,10 @@ def test_01_form_json(stack):
     )
 
 
-def test_02_form_urlencoded(stack):
-    status, body, _ = stack.invoke(load("http-02-form-urlencoded.json"))
+def test_02_form_urlencoded(ingest):
+    status, body, _ = ingest.invoke(load_event("http-02-form-urlencoded.json"))
     assert (status, body) == (202, accepted(1))
-    (event,) = stack.queued()
+    (event,) = ingest.queued()
     assert event.identity.email == "priya.natarajan@helioslogistics.co"
     assert event.name == "contact-sales"
     assert event.event_id.startswith("forms:h:")
@@ -183,10 +169,10 @@ def test_02_form_urlencoded(stack):
     }
 
 
-def test_03_track_page(stack):
-    status, body, _ = stack.invoke(load("http-03-track-page.json"))
+def test_03_track_page(ingest):
+    status, body, _ = ingest.invoke(load_event("http-03-track-page.json"))
     assert (status, body) == (202, accepted(1))
-    (event,) = stack.queued()
+    (event,) = ingest.queued()
     assert (event.event_id, event.type, event.name) == (
         "ajs-next-1732371300123-8c1f7e55",
         "page_view",
@@ -199,10 +185,10 @@ def test_03_track_page(stack):
     assert event.bot is None
 
 
-def test_04_track_batch(stack):
-    status, body, _ = stack.invoke(load("http-04-track-batch.json"))
+def test_04_track_batch(ingest):
+    status, body, _ = ingest.invoke(load_event("http-04-track-batch.json"))
     assert (status, body) == (202, accepted(6))
-    events = {e.event_id: e for e in stack.queued()}
+    events = {e.event_id: e for e in ingest.queued()}
     summary = sorted(
         (e.occurred_at, e.type, e.name, e.properties.get("path"), e.identity.email) for e in events.values()
     )
@@ -241,8 +227,8 @@ def test_04_track_batch(stack):
     assert all(e.bot is None for e in events.values() if e is not headless)
 
 
-def test_05_sendgrid_batch_signed(stack):
-    status, body, _ = stack.invoke(load("http-05-sendgrid-batch.json"))
+def test_05_sendgrid_batch_signed(ingest):
+    status, body, _ = ingest.invoke(load_event("http-05-sendgrid-batch.json"))
     assert status == 202
     assert body == accepted(
         6,
@@ -250,7 +236,7 @@ def test_05_sendgrid_batch_signed(stack):
             {"index": 0, "reason": "processed: accepted by SendGrid, not a delivery outcome or engagement"}
         ],
     )
-    events = sorted(stack.queued(), key=lambda e: e.occurred_at)
+    events = sorted(ingest.queued(), key=lambda e: e.occurred_at)
     assert [(e.type, e.identity.email, e.bot, e.properties.get("path")) for e in events] == [
         ("email_delivered", DANA, None, None),
         ("email_bounce", "tom.becker@oldfield-manufacturing.example", None, None),
@@ -266,12 +252,12 @@ def test_05_sendgrid_batch_signed(stack):
     assert all("ip" not in e.properties and "useragent" not in e.properties for e in events)
 
 
-def test_06_form_personal_email_multipart_base64(stack):
-    event = load("http-06-form-personal-email.json")
+def test_06_form_personal_email_multipart_base64(ingest):
+    event = load_event("http-06-form-personal-email.json")
     assert event["isBase64Encoded"] is True
-    status, body, _ = stack.invoke(event)
+    status, body, _ = ingest.invoke(event)
     assert (status, body) == (202, accepted(1))
-    (queued,) = stack.queued()
+    (queued,) = ingest.queued()
     assert queued.identity.email == "alex.kim.2027@gmail.com"
     assert queued.name == "ebook-download"
     assert queued.profile == Profile(
@@ -284,7 +270,7 @@ def test_06_form_personal_email_multipart_base64(stack):
     )
 
 
-def test_the_demo_sequence_gives_the_first_lead_every_rewarded_signal(stack):
+def test_the_demo_sequence_gives_the_first_lead_every_rewarded_signal(ingest):
     """The demo replays http-[0-9]* in order; Dana must collect demo requests, pricing views, email clicks,
     a senior title and a target industry (the rules reward these; together they cross 100 points)."""
     names = sorted(p.name for p in EVENTS.glob("http-*.json") if not p.name.startswith("http-bad-"))
@@ -297,9 +283,9 @@ def test_the_demo_sequence_gives_the_first_lead_every_rewarded_signal(stack):
         "http-06-form-personal-email.json",
     ]
     for name in names:
-        status, _, _ = stack.invoke(load(name))
+        status, _, _ = ingest.invoke(load_event(name))
         assert status == 202, name
-    dana = [e for e in stack.queued() if e.identity.email == DANA and e.bot is None]
+    dana = [e for e in ingest.queued() if e.identity.email == DANA and e.bot is None]
     kinds = [(e.type, e.name) for e in dana]
     assert ("form_submit", "demo-request") in kinds
     assert ("track", "Demo Requested") in kinds
@@ -328,14 +314,14 @@ def test_the_demo_sequence_gives_the_first_lead_every_rewarded_signal(stack):
         ("http-bad-10-get-forms.json", 405, "method_not_allowed"),
     ],
 )
-def test_bad_samples(stack, name, status, code):
-    got_status, body, headers = stack.invoke(load(name))
+def test_bad_samples(ingest, name, status, code):
+    got_status, body, headers = ingest.invoke(load_event(name))
     assert got_status == status
     assert body["error"] == code
     assert isinstance(body["message"], str) and body["message"]
     assert isinstance(body["details"], list)
     assert headers["Content-Type"] == "application/json"
-    assert stack.queued() == []
+    assert ingest.queued() == []
 
 
 def test_every_bad_sample_is_listed():
@@ -346,24 +332,24 @@ def test_every_bad_sample_is_listed():
 # --- signatures, as the demo and SendGrid exercise them ---------------------------------------------
 
 
-def test_the_signed_sample_goes_stale_and_the_demo_re_signs_it(stack):
-    event = load("http-05-sendgrid-batch.json")
+def test_the_signed_sample_goes_stale_and_the_demo_re_signs_it(ingest):
+    event = load_event("http-05-sendgrid-batch.json")
     later = signed_at(event) + 3600
-    stack.monkeypatch.setattr(request_module, "wall_clock", lambda: later)
-    status, body, _ = stack.invoke(event)
+    ingest.monkeypatch.setattr(request_module, "wall_clock", lambda: later)
+    status, body, _ = ingest.invoke(event)
     assert (status, body["error"]) == (401, "unauthorized")
     assert "stale" in body["message"]
     event["headers"].update(signed_headers(event["body"].encode(), PRIVATE_PEM, timestamp=str(int(later))))
-    status, body, _ = stack.invoke(event)
+    status, body, _ = ingest.invoke(event)
     assert (status, body["accepted"]) == (202, 6)
-    assert len(stack.queued()) == 6
+    assert len(ingest.queued()) == 6
 
 
-def test_rotated_keys_accept_the_new_signer(stack):
-    stack.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", f"{PUBLIC_KEY_OLD},{PUBLIC_KEY}")
-    assert stack.invoke(load("http-05-sendgrid-batch.json"))[0] == 202
-    stack.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", PUBLIC_KEY_OLD)
-    assert stack.invoke(load("http-05-sendgrid-batch.json"))[0] == 401
+def test_rotated_keys_accept_the_new_signer(ingest):
+    ingest.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", f"{PUBLIC_KEY_OLD},{PUBLIC_KEY}")
+    assert ingest.invoke(load_event("http-05-sendgrid-batch.json"))[0] == 202
+    ingest.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", PUBLIC_KEY_OLD)
+    assert ingest.invoke(load_event("http-05-sendgrid-batch.json"))[0] == 401
 
 
 # An unrelated P-256 key (from SendGrid's SDK tests): "the key we rotated away from".
@@ -373,85 +359,85 @@ PUBLIC_KEY_OLD = (
 )
 
 
-def test_no_key_configured_is_401_saying_so_unless_insecure(stack):
-    stack.delenv("SENDGRID_WEBHOOK_PUBLIC_KEYS")
-    status, body, _ = stack.invoke(load("http-bad-08-sendgrid-unsigned.json"))
+def test_no_key_configured_is_401_saying_so_unless_insecure(ingest):
+    ingest.delenv("SENDGRID_WEBHOOK_PUBLIC_KEYS")
+    status, body, _ = ingest.invoke(load_event("http-bad-08-sendgrid-unsigned.json"))
     assert status == 401
     assert "not configured" in body["message"]
-    stack.setenv("LEADSCORE_INSECURE_ALLOW_UNSIGNED", "1")
-    status, body, _ = stack.invoke(load("http-bad-08-sendgrid-unsigned.json"))
+    ingest.setenv("LEADSCORE_INSECURE_ALLOW_UNSIGNED", "1")
+    status, body, _ = ingest.invoke(load_event("http-bad-08-sendgrid-unsigned.json"))
     assert (status, body["accepted"]) == (202, 1)
-    (event,) = stack.queued()
+    (event,) = ingest.queued()
     assert (event.type, event.event_id, event.properties["path"]) == ("email_click", "forged-1", "/pricing")
 
 
-def test_a_misconfigured_key_is_a_500_not_a_401(stack):
-    stack.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", "definitely-not-a-key")
-    status, body, _ = stack.invoke(load("http-05-sendgrid-batch.json"))
+def test_a_misconfigured_key_is_a_500_not_a_401(ingest):
+    ingest.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", "definitely-not-a-key")
+    status, body, _ = ingest.invoke(load_event("http-05-sendgrid-batch.json"))
     assert (status, body["error"]) == (500, "configuration_error")
 
 
 # --- the rest of the contract -------------------------------------------------------------------------
 
 
-def test_oversized_body_is_413_before_parsing(stack):
-    stack.setenv("MAX_BODY_BYTES", "1024")
+def test_oversized_body_is_413_before_parsing(ingest):
+    ingest.setenv("MAX_BODY_BYTES", "1024")
     event = http_api_event("POST", "/track", "{" * 2000, headers={"content-type": "application/json"})
-    status, body, _ = stack.invoke(event)
+    status, body, _ = ingest.invoke(event)
     assert (status, body["error"]) == (413, "payload_too_large")
     event = http_api_event(
         "POST", "/forms", b"\x00" * 1500, headers={"content-type": "multipart/form-data"}, base64_encode=True
     )
-    assert stack.invoke(event)[0] == 413
+    assert ingest.invoke(event)[0] == 413
 
 
-def test_honeypot_answers_202_queues_nothing_and_counts(stack, capsys):
+def test_honeypot_answers_202_queues_nothing_and_counts(ingest, capsys):
     event = http_api_event(
         "POST",
         "/forms",
         "email=bot%40spam.example&company=Spam&_hp=http%3A%2F%2Fcheap.example",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    status, body, _ = stack.invoke(event)
+    status, body, _ = ingest.invoke(event)
     assert (status, body) == (202, accepted(0))
-    assert stack.queued() == []
+    assert ingest.queued() == []
     assert '"FormHoneypotTriggered"' in capsys.readouterr().out
 
 
-def test_sqs_failure_is_503_so_the_sender_retries(stack):
-    stack.setenv("EVENTS_QUEUE_URL", stack.url.replace("leadscore-events", "missing-queue"))
-    status, body, headers = stack.invoke(load("http-01-form-json.json"))
+def test_sqs_failure_is_503_so_the_sender_retries(ingest):
+    ingest.setenv("EVENTS_QUEUE_URL", ingest.url.replace("leadscore-events", "missing-queue"))
+    status, body, headers = ingest.invoke(load_event("http-01-form-json.json"))
     assert (status, body["error"]) == (503, "queue_unavailable")
     assert headers["Retry-After"] == "5"
 
 
-def test_missing_queue_setting_is_a_configuration_error(stack):
-    stack.delenv("EVENTS_QUEUE_URL")
-    status, body, _ = stack.invoke(load("http-01-form-json.json"))
+def test_missing_queue_setting_is_a_configuration_error(ingest):
+    ingest.delenv("EVENTS_QUEUE_URL")
+    status, body, _ = ingest.invoke(load_event("http-01-form-json.json"))
     assert (status, body["error"]) == (500, "configuration_error")
     # nothing to queue needs no queue
-    status, _, _ = stack.invoke(load("http-bad-02-form-no-email.json"))
+    status, _, _ = ingest.invoke(load_event("http-bad-02-form-no-email.json"))
     assert status == 422
 
 
-def test_duplicates_in_one_request_are_counted_once_queued(stack):
+def test_duplicates_in_one_request_are_counted_once_queued(ingest):
     message = {"type": "page", "anonymousId": "a", "messageId": "same", "properties": {"path": "/pricing"}}
     event = http_api_event("POST", "/track", json.dumps({"batch": [message, message, message]}))
-    status, body, _ = stack.invoke(event)
+    status, body, _ = ingest.invoke(event)
     assert (status, body["accepted"], body["duplicates_in_request"]) == (202, 1, 2)
-    assert [e.event_id for e in stack.queued()] == ["same"]
+    assert [e.event_id for e in ingest.queued()] == ["same"]
 
 
-def test_unknown_route_and_wrong_method(stack):
-    status, body, _ = stack.invoke(http_api_event("POST", "/nope", "{}"))
+def test_unknown_route_and_wrong_method(ingest):
+    status, body, _ = ingest.invoke(http_api_event("POST", "/nope", "{}"))
     assert (status, body["error"]) == (404, "not_found")
-    status, body, headers = stack.invoke(
+    status, body, headers = ingest.invoke(
         http_api_event("DELETE", "/webhooks/sendgrid", None, path_parameters={"provider": "sendgrid"})
     )
     assert (status, body["error"], headers["Allow"]) == (405, "method_not_allowed", "POST")
 
 
-def test_large_batch_is_queued_completely(stack):
+def test_large_batch_is_queued_completely(ingest):
     batch = [
         {
             "type": "page",
@@ -461,15 +447,15 @@ def test_large_batch_is_queued_completely(stack):
         }
         for i in range(137)
     ]
-    status, body, _ = stack.invoke(http_api_event("POST", "/track", json.dumps({"batch": batch})))
+    status, body, _ = ingest.invoke(http_api_event("POST", "/track", json.dumps({"batch": batch})))
     assert (status, body["accepted"]) == (202, 137)
-    assert sorted(e.event_id for e in stack.queued()) == sorted(f"m-{i}" for i in range(137))
+    assert sorted(e.event_id for e in ingest.queued()) == sorted(f"m-{i}" for i in range(137))
 
 
-def test_logs_carry_no_email_addresses_or_bodies(stack, caplog):
+def test_logs_carry_no_email_addresses_or_bodies(ingest, caplog):
     caplog.set_level("INFO", logger="leadscore")
     for name in sorted(p.name for p in EVENTS.glob("http-*.json")):
-        stack.invoke(load(name))
+        ingest.invoke(load_event(name))
     formatter = logger.registered_formatter  # the JSON lines exactly as CloudWatch would get them
     out = "\n".join(formatter.format(record) for record in caplog.records)
     assert out.count('"message":"ingested"') == 6
