@@ -130,8 +130,10 @@ def test_split_conjunctions_match_like_the_whole_rule(events: list[dict[str, Any
     rules = load_rules(json.dumps(doc))
     for facts in events + events:
         assert [r.id for r in rules.match_activity(facts)] == direct(rules.activity, facts)
-    ids = [rules.activity[i].id for i, _, _ in rules.match_activity._conjunctive]
-    assert ids == ["pricing", "demo"]  # "demo": its ``any`` reads one field; "mixed-any" is whole
+    assert rules.match_activity.plan().split == [
+        "pricing",
+        "demo",
+    ]  # "demo": its ``any`` reads one field; "mixed-any" is whole
 
 
 def test_values_that_compare_equal_are_remembered_apart() -> None:
@@ -157,8 +159,7 @@ def test_a_full_memo_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
     titles = ["VP A", "Head B", "Clerk", "Chief C", "VP A"]
     for title in titles:
         assert [r.id for r in matcher({"job_title": title})] == direct(model.fit, {"job_title": title})
-    sizes = [len(memo) for _, memo, _ in matcher._groups]
-    assert max(sizes) <= 2
+    assert max(matcher.plan().remembered_values.values()) <= 2
 
 
 def test_how_rules_are_split() -> None:
@@ -168,11 +169,11 @@ def test_how_rules_are_split() -> None:
     assert [name for name, _ in by_id["big-vp"].parts] == ["job_title", "company_size"]
     assert [name for name, _ in by_id["either"].parts] == ["country", "company"]
     assert by_id["either"].any_part and not by_id["big-vp"].any_part
-    matcher = model.match_fit
-    grouped = {model.fit[i].id for _, _, group in matcher._groups for i in group.rules}
+    plan = model.match_fit.plan()
+    grouped = {rule for rules in plan.memoized.values() for rule in rules}
     assert "not-us" in grouped and "big-vp" not in grouped and "either" not in grouped
-    assert [model.fit[i].id for i, _, _ in matcher._conjunctive] == ["big-vp", "either"]
-    assert matcher._others == ()
+    assert plan.split == ["big-vp", "either"]
+    assert plan.direct == []
 
 
 def test_equal_conditions_share_one_predicate() -> None:

@@ -164,6 +164,16 @@ class _Group:
         self.memo: dict[Any, tuple[tuple[int, ...], int]] = {}
 
 
+@dataclass(frozen=True)
+class MatchPlan:
+    """What :meth:`Matcher.plan` tells: rule ids by how they are matched, and memo sizes per field."""
+
+    memoized: dict[str, list[str]]  # field -> the rules that read that field alone
+    split: list[str]  # rules that are an all/any of one-field parts, each part memoized with its field
+    direct: list[str]  # rules tested on the whole facts every time
+    remembered_values: dict[str, int]  # field -> distinct values remembered now
+
+
 class Matcher:
     """Which of a tuple of rules match some facts, in rule order, memoized per field value.
 
@@ -201,6 +211,17 @@ class Matcher:
         self._groups = tuple((g.name, g.memo, g) for g in groups.values())
         self._conjunctive = tuple(conjunctive)
         self._others = tuple(others)
+
+    def plan(self) -> MatchPlan:
+        """How the rules are matched: which are memoized per field, which are split into parts, and
+        which are tested directly (for ``rules`` tooling and tests; matching never reads it)."""
+        ids = [rule.id for rule in self._rules]
+        return MatchPlan(
+            memoized={name: [ids[i] for i in group.rules] for name, _, group in self._groups if group.rules},
+            split=[ids[i] for i, _, _ in self._conjunctive],
+            direct=[ids[i] for i in self._others],
+            remembered_values={name: len(memo) for name, memo, _ in self._groups},
+        )
 
     def _miss(self, group: _Group, value: Any) -> tuple[tuple[int, ...], int]:
         alone = {group.name: value}
