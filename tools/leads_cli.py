@@ -226,10 +226,18 @@ def _epoch(value: int | None) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def _who(record: dict[str, Any]) -> str:
+    """Who made an adjustment or outcome: the person's name (``by_name``), else the ARN."""
+    from leadscore.principals import principal_name
+
+    return str(record.get("by_name") or principal_name(str(record.get("by", ""))))
+
+
 def format_card(card: dict[str, Any]) -> list[str]:
     """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
     profile = card.get("profile") or {}
-    lines = [f"{card['name']} <{card['email']}>" if card.get("email") else str(card["name"])]
+    named = card.get("email") and card["name"] != card["email"]  # an unnamed lead is named by its email
+    lines = [f"{card['name']} <{card['email']}>" if named else str(card["name"])]
     role = ", ".join(str(profile[k]) for k in ("job_title", "company") if profile.get(k))
     details = [
         f"{_num(profile['company_size'])} employees" if profile.get("company_size") is not None else "",
@@ -275,7 +283,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
         lines += ["", "Adjustments:"]
         for a in card["adjustments"]:
             dq = " [disqualifies]" if a.get("disqualify") else ""
-            lines.append(f"  {_epoch(a['at'])}  {_points(a['points']):>5}  {a['reason']}{dq}  (by {a['by']})")
+            lines.append(f"  {_epoch(a['at'])}  {_points(a['points']):>5}  {a['reason']}{dq}  (by {_who(a)})")
     if card.get("outcomes"):
         lines += ["", "Outcomes:"]
         for o in card["outcomes"]:
@@ -286,7 +294,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
             )
             at_time = f"score {_num(o.get('score_at_outcome'))} {o.get('grade_at_outcome') or ''}".rstrip()
             note = f'  "{o["note"]}"' if o.get("note") else ""
-            lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {o['by']}){note}")
+            lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {_who(o)}){note}")
     history = card.get("history") or []
     if history:
         lines += ["", "Recent history (newest first):"]

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leadscore.errors import ConfigurationError
 
+# An http(s) URL without spaces, quotes or angle brackets, naming "{lead_id}" once and no other "{}".
+LEAD_URL_PATTERN = r'^(https?://[^\s{}<>"]*\{lead_id\}[^\s{}<>"]*)?$'
+
 
 class Settings(BaseModel):
     """Every environment variable a function may read. Each function reads only what it needs."""
@@ -28,6 +31,10 @@ class Settings(BaseModel):
     history_ttl_days: int = Field(default=400, ge=1, alias="HISTORY_TTL_DAYS")
     sweep_queue_url: str = Field(default="", alias="SWEEP_QUEUE_URL")
     events_dlq_url: str = Field(default="", alias="EVENTS_DLQ_URL")
+    # Alerts link to the lead: an http(s) URL with "{lead_id}" (template.yaml's LeadUrlTemplate).
+    lead_url_template: str = Field(
+        default="", max_length=1024, pattern=LEAD_URL_PATTERN, alias="LEAD_URL_TEMPLATE"
+    )
 
 
 @lru_cache(maxsize=1)

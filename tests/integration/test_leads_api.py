@@ -300,7 +300,7 @@ def test_outcome_is_stored_with_the_caller_and_the_score_at_that_time(scored: St
     assert body == {"lead_id": after.lead_id, "outcome": outcome.model_dump(mode="json")}
     assert after.card == before.card  # an outcome does not change the score
     _, card = call(scored, "GET", f"/leads/{DANA}")
-    assert card["outcomes"] == [outcome.model_dump(mode="json")]
+    assert card["outcomes"] == [outcome.model_dump(mode="json") | {"by_name": "alice"}]
 
 
 BAD_OUTCOMES: list[tuple[Any, int, str]] = [
@@ -353,8 +353,9 @@ def test_adjustment_rescores_at_once_and_is_explained(scored: Stack) -> None:
 
     _, card = call(scored, "GET", f"/leads/{DANA}")
     assert (card["score"], card["tier"]) == (91, "warm")
-    assert f"Adjusted by {ALICE}: budget frozen (-70)" in card["reasons"]
-    assert card["adjustments"] == [adjustment]
+    assert "Adjusted by alice: budget frozen (-70)" in card["reasons"]  # the person, not the ARN
+    assert not any(ALICE in reason for reason in card["reasons"])
+    assert card["adjustments"] == [adjustment | {"by_name": "alice"}]  # the ARN stays for the audit
     assert any(c["kind"] == "adjustment" and c["points"] == -70 for c in card["contributions"])
     _, hot = call(scored, "GET", "/leads", tier="sales_ready")
     assert hot["leads"] == []

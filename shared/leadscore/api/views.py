@@ -8,6 +8,7 @@ from typing import Any
 
 from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
+from leadscore.principals import principal_name
 from leadscore.scoring.state import LeadState, likelihood
 
 HISTORY_LIMIT = 25
@@ -37,6 +38,11 @@ def history_entry(event: CanonicalEvent, note: str | None) -> dict[str, Any]:
         "scored": note is None,
         "note": note,
     }
+
+
+def _by_name(record: dict[str, Any]) -> dict[str, Any]:
+    """An adjustment or outcome with ``by_name``: the person in its ``by`` ARN (kept for the audit)."""
+    return record | {"by_name": principal_name(str(record.get("by", "")))}
 
 
 def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | None]]) -> dict[str, Any]:
@@ -71,8 +77,8 @@ def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | N
         "created_at": iso(state.created_at or None),
         "updated_at": iso(state.updated_at or None),
         "history": [history_entry(event, note) for event, note in history],
-        "adjustments": [a.model_dump(mode="json") for a in state.adjustments],
-        "outcomes": [o.model_dump(mode="json") for o in state.outcomes],
+        "adjustments": [_by_name(a.model_dump(mode="json")) for a in state.adjustments],
+        "outcomes": [_by_name(o.model_dump(mode="json")) for o in state.outcomes],
     }
 
 

@@ -137,6 +137,7 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
         "domain",
     ),
     "lifecycle_stage": ("lifecycle stage", "lifecyclestage", "lifecycle"),
+    "owner": ("owner", "lead owner", "contact owner", "account owner", "sales owner"),
     "anonymous_id": ("anonymous id", "anonymousid", "ajs anonymous id", "ajs_anonymous_id", "visitor id"),
     "form": ("form", "form name", "formname", "form id", "formid", "form title"),
     "submission_id": ("submission id", "submissionid", "entry id", "response id", "event id"),

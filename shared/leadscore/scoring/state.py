@@ -125,6 +125,17 @@ class RecentActivity(_Model):
     bot: str | None = None
 
 
+class Touch(_Model):
+    """Where one contact with the lead came from: the source that sent the event and its campaign
+    (UTM) fields, when it had them. A lead keeps two: its first touch and its latest."""
+
+    at: int
+    source: str
+    campaign: str | None = None  # utm_campaign (or the source's own campaign name)
+    channel: str | None = None  # utm_source
+    medium: str | None = None  # utm_medium
+
+
 class RuleFacts(_Model):
     """One activity rule's evidence, bounded whatever the history length.
 
@@ -235,6 +246,8 @@ class LeadState(_Model):
     dd_pages: list[tuple[int, str]] = Field(default_factory=list, exclude=True)
     delivered: dict[str, int] = Field(default_factory=dict)  # message digest -> delivered at (bot check)
     recent: list[RecentActivity] = Field(default_factory=list)
+    first_touch: Touch | None = None  # the earliest event by when it happened (identities merged in)
+    last_touch: Touch | None = None  # the latest event by when it happened
     events_total: int = 0
     ver: int = 0
     created_at: int = 0
