@@ -500,7 +500,11 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     _targets(show)
     show.set_defaults(func=_guarded(cmd_show))
     hot = commands.add_parser("hot", help="the hot list, highest score first")
-    hot.add_argument("--tier", help="a tier or comma-separated tiers (default: sales_ready,warm,cold)")
+    hot.add_argument(
+        "--tier",
+        help="a tier or comma-separated tiers (default: sales_ready,warm); cold leads are read by a Scan,"
+        " in no score order across pages",
+    )
     hot.add_argument("--limit", type=_positive, default=20, help="how many leads (default 20)")
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
     hot.add_argument("--rules", help="rules file explaining the rows (default: the stack's)")

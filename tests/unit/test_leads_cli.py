@@ -244,9 +244,13 @@ def test_hot_limit_and_tier_follow_the_cursor(
         ("bo@acme.example", "warm", 90),
         ("cy@acme.example", "warm", 70),
     ]
-    code, out, err = run(capsys, "hot", "--tier", "warm,cold", "--table", leads.table)
-    assert (code, out) == (2, "")
-    assert "cold leads are not on the hot list" in err
+    code, out, _ = run(capsys, "hot", "--tier", "warm,cold", "--json", "--table", leads.table)
+    assert code == 0  # cold leads come after the indexed tiers, from a Scan
+    assert [(r["email"], r["tier"]) for r in json.loads(out)] == [
+        ("bo@acme.example", "warm"),
+        ("cy@acme.example", "warm"),
+        ("di@acme.example", "cold"),
+    ]
     code, out, _ = run(capsys, "hot", "--tier", "disqualified", "--table", leads.table)
     assert (code, out) == (0, "No leads.\n")
     code, _, err = run(capsys, "hot", "--tier", "warm;drop", "--table", leads.table)
