@@ -233,6 +233,20 @@ def _who(record: dict[str, Any]) -> str:
     return str(record.get("by_name") or principal_name(str(record.get("by", ""))))
 
 
+def _timeline(points: list[dict[str, Any]]) -> list[str]:
+    """The score over the lead's history: a sparkline and the tiers it went through."""
+    from leadscore.scoring.timeline import ScorePoint, sparkline, tier_runs
+
+    if not points:
+        return []
+    timeline = [ScorePoint.from_json(p) for p in points]
+    per_mark = f"{timeline[0].days} day{'s' if timeline[0].days != 1 else ''} per mark"
+    return [
+        f"Timeline: {sparkline(timeline)}  ({timeline[0].day} to today, {per_mark})",
+        f"          {tier_runs(timeline)}",
+    ]
+
+
 def format_card(card: dict[str, Any]) -> list[str]:
     """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
     profile = card.get("profile") or {}
@@ -268,6 +282,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if categories:
         ranked = sorted(categories.items(), key=lambda kv: -kv[1])
         lines.append("Interest: " + ", ".join(f"{k} {_num(v)}" for k, v in ranked))
+    lines += _timeline(card.get("score_history") or [])
     lines += ["", "Why:"] + [f"  - {r}" for r in card.get("reasons") or []]
     contributions = card.get("contributions") or []
     if contributions:

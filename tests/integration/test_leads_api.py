@@ -116,6 +116,17 @@ def test_score_card_by_email_url_encoded_and_by_id(scored: Stack) -> None:
     assert status == 200 and plain["lead_id"] == card["lead_id"]
 
 
+def test_score_card_has_a_score_history_rebuilt_from_the_events(scored: Stack) -> None:
+    status, card = call(scored, "GET", f"/leads/{DANA}")
+    assert status == 200, card
+    points = card["score_history"]
+    assert points and len(points) <= 60
+    assert sum(p["events"] for p in points) == card["events_total"] == 7  # every event, replayed
+    assert (points[-1]["score"], points[-1]["tier"]) == (card["score"], card["tier"])  # ends where it is
+    days = [p["day"] for p in points]
+    assert days == sorted(days) and points[-1]["day"] == SAMPLE_TIME.strftime("%Y-%m-%d")
+
+
 def test_history_carries_the_note_of_an_unscored_event(scored: Stack) -> None:
     event = load_event("http-03-track-page")
     body = json.loads(event["body"])

@@ -40,6 +40,7 @@ from leadscore.scoring.state import (
     LeadState,
     SalesOutcome,
 )
+from leadscore.scoring.timeline import score_history
 
 _LEAD_ID = re.compile(r"[ea][0-9a-f]{31}")
 _CURSOR_VERSION = 2
@@ -76,12 +77,19 @@ def get_card(
 ) -> dict[str, Any]:
     """The score card with recent history. The stored card holds no explanations: with ``rules`` the
     lead is evaluated again to explain it (its stored score when the rules are the ones that scored
-    it, else the score those rules give now)."""
+    it, else the score those rules give now), and ``score_history`` replays its history through them
+    (:mod:`leadscore.scoring.timeline`; empty without rules)."""
     lead_id = lead_id_from_ref(ref)
     state = _existing(repo, lead_id)
+    at = now or datetime.now(UTC)
+    history = repo.history(lead_id)  # every page is read anyway (newest first): sliced below
+    timeline: list[dict[str, Any]] = []
     if rules is not None and state.card is not None:
-        state.card = explained(state.card, state, rules, now or datetime.now(UTC))
-    return score_card(state, repo.history(lead_id, history_limit))
+        state.card = explained(state.card, state, rules, at)
+        # The stored card's threshold is the one the deployment scored with (the rules' own wins).
+        points = score_history(state, (e for e, _ in history), rules, at, state.card.threshold)
+        timeline = [p.to_json() for p in points]
+    return score_card(state, history[:history_limit], timeline)
 
 
 # --------------------------------------------------------------------------------------------- hot list
