@@ -8,7 +8,7 @@ per deployment with ``LEADSCORE_FORM_FIELD_ALIASES`` (see :mod:`leadscore.ingest
 Targets:
 
 - ``Profile`` fields: ``first_name``, ``last_name``, ``job_title``, ``company``, ``company_size``,
-  ``revenue``, ``industry``, ``country``, ``phone``, ``website``, ``lifecycle_stage``;
+  ``revenue``, ``industry``, ``country``, ``phone``, ``website``, ``lifecycle_stage``, ``owner`` (the rep);
 - identity: ``email``, ``anonymous_id``; ``full_name`` is split into first and last name when those are
   not given;
 - the submission: ``form`` (the form's name or id: event name and ``form`` property), ``submission_id``
