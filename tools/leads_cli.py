@@ -227,10 +227,32 @@ def _epoch(value: int | None) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def _who(record: dict[str, Any]) -> str:
+    """Who made an adjustment or outcome: the person's name (``by_name``), else the ARN."""
+    from leadscore.principals import principal_name
+
+    return str(record.get("by_name") or principal_name(str(record.get("by", ""))))
+
+
+def _timeline(points: list[dict[str, Any]]) -> list[str]:
+    """The score over the lead's history: a sparkline and the tiers it went through."""
+    from leadscore.scoring.timeline import ScorePoint, sparkline, tier_runs
+
+    if not points:
+        return []
+    timeline = [ScorePoint.from_json(p) for p in points]
+    per_mark = f"{timeline[0].days} day{'s' if timeline[0].days != 1 else ''} per mark"
+    return [
+        f"Timeline: {sparkline(timeline)}  ({timeline[0].day} to today, {per_mark})",
+        f"          {tier_runs(timeline)}",
+    ]
+
+
 def format_card(card: dict[str, Any]) -> list[str]:
     """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
     profile = card.get("profile") or {}
-    lines = [f"{card['name']} <{card['email']}>" if card.get("email") else str(card["name"])]
+    named = card.get("email") and card["name"] != card["email"]  # an unnamed lead is named by its email
+    lines = [f"{card['name']} <{card['email']}>" if named else str(card["name"])]
     role = ", ".join(str(profile[k]) for k in ("job_title", "company") if profile.get(k))
     details = [
         f"{_num(profile['company_size'])} employees" if profile.get("company_size") is not None else "",
@@ -264,6 +286,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if categories:
         ranked = sorted(categories.items(), key=lambda kv: -kv[1])
         lines.append("Interest: " + ", ".join(f"{k} {_num(v)}" for k, v in ranked))
+    lines += _timeline(card.get("score_history") or [])
     lines += ["", "Why:"] + [f"  - {r}" for r in card.get("reasons") or []]
     contributions = card.get("contributions") or []
     if contributions:
@@ -279,7 +302,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
         lines += ["", "Adjustments:"]
         for a in card["adjustments"]:
             dq = " [disqualifies]" if a.get("disqualify") else ""
-            lines.append(f"  {_epoch(a['at'])}  {_points(a['points']):>5}  {a['reason']}{dq}  (by {a['by']})")
+            lines.append(f"  {_epoch(a['at'])}  {_points(a['points']):>5}  {a['reason']}{dq}  (by {_who(a)})")
     if card.get("outcomes"):
         lines += ["", "Outcomes:"]
         for o in card["outcomes"]:
@@ -290,7 +313,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
             )
             at_time = f"score {_num(o.get('score_at_outcome'))} {o.get('grade_at_outcome') or ''}".rstrip()
             note = f'  "{o["note"]}"' if o.get("note") else ""
-            lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {o['by']}){note}")
+            lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {_who(o)}){note}")
     history = card.get("history") or []
     if history:
         lines += ["", "Recent history (newest first):"]
@@ -551,7 +574,11 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     _targets(show)
     show.set_defaults(func=_guarded(cmd_show))
     hot = commands.add_parser("hot", help="the hot list, highest score first")
-    hot.add_argument("--tier", help="a tier or comma-separated tiers (default: sales_ready,warm,cold)")
+    hot.add_argument(
+        "--tier",
+        help="a tier or comma-separated tiers (default: sales_ready,warm); cold leads are read by a Scan,"
+        " in no score order across pages",
+    )
     hot.add_argument("--limit", type=_positive, default=20, help="how many leads (default 20)")
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
     hot.add_argument("--rules", help="rules file explaining the rows (default: the stack's)")

@@ -13,6 +13,11 @@ counted as it appears in the Message (after JSON escaping): :data:`TEXT_BUDGET` 
 are left off, the text saying "... and N more" and the JSON counting them in ``truncated``. Same input,
 same output. :func:`publish_problems` applies the checks SNS would; it finds nothing in any request
 :func:`sns_message` builds.
+
+What a rep acts on comes first: name, email, phone, the profile, the owner when known, the score, where
+the lead came from (first touch) and what brought them back (latest source, with the UTM campaign),
+and a link to the lead (the ``LeadUrlTemplate`` parameter). Machine identifiers (lead id, alert id,
+rules version) are in the JSON form only.
 """
 
 from __future__ import annotations
@@ -25,19 +30,23 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from leadscore.scoring import consent as consent_state
-from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, likelihood
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, Touch, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
 _TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge"}
 _FIELDS = (
+    ("phone", "Phone"),
     ("job_title", "Title"),
     ("company", "Company"),
     ("company_size", "Size"),
     ("industry", "Industry"),
     ("country", "Country"),
+    ("owner", "Owner"),
 )
+LEAD_ID_PLACEHOLDER = "{lead_id}"
 
 # ---------------------------------------------------------------------------------------- SNS limits
 # SNS Publish (API reference, Publish and MessageAttributeValue): the Message is UTF-8, at most
@@ -145,6 +154,15 @@ def _date(epoch: int) -> str:
         return clean(epoch, 32)
 
 
+def lead_link(template: str, lead_id: str) -> str | None:
+    """The link to the lead: ``template`` (the ``LeadUrlTemplate`` parameter, e.g.
+    ``https://crm.example.com/leads/{lead_id}``) with the lead id URL-quoted in place of
+    ``{lead_id}``; None without a template."""
+    if not template:
+        return None
+    return template.replace(LEAD_ID_PLACEHOLDER, quote(lead_id, safe=""))
+
+
 def display_name(state: LeadState) -> str:
     first, last = state.profile.get("first_name"), state.profile.get("last_name")
     name = " ".join(str(p) for p in (first, last) if p)
@@ -190,12 +208,17 @@ def _more(n: int) -> str:
 class _Alert:
     """The alert's cleaned content, once."""
 
-    def __init__(self, state: LeadState, alert: AlertEntry) -> None:
+    def __init__(self, state: LeadState, alert: AlertEntry, link_template: str = "") -> None:
         card = alert.card
         self.state, self.alert, self.card = state, alert, card
         self.title = _TITLES[alert.kind]
         self.name = _name(state)
         self.email = clean(state.email, MAX_EMAIL) if state.email else None
+        self.link = lead_link(link_template, state.lead_id)
+        self.first_touch = state.first_touch
+        if self.first_touch is None and state.created_at:  # a lead stored before touches were kept
+            self.first_touch = Touch(at=state.created_at, source="")
+        self.last_touch = state.last_touch
         self.lead_id = clean(state.lead_id, MAX_ID)
         self.alert_id = clean(alert.id, MAX_ID)
         self.tier = clean(card.tier, MAX_KEY)
@@ -234,13 +257,37 @@ def _activity_line(act: RecentActivity) -> str:
     return f"  - {_date(act.at)}  {kind}{' ' + what if what else ''}"
 
 
+def _touch_text(touch: Touch) -> str:
+    """ "2026-11-02 09:00 UTC  webflow, campaign spring-launch (google / cpc)"."""
+    text = f"{_date(touch.at)}"
+    source = clean(touch.source, MAX_KEY)
+    if source:
+        text += f"  {source}"
+    if touch.campaign:
+        text += f"{',' if source else ' '} campaign {clean(touch.campaign)}"
+    via = " / ".join(clean(v, MAX_KEY) for v in (touch.channel, touch.medium) if v)
+    return text + (f" ({via})" if via else "")
+
+
+def _touch_json(touch: Touch | None) -> dict[str, Any] | None:
+    if touch is None:
+        return None
+    return {
+        "at": _date(touch.at),
+        "source": clean(touch.source, MAX_KEY) or None,
+        "campaign": clean(touch.campaign) if touch.campaign else None,
+        "utm_source": clean(touch.channel, MAX_KEY) if touch.channel else None,
+        "utm_medium": clean(touch.medium, MAX_KEY) if touch.medium else None,
+    }
+
+
 def _text(a: _Alert) -> tuple[str, int, int]:
     """The email text, and how many reasons and activity lines it leaves off."""
     card = a.card
     head = [f"{a.title}: {a.name}", ""]
     if a.do_not_email:
         head += [a.do_not_email, ""]
-    if a.email:
+    if a.email and a.email != a.name:  # an unnamed lead is named by its email already
         head.append(f"Email:    {a.email}")
     for label, value in a.fields:
         if value:
@@ -257,8 +304,15 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     chance = likelihood(card)
     if chance:
         head.append(f"Likely:   {chance}")
+    touches = []
+    if a.first_touch is not None:
+        touches.append(f"First touch:   {_touch_text(a.first_touch)}")
+    if a.last_touch is not None:
+        touches.append(f"Latest source: {_touch_text(a.last_touch)}")
+    if touches:
+        head += ["", *touches]
     head += ["", "Why:"]
-    foot = ["", f"Rules version: {a.rules_version}  |  lead id: {a.lead_id}  |  alert id: {a.alert_id}"]
+    foot = ["", f"Open the lead: {clean(a.link, 2048)}"] if a.link else []
 
     def cost(lines: list[str]) -> int:
         return sum(_in_message(line) + 2 for line in lines)  # "\n" is 2 bytes escaped
@@ -283,8 +337,8 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     return "\n".join(lines), len(reasons) - shown_reasons, len(activity) - shown_activity
 
 
-def render_text(state: LeadState, alert: AlertEntry) -> str:
-    return _text(_Alert(state, alert))[0]
+def render_text(state: LeadState, alert: AlertEntry, link_template: str = "") -> str:
+    return _text(_Alert(state, alert, link_template))[0]
 
 
 def subject(state: LeadState, alert: AlertEntry) -> str:
@@ -319,9 +373,9 @@ def _recent(act: RecentActivity) -> dict[str, Any]:
     return out
 
 
-def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
+def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") -> dict[str, Any]:
     """The alert as versioned JSON, within :data:`JSON_BUDGET` once in the Message."""
-    a = _Alert(state, alert)
+    a = _Alert(state, alert, link_template)
     card = a.card
     text, reasons_off, activity_off = _text(a)
     doc: dict[str, Any] = {
@@ -329,7 +383,17 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "alert_id": f"{a.lead_id}/{a.alert_id}",
         "kind": alert.kind,
         "created_at": _date(alert.created_at),
-        "lead": {"id": a.lead_id, "email": a.email, "name": a.name, "profile": {}},
+        "lead": {
+            "id": a.lead_id,
+            "email": a.email,
+            "name": a.name,
+            "phone": clean(state.profile["phone"]) if state.profile.get("phone") else None,
+            "owner": clean(state.profile["owner"], MAX_NAME) if state.profile.get("owner") else None,
+            "link": a.link,
+            "first_touch": _touch_json(a.first_touch),
+            "latest_touch": _touch_json(a.last_touch),
+            "profile": {},
+        },
         "score": _finite(card.score),
         "fit": _finite(card.fit),
         "activity": _finite(card.activity),
@@ -416,7 +480,13 @@ def _number(value: float) -> str | None:
 
 
 def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]:
-    """SNS message attributes, for subscription filter policies (never PII, never empty)."""
+    """SNS message attributes, for subscription filter policies (never PII, never empty).
+
+    All ten of SNS's ten (:data:`SNS_MAX_ATTRIBUTES`; more are dropped for raw SQS delivery): kind,
+    tier, grade, fit, top_category, surge, country, score, ``source``, the source of the latest touch
+    (``form``, ``segment``, ``hubspot``...; ``unknown`` for a lead stored before touches were kept),
+    and ``do_not_email`` (consent state). A new attribute must replace one. Phone, owner and link are
+    PII or not filterable: they are in the Message only."""
     card = alert.card
     top = "none"
     if card.categories:
@@ -430,8 +500,9 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
         "top_category": _token(top, "none"),
         "surge": "true" if card.surge else "false",
         "country": _country(state.profile.get("country")),
-        # Consent (unsubscribed, complained or undeliverable): 9 attributes of SNS's 10 so far.
+        # Consent (unsubscribed, complained or undeliverable): with source, 10 attributes: SNS's limit.
         "do_not_email": "true" if consent_state.view(state.consent).do_not_email else "false",
+        "source": _token(state.last_touch.source, "unknown") if state.last_touch else "unknown",
     }
     out = {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
     score = _number(card.score)
@@ -441,9 +512,10 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
 
 
 # -------------------------------------------------------------------------------------------- publish
-def sns_message(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
-    """Keyword arguments for SNS Publish: text for email, JSON for machine protocols."""
-    structured = render_json(state, alert)
+def sns_message(state: LeadState, alert: AlertEntry, link_template: str = "") -> dict[str, Any]:
+    """Keyword arguments for SNS Publish: text for email, JSON for machine protocols. With
+    ``link_template`` (``LeadUrlTemplate``), both link to the lead."""
+    structured = render_json(state, alert, link_template)
     text = structured["text"]
     body = _dumps(structured)
     message = dict.fromkeys(_PROTOCOLS_TEXT, text) | dict.fromkeys(_PROTOCOLS_JSON, body)

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from leadscore.errors import ConfigurationError
 
+# An http(s) URL without spaces, quotes or angle brackets, naming "{lead_id}" once and no other "{}".
+LEAD_URL_PATTERN = r'^(https?://[^\s{}<>"]*\{lead_id\}[^\s{}<>"]*)?$'
+
 
 class Settings(BaseModel):
     """Every environment variable a function may read. Each function reads only what it needs."""
@@ -30,6 +33,10 @@ class Settings(BaseModel):
     events_dlq_url: str = Field(default="", alias="EVENTS_DLQ_URL")
     imports_queue_url: str = Field(default="", alias="IMPORTS_QUEUE_URL")  # list-import continuations
     imports_prefix: str = Field(default="imports/", min_length=1, alias="IMPORTS_PREFIX")
+    # Alerts link to the lead: an http(s) URL with "{lead_id}" (template.yaml's LeadUrlTemplate).
+    lead_url_template: str = Field(
+        default="", max_length=1024, pattern=LEAD_URL_PATTERN, alias="LEAD_URL_TEMPLATE"
+    )
 
 
 @lru_cache(maxsize=1)

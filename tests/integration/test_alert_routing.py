@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
-from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
 from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
 
@@ -145,7 +145,9 @@ def test_attributes_never_carry_pii(stack: Stack) -> None:
         "country",
         "score",
         "do_not_email",
+        "source",
     }
+    assert note["MessageAttributes"]["source"]["Value"] == "forms"  # the latest touch: a web form
 
 
 # ---------------------------------------------------------------------------------------------- rendering
@@ -197,7 +199,14 @@ def sample() -> tuple[LeadState, AlertEntry]:
             "company_size": 1200,
             "industry": "Software",
             "country": "GB",
+            "phone": "+44 20 7946 0000",
+            "owner": "Maria Garcia",
         },
+        created_at=1793610000,
+        first_touch=Touch(
+            at=1793610000, source="segment", campaign="spring-launch", channel="google", medium="cpc"
+        ),
+        last_touch=Touch(at=1795440000, source="form", campaign="pricing-webinar"),
         recent=[
             RecentActivity(
                 at=1795437000, type="page_view", source="segment", path="/pricing", rules=["pricing-view"]
@@ -218,15 +227,20 @@ EXPECTED_TEXT = """\
 Sales-ready lead: Ada Lovelace
 
 Email:    ada@example.com
+Phone:    +44 20 7946 0000
 Title:    CTO
 Company:  Analytical Engines
 Size:     1,200
 Industry: Software
 Country:  GB
+Owner:    Maria Garcia
 
 Score:    131.5 (fit 60, activity 71.5); threshold 100
 Tier:     sales_ready    Grade: A4
 Interest: buying-signal 60, research 11.5
+
+First touch:   2026-11-02 09:00 UTC  segment, campaign spring-launch (google / cpc)
+Latest source: 2026-11-23 13:20 UTC  form, campaign pricing-webinar
 
 Why:
   - Requested a demo, last today (+40)
@@ -237,12 +251,13 @@ Latest activity:
   - 2026-11-23 13:20 UTC  form_submit Request a demo
   - 2026-11-23 12:30 UTC  page_view /pricing
 
-Rules version: s3:v42  |  lead id: e0123456789abcdef0123456789abcde  |  alert id: sales_ready-3"""
+Open the lead: https://crm.example.com/leads/e0123456789abcdef0123456789abcde"""
+LINK = "https://crm.example.com/leads/{lead_id}"
 
 
 def test_render_text_exactly() -> None:
     state, alert = sample()
-    assert render_text(state, alert) == EXPECTED_TEXT
+    assert render_text(state, alert, LINK) == EXPECTED_TEXT
     assert subject(state, alert) == "Sales-ready lead: Ada Lovelace (Analytical Engines) - 131.5 A4"
 
 
@@ -257,7 +272,7 @@ def test_render_text_of_a_surge() -> None:
 
 def test_render_json_exactly() -> None:
     state, alert = sample()
-    assert render_json(state, alert) == {
+    assert render_json(state, alert, LINK) == {
         "schema": "leadscore.alert/1",
         "alert_id": "e0123456789abcdef0123456789abcde/sales_ready-3",
         "kind": "sales_ready",
@@ -266,14 +281,33 @@ def test_render_json_exactly() -> None:
             "id": "e0123456789abcdef0123456789abcde",
             "email": "ada@example.com",
             "name": "Ada Lovelace",
+            "phone": "+44 20 7946 0000",
+            "owner": "Maria Garcia",
+            "link": "https://crm.example.com/leads/e0123456789abcdef0123456789abcde",
+            "first_touch": {
+                "at": "2026-11-02 09:00 UTC",
+                "source": "segment",
+                "campaign": "spring-launch",
+                "utm_source": "google",
+                "utm_medium": "cpc",
+            },
+            "latest_touch": {
+                "at": "2026-11-23 13:20 UTC",
+                "source": "form",
+                "campaign": "pricing-webinar",
+                "utm_source": None,
+                "utm_medium": None,
+            },
             "profile": {
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "job_title": "CTO",
                 "company": "Analytical Engines",
                 "company_size": 1200,
-                "industry": "Software",
                 "country": "GB",
+                "first_name": "Ada",
+                "industry": "Software",
+                "job_title": "CTO",
+                "last_name": "Lovelace",
+                "owner": "Maria Garcia",
+                "phone": "+44 20 7946 0000",
             },
         },
         "score": 131.5,
@@ -352,10 +386,40 @@ def test_attributes_and_sns_message_exactly() -> None:
         "surge": {"DataType": "String", "StringValue": "false"},
         "country": {"DataType": "String", "StringValue": "gb"},
         "do_not_email": {"DataType": "String", "StringValue": "false"},
+        "source": {"DataType": "String", "StringValue": "form"},
         "score": {"DataType": "Number", "StringValue": "131.5"},
     }
-    message = sns_message(state, alert)
+    message = sns_message(state, alert, LINK)
     assert message["MessageStructure"] == "json"
     bodies = json.loads(message["Message"])
     assert bodies["email"] == bodies["default"] == EXPECTED_TEXT
-    assert json.loads(bodies["sqs"]) == render_json(state, alert)
+    assert json.loads(bodies["sqs"]) == render_json(state, alert, LINK)
+
+
+def test_a_deployed_alert_links_to_the_lead_and_shows_phone_and_campaign(aws: None) -> None:
+    stack = Stack.create(TEMPLATE, parameters={"LeadUrlTemplate": LINK})
+    for function in ("NotifierFunction", "SweepWorkerFunction"):  # both publish alerts
+        with stack.environment(function) as env:
+            assert env["LEAD_URL_TEMPLATE"] == LINK
+    stack.upload_rules(example_rules_json())
+    _forms(
+        stack,
+        "kim@acme.com",
+        "Request a demo",
+        phone="+1 415 555 0100",
+        utm_campaign="q4-launch",
+        owner="Sam Ortiz",
+        **PROFILE,
+    )
+    stack.drain()
+    (note,) = stack.inbox()
+    doc = json.loads(note["Message"])
+    lead_id = doc["lead"]["id"]
+    assert doc["lead"]["link"] == f"https://crm.example.com/leads/{lead_id}"
+    lines = doc["text"].splitlines()
+    assert lines[-1] == f"Open the lead: https://crm.example.com/leads/{lead_id}"
+    assert "Phone:    +1 415 555 0100" in lines and "Owner:    Sam Ortiz" in lines
+    assert any(
+        line.startswith("Latest source: ") and line.endswith("forms, campaign q4-launch") for line in lines
+    )
+    assert lead_id not in doc["text"].replace(lines[-1], "")  # only in the link

@@ -267,6 +267,8 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         response = stack.call_http(method, route, body, auth)
         assert response["statusCode"] < 300, (route, response)
+    cold = stack.call_http("GET", "/leads", None, auth, query={"tier": "cold"})  # a Scan: not indexed
+    assert cold["statusCode"] == 200, cold
     every_unit = items.units
 
     def moving(on: bool) -> None:  # on: every write that carries a journal moves it to history first

@@ -116,6 +116,17 @@ def test_score_card_by_email_url_encoded_and_by_id(scored: Stack) -> None:
     assert status == 200 and plain["lead_id"] == card["lead_id"]
 
 
+def test_score_card_has_a_score_history_rebuilt_from_the_events(scored: Stack) -> None:
+    status, card = call(scored, "GET", f"/leads/{DANA}")
+    assert status == 200, card
+    points = card["score_history"]
+    assert points and len(points) <= 60
+    assert sum(p["events"] for p in points) == card["events_total"] == 7  # every event, replayed
+    assert (points[-1]["score"], points[-1]["tier"]) == (card["score"], card["tier"])  # ends where it is
+    days = [p["day"] for p in points]
+    assert days == sorted(days) and points[-1]["day"] == SAMPLE_TIME.strftime("%Y-%m-%d")
+
+
 def test_history_carries_the_note_of_an_unscored_event(scored: Stack) -> None:
     event = load_event("http-03-track-page")
     body = json.loads(event["body"])
@@ -300,7 +311,7 @@ def test_outcome_is_stored_with_the_caller_and_the_score_at_that_time(scored: St
     assert body == {"lead_id": after.lead_id, "outcome": outcome.model_dump(mode="json")}
     assert after.card == before.card  # an outcome does not change the score
     _, card = call(scored, "GET", f"/leads/{DANA}")
-    assert card["outcomes"] == [outcome.model_dump(mode="json")]
+    assert card["outcomes"] == [outcome.model_dump(mode="json") | {"by_name": "alice"}]
 
 
 BAD_OUTCOMES: list[tuple[Any, int, str]] = [
@@ -353,8 +364,9 @@ def test_adjustment_rescores_at_once_and_is_explained(scored: Stack) -> None:
 
     _, card = call(scored, "GET", f"/leads/{DANA}")
     assert (card["score"], card["tier"]) == (91, "warm")
-    assert f"Adjusted by {ALICE}: budget frozen (-70)" in card["reasons"]
-    assert card["adjustments"] == [adjustment]
+    assert "Adjusted by alice: budget frozen (-70)" in card["reasons"]  # the person, not the ARN
+    assert not any(ALICE in reason for reason in card["reasons"])
+    assert card["adjustments"] == [adjustment | {"by_name": "alice"}]  # the ARN stays for the audit
     assert any(c["kind"] == "adjustment" and c["points"] == -70 for c in card["contributions"])
     _, hot = call(scored, "GET", "/leads", tier="sales_ready")
     assert hot["leads"] == []

@@ -74,6 +74,7 @@ EXPECTED_ACTIONS = {
         ("dynamodb:BatchGetItem", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable"),
         ("dynamodb:Query", "LeadsTable/index/hot"),
+        ("dynamodb:Scan", "LeadsTable"),  # ?tier=cold: cold leads are not indexed
         ("dynamodb:PutItem", "LeadsTable"),
         ("dynamodb:BatchWriteItem", "LeadsTable"),  # the journal moving out with an adjustment's write
         ("s3:GetObject", "RulesBucket/rules/*"),
@@ -528,6 +529,7 @@ def test_function_environments_match_the_architecture(res):
         **common,
         "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
         "LEADS_TABLE": {"Ref": "LeadsTable"},
+        "LEAD_URL_TEMPLATE": {"Ref": "LeadUrlTemplate"},
     }
     reader = {
         **common,
@@ -540,7 +542,12 @@ def test_function_environments_match_the_architecture(res):
     assert env["LeadsApiFunction"] == reader
     jobs = {"SWEEP_QUEUE_URL": {"Ref": "SweepQueue"}}
     assert env["SweeperFunction"] == {**common, "LEADS_TABLE": {"Ref": "LeadsTable"}, **jobs}
-    assert env["SweepWorkerFunction"] == {**reader, **jobs, "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"}}
+    assert env["SweepWorkerFunction"] == {
+        **reader,
+        **jobs,
+        "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
+        "LEAD_URL_TEMPLATE": {"Ref": "LeadUrlTemplate"},  # it re-drives alerts
+    }
     assert env["ErasureFunction"] == {
         **common,
         "LEADS_TABLE": {"Ref": "LeadsTable"},
@@ -588,6 +595,7 @@ def test_parameters_and_defaults(tr):
         "SesEventsTopicArn": "",  # no subscription unless set
         "CustomEventBusName": "default",
         "CustomEventSources": "leadscore.custom",
+        "LeadUrlTemplate": "",  # no link in alerts until set
         # Where each provider's secret lives (SSM / Secrets Manager); empty = that provider is off (401).
         **dict.fromkeys(
             (

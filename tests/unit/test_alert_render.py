@@ -31,7 +31,7 @@ from leadscore.alerts import (
     sns_message,
     subject,
 )
-from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard
+from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
 HOSTILE = [
     "\r\n",
@@ -66,7 +66,19 @@ long_text = st.one_of(
     st.builds(lambda piece, n: (piece * n)[:2000], st.sampled_from([*HOSTILE, "a"]), st.integers(1, 2000)),
 )
 scalar = st.one_of(hostile_text, long_text, st.integers(-(10**30), 10**30), st.floats(), st.booleans())
-PROFILE_KEYS = ["first_name", "last_name", "company", "job_title", "industry", "country", "company_size"]
+PROFILE_KEYS = [
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "industry",
+    "country",
+    "company_size",
+    "phone",
+    "owner",
+]
+# The longest link LeadUrlTemplate allows (1,024 characters), to a lead.
+LINK = "https://crm.example.com/" + "l" * (1024 - 34) + "/{lead_id}"
 
 
 def _card(reasons: list[str], contributions: int, categories: dict[str, float], grade: str) -> ScoreCard:
@@ -106,11 +118,21 @@ def hostile_alerts(draw: st.DrawFn) -> tuple[LeadState, AlertEntry]:
         )
         for _ in range(draw(st.integers(0, 10)))
     ]
+    touch = st.builds(
+        Touch,
+        at=st.integers(0, 4_000_000_000),
+        source=hostile_text,
+        campaign=st.none() | long_text,
+        channel=st.none() | long_text,
+        medium=st.none() | hostile_text,
+    )
     state = LeadState(
         lead_id="e0123456789abcdef0123456789abcde",
         email=draw(st.none() | st.just("dana.reyes@northwindlabs.io") | hostile_text),
         profile=profile,
         recent=recent,
+        first_touch=draw(st.none() | touch),
+        last_touch=draw(st.none() | touch),
     )
     categories = draw(st.dictionaries(hostile_text, st.floats(0, 1000), max_size=25))
     card = _card(
@@ -125,7 +147,7 @@ def _in_message(text: str) -> int:
 
 
 def assert_acceptable(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
-    request = sns_message(state, alert)
+    request = sns_message(state, alert, LINK)
     assert publish_problems(request) == []
     size = request_size(request)
     assert size < SNS_MAX_MESSAGE_BYTES
@@ -152,7 +174,7 @@ def assert_acceptable(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
 def test_sns_accepts_every_alert_whatever_the_lead_holds(lead: tuple[LeadState, AlertEntry]) -> None:
     state, alert = lead
     request = assert_acceptable(state, alert)
-    assert sns_message(state, alert) == request  # deterministic
+    assert sns_message(state, alert, LINK) == request  # deterministic
 
 
 def sample(**state: Any) -> tuple[LeadState, AlertEntry]:
@@ -174,12 +196,12 @@ def test_318_reasons_end_with_and_n_more_and_fit() -> None:
     reasons = [f"Matched rule number {n} with its evidence, last today (+1)" for n in range(318)]
     alert = alert.model_copy(update={"card": alert.card.model_copy(update={"reasons": reasons})})
     request = assert_acceptable(state, alert)
-    text = render_text(state, alert)
+    text = render_text(state, alert, LINK)
     (more,) = [line for line in text.splitlines() if "more" in line]
     shown = sum(1 for line in text.splitlines() if line.startswith("  - Matched rule"))
     assert more == f"  ... and {318 - shown} more" and 0 < shown < 318
-    assert text.splitlines()[-1].startswith("Rules version: s3:v42")  # the footer survives the cut
-    assert render_json(state, alert)["truncated"]["reasons_text"] == 318 - shown
+    assert text.splitlines()[-1] == "Open the lead: " + LINK.replace("{lead_id}", state.lead_id)  # kept
+    assert render_json(state, alert, LINK)["truncated"]["reasons_text"] == 318 - shown
     assert json.loads(json.loads(request["Message"])["sqs"])["text"] == text
 
 
@@ -278,13 +300,14 @@ def test_publish_problems_names_each_constraint_broken() -> None:
     assert broken(MessageAttributes={**attrs, "score": {"DataType": "Number", "StringValue": "nan"}}) == [
         "attribute_number_invalid"
     ]
-    assert broken(MessageAttributes={**attrs, "AWS.x": {"DataType": "String", "StringValue": "a"}}) == [
+    nine = {k: v for k, v in attrs.items() if k != "source"}  # the alert uses all 10: make room for one
+    assert broken(MessageAttributes={**nine, "AWS.x": {"DataType": "String", "StringValue": "a"}}) == [
         "attribute_name_reserved"
     ]
-    assert broken(MessageAttributes={**attrs, "a b": {"DataType": "String", "StringValue": "a"}}) == [
+    assert broken(MessageAttributes={**nine, "a b": {"DataType": "String", "StringValue": "a"}}) == [
         "attribute_name_invalid"
     ]
-    assert broken(MessageAttributes={**attrs, "x": {"DataType": "Text", "StringValue": "a"}}) == [
+    assert broken(MessageAttributes={**nine, "x": {"DataType": "Text", "StringValue": "a"}}) == [
         "attribute_type_invalid"
     ]
     many = {f"a{n}": {"DataType": "String", "StringValue": "v"} for n in range(11)}

@@ -85,7 +85,9 @@ def leads(stack: Stack) -> LeadRepository:
         "sales_ready",
         "A4",
         adjustments=[
-            Adjustment(id="adj1", points=-10, reason="budget in Q3", by="arn:aws:iam::1:user/bo", at=T0)
+            Adjustment(
+                id="adj1", points=-10, reason="budget in Q3", by="arn:aws:iam::123456789012:user/bo", at=T0
+            )
         ],
         outcomes=[
             SalesOutcome(
@@ -93,7 +95,7 @@ def leads(stack: Stack) -> LeadRepository:
                 amount=48000,
                 currency="USD",
                 note="3-year deal",
-                by="arn:aws:iam::1:user/bo",
+                by="arn:aws:iam::123456789012:user/bo",
                 at=T0 + 60,
                 score_at_outcome=130,
                 grade_at_outcome="A4",
@@ -156,10 +158,10 @@ Why:
   - CTO (+60)
 
 Adjustments:
-  2026-11-23 15:00    -10  budget in Q3  (by arn:aws:iam::1:user/bo)
+  2026-11-23 15:00    -10  budget in Q3  (by bo)
 
 Outcomes:
-  2026-11-23 15:01  converted 48,000 USD  (score 130 A4; by arn:aws:iam::1:user/bo)  "3-year deal"
+  2026-11-23 15:01  converted 48,000 USD  (score 130 A4; by bo)  "3-year deal"
 
 Recent history (newest first):
   2026-11-23 14:30  page_view      /pricing  [not scored: scanner user agent (bot)]
@@ -175,6 +177,17 @@ def test_show_prints_the_score_card(leads: LeadRepository, capsys: pytest.Captur
     assert out == EXPECTED_CARD.format(lead_id=lead_id_for_email(ADA))
     code, by_id, _ = run(capsys, "show", lead_id_for_email(ADA), "--table", leads.table)
     assert (code, by_id) == (0, out)
+
+
+def test_an_unnamed_lead_is_shown_by_its_email_once(
+    leads: LeadRepository, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unnamed = _state("noname@acme.example", 40, "cold", "C1").model_copy(update={"profile": {}})
+    leads.mutate(unnamed.lead_id, _replace_with(unnamed))
+    code, out, _ = run(capsys, "show", "noname@acme.example", "--table", leads.table)
+    assert code == 0
+    assert out.splitlines()[0] == "noname@acme.example"
+    assert out.count("noname@acme.example") == 1
 
 
 def test_show_json_is_the_api_score_card(leads: LeadRepository, capsys: pytest.CaptureFixture[str]) -> None:
@@ -231,9 +244,13 @@ def test_hot_limit_and_tier_follow_the_cursor(
         ("bo@acme.example", "warm", 90),
         ("cy@acme.example", "warm", 70),
     ]
-    code, out, err = run(capsys, "hot", "--tier", "warm,cold", "--table", leads.table)
-    assert (code, out) == (2, "")
-    assert "cold leads are not on the hot list" in err
+    code, out, _ = run(capsys, "hot", "--tier", "warm,cold", "--json", "--table", leads.table)
+    assert code == 0  # cold leads come after the indexed tiers, from a Scan
+    assert [(r["email"], r["tier"]) for r in json.loads(out)] == [
+        ("bo@acme.example", "warm"),
+        ("cy@acme.example", "warm"),
+        ("di@acme.example", "cold"),
+    ]
     code, out, _ = run(capsys, "hot", "--tier", "disqualified", "--table", leads.table)
     assert (code, out) == (0, "No leads.\n")
     code, _, err = run(capsys, "hot", "--tier", "warm;drop", "--table", leads.table)

@@ -11,14 +11,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from leadscore.observability import redact
-from leadscore.scoring.state import UNLISTED_TIERS
 
 MAX_POINTS = 1000.0
 MAX_PAGE = 100
 DEFAULT_PAGE = 25
 # The tiers the hot list walks when none is asked for, in score order; "disqualified" only on request.
 # A rules file's own tier names (thresholds.tiers) are listed with ?tier=name. Cold leads, the long
-# tail, are not indexed (each indexed score change costs index writes): look them up by email.
+# tail, are not indexed (each indexed score change costs index writes): ?tier=cold reads them with a
+# bounded Scan instead (leadscore.dal.cold), in table order.
 DEFAULT_HOT_TIERS = ("sales_ready", "warm")
 _NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
 
@@ -77,10 +77,11 @@ class HotListQuery(BaseModel):
     """GET /leads?tier=&grade=&category=&limit=&cursor=
 
     ``tier``: one tier or a comma-separated list, walked in the order given (default: sales_ready,
-    warm). Cold leads are not on the hot list. ``grade``: "A" (any A grade) or an exact grade ("A4").
-    ``category``: leads with positive points in that category. Grade and category filter each page
-    the index returned, so a page may hold fewer than ``limit`` leads (even none) while
-    ``next_cursor`` is still set: follow it until it is null.
+    warm). ``cold`` (never a default) is read by a bounded Scan: its pages are in no score order across
+    pages (each page is sorted by score) and may be short while ``next_cursor`` is set. ``grade``: "A"
+    (any A grade) or an exact grade ("A4"). ``category``: leads with positive points in that category.
+    Grade and category filter each page the index returned, so a page may hold fewer than ``limit``
+    leads (even none) while ``next_cursor`` is still set: follow it until it is null.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -108,10 +109,6 @@ class HotListQuery(BaseModel):
             if not re.fullmatch(_NAME, tier):
                 # Echoed back and logged: an address typed here (?tier=dana@bücher.de) is masked.
                 raise ValueError(f"not a tier name: {redact(tier)[:40]!r}")
-            if tier in UNLISTED_TIERS:
-                raise ValueError(
-                    f"{tier} leads are not on the hot list: look one up with GET /leads/{{email}}"
-                )
         if len(set(value)) != len(value) or len(value) > 10:
             raise ValueError("at most 10 distinct tiers")
         return value

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from leadscore.api.errors import InvalidFieldError, LeadFullError, LeadNotFoundError
 from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
 from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
+from leadscore.dal.cold import cold_page
 from leadscore.dal.items import tombstone
 from leadscore.dal.keys import LEAD_SK, hot_pk, hot_shards, lead_pk
 from leadscore.dal.leads import LeadRepository
@@ -31,7 +32,15 @@ from leadscore.ingest.errors import MalformedBodyError
 from leadscore.models.event import EmailEncodingError, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import epoch, evaluate, explained, rescore
-from leadscore.scoring.state import MAX_ADJUSTMENTS, MAX_OUTCOMES, Adjustment, LeadState, SalesOutcome
+from leadscore.scoring.state import (
+    MAX_ADJUSTMENTS,
+    MAX_OUTCOMES,
+    UNLISTED_TIERS,
+    Adjustment,
+    LeadState,
+    SalesOutcome,
+)
+from leadscore.scoring.timeline import score_history
 
 _LEAD_ID = re.compile(r"[ea][0-9a-f]{31}")
 _CURSOR_VERSION = 2
@@ -68,21 +77,36 @@ def get_card(
 ) -> dict[str, Any]:
     """The score card with recent history. The stored card holds no explanations: with ``rules`` the
     lead is evaluated again to explain it (its stored score when the rules are the ones that scored
-    it, else the score those rules give now)."""
+    it, else the score those rules give now), and ``score_history`` replays its history through them
+    (:mod:`leadscore.scoring.timeline`; empty without rules)."""
     lead_id = lead_id_from_ref(ref)
     state = _existing(repo, lead_id)
+    at = now or datetime.now(UTC)
+    history = repo.history(lead_id)  # every page is read anyway (newest first): sliced below
+    timeline: list[dict[str, Any]] = []
     if rules is not None and state.card is not None:
-        state.card = explained(state.card, state, rules, now or datetime.now(UTC))
-    return score_card(state, repo.history(lead_id, history_limit))
+        state.card = explained(state.card, state, rules, at)
+        # The stored card's threshold is the one the deployment scored with (the rules' own wins).
+        points = score_history(state, (e for e, _ in history), rules, at, state.card.threshold)
+        timeline = [p.to_json() for p in points]
+    return score_card(state, history[:history_limit], timeline)
 
 
 # --------------------------------------------------------------------------------------------- hot list
 Positions = dict[int, dict[str, Any] | str | None]
+SCAN = -2  # the position of an unlisted (cold) tier: where its Scan continues, not an index shard
+_SCAN_SK = re.compile(r"[A-Za-z0-9#]{1,64}")
 
 
 def encode_cursor(tier: str, positions: Positions) -> str:
     """Where each shard of ``tier`` continues, compactly: [shard, score, lead id] after a lead, or the
-    shard in ``d`` when it is done; shards not named start at their top."""
+    shard in ``d`` when it is done; shards not named start at their top. For a cold tier, ``s`` is
+    [lead id, sort key] of the item its Scan continues after."""
+    scan = positions.get(SCAN)
+    if isinstance(scan, dict):
+        at = [scan["pk"]["S"].removeprefix("LEAD#"), scan["sk"]["S"]]
+        raw = json.dumps({"v": _CURSOR_VERSION, "t": tier, "s": at}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     after = []
     done = []
     for shard, position in sorted(positions.items()):
@@ -111,6 +135,8 @@ def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, Positions]:
     tier, after, done = data.get("t"), data.get("a"), data.get("d")
     if not isinstance(tier, str) or tier not in tiers:
         raise InvalidFieldError("cursor", "made for other tiers: repeat the query with the same tier")
+    if tier in UNLISTED_TIERS:
+        return tier, _scan_position(data.get("s"))
     shards = set(hot_shards())
     if not isinstance(after, list) or not isinstance(done, list):
         raise _not_a_cursor()
@@ -143,6 +169,28 @@ def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, Positions]:
     return tier, positions
 
 
+def _scan_position(at: object) -> Positions:
+    """A cold tier's cursor: the Scan continues after this key ({} starts it from the beginning)."""
+    if at is None:
+        return {}
+    if not (isinstance(at, list) and len(at) == 2 and all(isinstance(x, str) for x in at)):
+        raise _not_a_cursor()
+    lead_id, sk = at
+    if not _LEAD_ID.fullmatch(lead_id) or not _SCAN_SK.fullmatch(sk):
+        raise _not_a_cursor()
+    return {SCAN: {"pk": {"S": lead_pk(lead_id)}, "sk": {"S": sk}}}
+
+
+def _cold_page(
+    repo: LeadRepository, limit: int, positions: Positions | None
+) -> tuple[list[LeadState], Positions | None]:
+    """A page of a cold tier's Scan, highest score first within the page, and where it continues."""
+    start = (positions or {}).get(SCAN)
+    page = cold_page(repo.table, limit, start if isinstance(start, dict) else None)
+    leads = sorted(page.leads, key=lambda s: -(s.card.score if s.card else 0))
+    return leads, ({SCAN: page.next_key} if page.next_key is not None else None)
+
+
 def _matches(state: LeadState, query: HotListQuery) -> bool:
     card = state.card
     if card is None:
@@ -172,18 +220,23 @@ def hot_list(
     next_cursor: str | None = None
     at = now or datetime.now(UTC)
     while index < len(tiers):
-        page = repo.hot_page(tiers[index], remaining, positions)
-        remaining -= len(page.leads)
-        for state in page.leads:
+        if tiers[index] in UNLISTED_TIERS:
+            leads, more = _cold_page(repo, remaining, positions)
+        else:
+            page = repo.hot_page(tiers[index], remaining, positions)
+            leads, more = page.leads, page.positions
+        remaining -= len(leads)
+        for state in leads:
             if _matches(state, query):
                 if rules is not None and state.card is not None:
                     state.card = explained(state.card, state, rules, at)
                 rows.append(hot_row(state))
-        if page.positions is not None:
-            if remaining <= 0:
-                next_cursor = encode_cursor(tiers[index], page.positions)
+        if more is not None:
+            # A cold tier's Scan read its share for this request: the next page continues it.
+            if remaining <= 0 or tiers[index] in UNLISTED_TIERS:
+                next_cursor = encode_cursor(tiers[index], more)
                 break
-            positions = page.positions
+            positions = more
             continue
         index, positions = index + 1, None
         if remaining <= 0:

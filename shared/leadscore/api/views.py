@@ -8,6 +8,7 @@ from typing import Any
 
 from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
+from leadscore.principals import principal_name
 from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import LeadState, likelihood
 
@@ -56,9 +57,20 @@ def consent_json(state: LeadState) -> dict[str, Any]:
     }
 
 
-def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | None]]) -> dict[str, Any]:
+def _by_name(record: dict[str, Any]) -> dict[str, Any]:
+    """An adjustment or outcome with ``by_name``: the person in its ``by`` ARN (kept for the audit)."""
+    return record | {"by_name": principal_name(str(record.get("by", "")))}
+
+
+def score_card(
+    state: LeadState,
+    history: Sequence[tuple[CanonicalEvent, str | None]],
+    score_history: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """GET /leads/{lead}: profile, score, tier, grade, categories, per-rule contributions, reasons,
-    recent history (newest first), adjustments, outcomes and the rules version that scored it."""
+    recent history (newest first), adjustments, outcomes, the rules version that scored it, and
+    ``score_history``: the score and tier per bucket of days, oldest first
+    (:func:`leadscore.scoring.timeline.score_history`)."""
     card = state.card
     return {
         "lead_id": state.lead_id,
@@ -89,8 +101,9 @@ def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | N
         "created_at": iso(state.created_at or None),
         "updated_at": iso(state.updated_at or None),
         "history": [history_entry(event, note) for event, note in history],
-        "adjustments": [a.model_dump(mode="json") for a in state.adjustments],
-        "outcomes": [o.model_dump(mode="json") for o in state.outcomes],
+        "score_history": list(score_history),
+        "adjustments": [_by_name(a.model_dump(mode="json")) for a in state.adjustments],
+        "outcomes": [_by_name(o.model_dump(mode="json")) for o in state.outcomes],
     }
 
 

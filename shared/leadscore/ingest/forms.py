@@ -8,7 +8,7 @@ per deployment with ``LEADSCORE_FORM_FIELD_ALIASES`` (see :mod:`leadscore.ingest
 Targets:
 
 - ``Profile`` fields: ``first_name``, ``last_name``, ``job_title``, ``company``, ``company_size``,
-  ``revenue``, ``industry``, ``country``, ``phone``, ``website``, ``lifecycle_stage``;
+  ``revenue``, ``industry``, ``country``, ``phone``, ``website``, ``lifecycle_stage``, ``owner`` (the rep);
 - identity: ``email``, ``anonymous_id``; ``full_name`` is split into first and last name when those are
   not given;
 - the submission: ``form`` (the form's name or id: event name and ``form`` property), ``submission_id``
@@ -141,6 +141,7 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
         "domain",
     ),
     "lifecycle_stage": ("lifecycle stage", "lifecyclestage", "lifecycle"),
+    "owner": ("owner", "lead owner", "contact owner", "account owner", "sales owner"),
     "anonymous_id": ("anonymous id", "anonymousid", "ajs anonymous id", "ajs_anonymous_id", "visitor id"),
     "form": ("form", "form name", "formname", "form id", "formid", "form title"),
     "submission_id": ("submission id", "submissionid", "entry id", "response id", "event id"),

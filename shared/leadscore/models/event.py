@@ -195,6 +195,7 @@ class Profile(BaseModel):
     phone: str | None = Field(default=None, max_length=50)
     website: str | None = Field(default=None, max_length=500)
     lifecycle_stage: str | None = Field(default=None, max_length=50)
+    owner: str | None = Field(default=None, max_length=200, description="the rep who owns the lead, if known")
 
     @field_validator("company_size", "revenue", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from leadscore.models.event import CanonicalEvent
+from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
 from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import (
@@ -38,6 +39,7 @@ from leadscore.scoring.state import (
     RecentActivity,
     RuleFacts,
     ScoreCard,
+    Touch,
     clip,
 )
 
@@ -414,7 +416,7 @@ def evaluate(
             _Line(
                 f"manual:{adj.id}",
                 "adjustment",
-                f"Adjusted by {adj.by}: {adj.reason}",
+                f"Adjusted by {principal_name(adj.by)}: {adj.reason}",
                 adj.points,
                 1,
                 adj.at,
@@ -717,6 +719,34 @@ def _decide_alerts(
     return alerts
 
 
+def _prop(event: CanonicalEvent, *names: str) -> str | None:
+    for name in names:
+        value = event.properties.get(name)
+        if value is not None and value != "" and not isinstance(value, bool):
+            return clip(str(value), 100)
+    return None
+
+
+def _touch(state: LeadState, event: CanonicalEvent, occurred: int) -> None:
+    """Keep the lead's first and latest touch (a delivery report is not the lead touching us)."""
+    if event.type == "email_delivered":
+        return
+    first, last = state.first_touch, state.last_touch
+    if first is not None and last is not None and first.at < occurred < last.at:
+        return
+    touch = Touch(
+        at=occurred,
+        source=clip(event.source, 64) or event.source,
+        campaign=_prop(event, "utm_campaign", "campaign"),
+        channel=_prop(event, "utm_source"),
+        medium=_prop(event, "utm_medium"),
+    )
+    if first is None or occurred < first.at:
+        state.first_touch = touch
+    if last is None or occurred >= last.at:
+        state.last_touch = touch
+
+
 def _remember(state: LeadState, digest: str, hour: int) -> None:
     key = str(hour)
     ids = state.seen.get(key)
@@ -780,6 +810,7 @@ def apply_events(
             # Consent is state by event time, however late the event: applied before the late check.
             # Only the address the event names is marked (never a lead it was redirected to).
             consent_state.apply(new.consent, event, occurred)
+        _touch(new, event, occurred)  # late or not: it happened
         if max_age_days is not None:
             late = _late(event, day, now_s, max_age_days)
             if late is not None:

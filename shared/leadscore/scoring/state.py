@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 Scalar = str | int | float | bool
 AlertKind = Literal["sales_ready", "surge"]
@@ -123,6 +123,37 @@ class RecentActivity(_Model):
     path: str | None = None
     rules: list[str] = Field(default_factory=list)
     bot: str | None = None
+
+
+_TOUCH_FIELDS = ("at", "source", "campaign", "channel", "medium")
+
+
+class Touch(_Model):
+    """Where one contact with the lead came from: the source that sent the event and its campaign
+    (UTM) fields, when it had them. A lead keeps two: its first touch and its latest.
+
+    Stored as a list (``[at, source, campaign?, channel?, medium?]``): every write of the lead carries
+    it, and field names would cost more than the values (two touches: 101 bytes as objects)."""
+
+    at: int
+    source: str
+    campaign: str | None = None  # utm_campaign (or the source's own campaign name)
+    channel: str | None = None  # utm_source
+    medium: str | None = None  # utm_medium
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return dict(zip(_TOUCH_FIELDS, value, strict=False))
+        return value
+
+    @model_serializer(mode="plain")
+    def _as_list(self) -> list[int | str | None]:
+        values: list[int | str | None] = [self.at, self.source, self.campaign, self.channel, self.medium]
+        while values[-1] is None:
+            values.pop()
+        return values
 
 
 class RuleFacts(_Model):
@@ -238,6 +269,8 @@ class LeadState(_Model):
     # writer by event time winning. A few dozen bytes; per-list entries capped at consent.MAX_LISTS.
     consent: dict[str, tuple[int, bool]] = Field(default_factory=dict)
     recent: list[RecentActivity] = Field(default_factory=list)
+    first_touch: Touch | None = None  # the earliest event by when it happened (identities merged in)
+    last_touch: Touch | None = None  # the latest event by when it happened
     events_total: int = 0
     ver: int = 0
     created_at: int = 0

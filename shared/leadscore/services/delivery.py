@@ -117,8 +117,10 @@ def deliver(
     topic: Publisher,
     now: Callable[[], int],
     check: Check = _no_check,
+    link_template: str = "",
 ) -> Delivered:
-    """Publish every pending alert of ``state`` that may be attempted now."""
+    """Publish every pending alert of ``state`` that may be attempted now (``link_template``: the
+    ``LeadUrlTemplate`` the alerts link to the lead with)."""
     report = Delivered()
     tracked = _Tracked(state)
     for alert in state.pending_alerts:
@@ -132,7 +134,7 @@ def deliver(
             tracked.ver = None
             continue
         tracked.claimed()
-        request = sns_message(state, alert)
+        request = sns_message(state, alert, link_template)
         problems = check(request)
         reason: str | None = "; ".join(problems) if problems else None
         if reason is None:

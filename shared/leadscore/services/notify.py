@@ -26,7 +26,7 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
     settings = get_settings()
     outbox = Outbox(require(settings.leads_table, "LEADS_TABLE"))
     topic = Topic(require(settings.alerts_topic_arn, "ALERTS_TOPIC_ARN"))
-    delivered = deliver(state, outbox, topic, now, check=_check)
+    delivered = deliver(state, outbox, topic, now, check=_check, link_template=settings.lead_url_template)
     for name, value in (
         ("AlertsSent", len(delivered.sent)),
         ("AlertPublishFailed", len(delivered.backing_off)),
