@@ -1,8 +1,8 @@
 """The layer's package boundaries (docs/architecture.md, "Module map"), read from the source.
 
-- The domain (``rules``, ``scoring``, ``models``, ``alerts``, ``errors``, ``principals``) imports no adapter: not
-  ``dal``, ``ingest``, ``api``, ``services``, ``http``, ``settings``, nor boto3/botocore or
-  Powertools. It is pure code, testable without AWS.
+- The domain (``rules``, ``scoring``, ``models``, ``alerts``, ``errors``, ``principals``) imports no
+  adapter: not ``dal``, ``ingest``, ``api``, ``services``, ``http``, ``settings``, nor
+  boto3/botocore or Powertools. It is pure code, testable without AWS.
 - No cycle between the layer's packages: orchestration (``services``) may depend on the domain and
   the adapters, never the other way round.
 - Runtime code (the layer and the functions) never imports ``tools`` or ``tests``.
