@@ -193,7 +193,9 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
 def test_every_registered_provider_has_a_sample_here():
     from leadscore.ingest.providers import provider_names
 
-    assert set(provider_names()) == {*SAMPLES, "sendgrid"}  # SendGrid: tests/unit/test_ingest_sendgrid.py
+    # SendGrid: tests/unit/test_ingest_sendgrid.py; hubspot-forms (public, nothing to verify):
+    # tests/integration/test_hubspot_forms_route.py
+    assert set(provider_names()) == {*SAMPLES, "sendgrid", "hubspot-forms"}
 
 
 def test_typeform_form_response(hooks):

@@ -128,3 +128,23 @@ def test_the_stack_deploys_with_a_topic_and_the_function_policy_names_it(aws: No
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == topic
     assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == "123456789012"
+
+
+def test_a_publish_to_the_configured_topic_reaches_the_function_through_the_template_s_subscription(
+    aws: None,
+) -> None:
+    import boto3
+
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="leadscore-ses-events")["TopicArn"]
+    other = sns.create_topic(Name="someone-elses-topic")["TopicArn"]
+    stack = Stack.create(TEMPLATE, parameters={"SesEventsTopicArn": topic})
+    stack.upload_rules(RULES_EXAMPLE)
+    (record,) = load_event("sns-ses-03-open")["Records"]
+    assert stack.publish(other, record["Sns"]["Message"]) == []
+    ((function, answer),) = stack.publish(topic, record["Sns"]["Message"])
+    assert (function, answer["accepted"]) == ("SesEventsFunction", 1)
+    stack.drain()
+    assert types(stack, DANA) == ["email_open"]
+    unsubscribed = Stack.create(TEMPLATE, name="no-topic")  # SesEventsTopicArn empty: no subscription
+    assert unsubscribed.publish(topic, record["Sns"]["Message"]) == []

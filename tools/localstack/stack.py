@@ -707,6 +707,62 @@ class Stack:
                         delivered.append((function, self.invoke(function, envelope)))
         return delivered
 
+    def publish(self, topic_arn: str, message: str, subject: str | None = None) -> list[tuple[str, Any]]:
+        """SNS ``Publish`` as a Lambda subscription delivers it (moto's CloudFormation skips
+        ``AWS::SNS::Subscription``): every ``lambda`` subscription of the template to ``topic_arn`` whose
+        function's resource policy (as created) lets SNS invoke it from that topic gets one record.
+        Returns ``(function logical id, result)`` per delivery."""
+        delivered: list[tuple[str, Any]] = []
+        for resource in self.translation.of_type("AWS::SNS::Subscription").values():
+            props = resource.get("Properties", {})
+            target = (
+                props.get("Endpoint", {}).get("Fn::GetAtt", [""])[0]
+                if props.get("Protocol") == "lambda"
+                else ""
+            )
+            if not target or self._resolved(props.get("TopicArn")) != topic_arn:
+                continue
+            if not self._sns_may_invoke(target, topic_arn):
+                continue
+            record = {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                    "SignatureVersion": "1",
+                    "MessageAttributes": {},
+                },
+            }
+            delivered.append((target, self.invoke(target, {"Records": [record]})))
+        return delivered
+
+    def _resolved(self, value: Any) -> Any:
+        if isinstance(value, Mapping) and "Ref" in value:
+            name = value["Ref"]
+            return (
+                self.translation.parameters[name] if name in self.translation.parameters else self.arn(name)
+            )
+        return value
+
+    def _sns_may_invoke(self, function: str, topic_arn: str) -> bool:
+        lam = self._client("lambda")
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=self.physical_id(function))["Policy"])
+        except lam.exceptions.ResourceNotFoundException:
+            return False
+        return any(
+            st.get("Effect") == "Allow"
+            and st.get("Principal", {}).get("Service") == "sns.amazonaws.com"
+            and st.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn") == topic_arn
+            for st in policy.get("Statement", [])
+        )
+
     # ------------------------------------------------------------------------------------------ SNS and S3
     def inbox(self) -> list[dict[str, Any]]:
         """Notifications published to the stack's topics since the last call, oldest first.
