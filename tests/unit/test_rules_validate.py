@@ -205,3 +205,10 @@ def test_publish_refuses_a_file_with_lint_errors(
     assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
     assert "'pageview' is not an event type; did you mean 'page_view'?" in capsys.readouterr().err
     assert s3.list_objects_v2(Bucket="rules-bucket").get("KeyCount") == 0
+
+
+def test_one_mistake_is_one_error_not_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, errors, _ = _validate(tmp_path, "models: {}\n", capsys)
+    assert (code, errors) == (1, ["models: Dictionary should have at least 1 item after validation, not 0"])
+    code, errors, _ = _validate(tmp_path, FOUR_MISTAKES.replace("  lead:", "  upsell:"), capsys)
+    assert code == 1 and errors.count("models: a 'lead' model is required") == 1
