@@ -126,3 +126,19 @@ def test_the_html_report_renders_its_charts_in_chromium_and_loads_nothing(
     assert parsed.count("rect", "after") == bins + len(report["tiers"])
     assert "evaluated at 2026-11-23 12:00 UTC" in dom
     assert "sam.okafor@brightledger.com" in dom and "2 (2 up, 0 down)" in dom
+
+
+def test_the_readme_diff_example_runs(tmp_path: Path) -> None:
+    """The README's `rules diff` example, as written (the file it builds and the report go to tmp)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("sed 's/^      tiers:") :].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line and "--stack" not in line]
+    assert len(lines) == 2 and "rules diff" in lines[1] and "--html diff.html" in lines[1]
+    script = "\n".join(lines).replace("my-rules.yaml", str(tmp_path / "my-rules.yaml"))
+    script = script.replace("diff.html", str(tmp_path / "diff.html"))
+    done = subprocess.run(
+        ["bash", "-euc", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Tier changes: 1 of 5 lead(s) change tier (1 up, 0 down)" in done.stdout  # cold -> warm
+    assert (tmp_path / "diff.html").read_text().startswith("<!DOCTYPE html>")
