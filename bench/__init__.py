@@ -13,6 +13,6 @@ measured, goal, pass), ``details`` and ``meta``. Not part of ``make test``.
 
 Peer rule engines (rule-engine, cel-python, a Rust CEL binding) live only in ``.venv-bench``, which
 :mod:`bench.peers` creates on demand; they never enter the runtime or dev virtualenv.
-:mod:`bench.dictionary` (with the older :mod:`bench.cpu` and :mod:`bench.workload` it trains on)
-retrains the codec's zstd dictionary; it is not part of the run.
+:mod:`bench.dictionary` retrains the codec's zstd dictionary on :mod:`bench.sim` traffic through
+:mod:`bench.storage`'s stand-in; it is not part of the run.
 """

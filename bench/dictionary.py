@@ -1,8 +1,10 @@
 """``python -m bench.dictionary``: train the zstd dictionary that :mod:`leadscore.dal.codec` packs with.
 
 The samples are what the scorer really packs (lead states, journals, history items, alert cards),
-captured from the real handler behind canned AWS responses on synthetic workloads. The seeds differ
-from every benchmark's, so the benchmarks measure sizes on items the dictionary never saw.
+captured from the real ``score_batch`` against the storage benchmark's metered stand-in, on the
+same kind of traffic the benchmark sends (:mod:`bench.sim`: heavy-tailed leads, strangers,
+redeliveries, a burst). The seeds differ from every benchmark's, so the benchmarks measure sizes
+on items the dictionary never saw.
 
 A new dictionary needs a new format tag in the codec: blobs already stored keep naming the old one.
 """
@@ -13,17 +15,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, example_rules_json
-from bench.cpu import Stubs, payloads, scorer
-from bench.workload import bursts, mixed
+from bench import sim
+from bench.common import ROOT
 
 SIZE = 8_192  # bytes: past this, held-out blobs got no smaller
 TRAINING_SEEDS = (101, 103)
+LEADS = 2_000
+WINDOW_EVENTS = 6_000
+BURST_EVENTS = 2_000
 
 
 def samples() -> list[bytes]:
-    stubs = Stubs(example_rules_json())
-    invoke, _ = scorer(stubs)
+    from bench import storage
+    from bench.template import design
+
+    ctx = storage.setup()
     from leadscore.dal import codec
 
     captured: list[bytes] = []
@@ -33,13 +39,18 @@ def samples() -> list[bytes]:
         captured.append(data)
         return real(data)
 
+    leads = sim.population(LEADS, TRAINING_SEEDS[0])
+    spread = sim.window(leads, WINDOW_EVENTS, storage.RATE, TRAINING_SEEDS[0], ctx.epoch0)
+    burst = sim.burst(leads, 40, BURST_EVENTS, storage.RATE, TRAINING_SEEDS[1], ctx.epoch0)
+    d = design()
+    repo = storage.repository()
     codec.pack = capture
     try:
-        events = mixed(6_000, leads=2_000, seed=TRAINING_SEEDS[0]) + bursts(
-            2_000, leads=400, seed=TRAINING_SEEDS[1]
-        )
-        for payload in payloads(events, 100):
-            invoke(payload)
+        for traffic in (spread, burst):
+            for batch in sim.sqs_batches(traffic.events, d.batch_size, d.batching_window_s, 1):
+                ctx.meter.now = batch.closes_at
+                storage.score(ctx, repo, [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
+                storage.deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
     finally:
         codec.pack = real
     return captured

@@ -13,6 +13,7 @@ leadscore review --stack NAME | --table NAME | --local | --simulate SEED | --inp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -179,14 +180,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left (`| head`)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT (Ctrl-C)
+
+
+def aws_problem(exc: BaseException) -> str | None:
+    """One line for an AWS set-up problem (no credentials, no region, AWS refused), or None for anything
+    else: a traceback helps nobody who has not configured credentials yet."""
+    try:
+        from botocore import exceptions as aws
+    except ImportError:  # pragma: no cover - botocore is a dependency
+        return None
+    if isinstance(exc, aws.NoRegionError):
+        return "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your AWS profile"
+    if isinstance(exc, aws.NoCredentialsError | aws.PartialCredentialsError):
+        return (
+            "no AWS credentials: run `aws configure` (or `aws sso login`), set AWS_PROFILE, or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(exc, aws.ClientError):
+        error = exc.response.get("Error", {})
+        text = f"AWS refused the request: {error.get('Code', '?')}: {error.get('Message', '')}"
+    elif isinstance(exc, aws.BotoCoreError):
+        text = f"AWS: {exc}"
+    else:
+        return None
+    return " ".join(text.split())
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's flush at exit cannot raise again
+    (the Python documentation's note on SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a descriptor
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: its own (0 ok, 1 failed, 2 usage); 1 with one line on stderr for an
+    AWS set-up problem; 141 when the reader of stdout went away (`| head`); 130 on Ctrl-C."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a broken pipe surfaces here, not at interpreter exit
+        return code
     except RulesValidationError as exc:
         print(f"{getattr(args, 'file', '')}: {len(exc.errors)} error(s)", file=sys.stderr)
         for error in exc.errors:
             print(f"  - {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        with contextlib.suppress(OSError):  # stderr may be the same closed pipe (`2>&1 | head`)
+            print("leadscore: output closed early (broken pipe)", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("leadscore: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        message = aws_problem(exc)
+        if message is None:
+            raise
+        print(f"leadscore: {message}", file=sys.stderr)
         return 1
 
 

@@ -241,6 +241,9 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if role or details:
         lines.append(role + (f" ({', '.join(details)})" if details else ""))
     lines.append(f"lead id {card['lead_id']}")
+    summary = (card.get("consent") or {}).get("summary")
+    if summary:
+        lines.append(str(summary))  # "Do not email: unsubscribed 2026-11-18"
     lines.append("")
     if card.get("score") is None:
         lines.append("Not scored yet.")

@@ -4,7 +4,8 @@ Each route: build the request (413 before parsing), ask :mod:`leadscore.ingest.s
 enqueue them, answer 202 with counts. Every error type maps to one JSON error body below; nothing a
 caller can send produces a 5xx (503 only when SQS did not take the events, or AWS could not be reached to
 verify an SNS message, so the sender retries). ``GET``/``HEAD /webhooks/<provider>`` answer the URL checks
-some platforms make when a webhook is created (Mailchimp, Mandrill); 405 for every other provider.
+some platforms make when a webhook is created (Mailchimp, Mandrill); 405 for every other provider. A plain
+HTML form with an allowed ``_redirect`` field gets a 303 to its thank-you page instead of the 202.
 Logs carry counts and error codes, never bodies or email addresses.
 """
 
@@ -32,6 +33,7 @@ from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import (
     MalformedBodyError,
     PayloadTooLargeError,
+    RedirectNotAllowedError,
     UnknownProviderError,
     UnprocessableError,
     UnsupportedMediaTypeError,
@@ -77,6 +79,11 @@ def _accepted(result: IngestResult, route: str) -> Response[str]:
             "honeypot": result.honeypot,
         },
     )
+    if result.redirect is not None:  # a plain HTML form with an allowed _redirect: the thank-you page
+        count("FormRedirects", source=result.source)
+        return json_response(
+            HTTPStatus.SEE_OTHER, result.to_response(), headers={"Location": result.redirect}
+        )
     return json_response(HTTPStatus.ACCEPTED, result.to_response())
 
 
@@ -146,6 +153,10 @@ def _unprocessable(exc: UnprocessableError) -> Response[str]:
     return _from_bad_request(exc, exc.code)
 
 
+def _redirect_not_allowed(exc: RedirectNotAllowedError) -> Response[str]:
+    return _from_bad_request(exc, exc.code)
+
+
 def _bad_request(exc: BadRequestError) -> Response[str]:
     return _from_bad_request(exc, "bad_request")
 
@@ -180,6 +191,7 @@ _ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Response[str]]], .
     (PayloadTooLargeError, _too_large),
     (UnsupportedMediaTypeError, _unsupported_media_type),
     (UnprocessableError, _unprocessable),
+    (RedirectNotAllowedError, _redirect_not_allowed),
     (UpstreamUnavailableError, _upstream_unavailable),
     (BadRequestError, _bad_request),
     (EnqueueError, _queue_unavailable),

@@ -17,19 +17,16 @@ from leadscore.observability import count, logger, metrics
 from leadscore.services.scoring import score_batch
 from leadscore.settings import get_settings, require
 
-_context: list[LambdaContext] = []
-
 
 def parse(record: SQSRecord) -> CanonicalEvent:
     return CanonicalEvent.model_validate_json(record.body)
 
 
-def score(events: Sequence[CanonicalEvent]) -> dict[str, Exception]:
+def score(events: Sequence[CanonicalEvent], context: LambdaContext | None) -> dict[str, Exception]:
     settings = get_settings()
     rules = rules_store(
         require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
     ).current()
-    context = _context[-1] if _context else None
     repo = repository(require(settings.leads_table, "LEADS_TABLE"))
     repo.reads = 0
     report = score_batch(
@@ -76,10 +73,4 @@ processor = CoalescingSqsProcessor(group_handler=score)
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _context[:] = [context]
-    try:
-        return process_partial_response(
-            event=event, record_handler=parse, processor=processor, context=context
-        )  # type: ignore[return-value]
-    finally:
-        _context.clear()
+    return process_partial_response(event=event, record_handler=parse, processor=processor, context=context)  # type: ignore[return-value]

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
@@ -214,6 +215,9 @@ class _Alert:
                 self.profile[name] = _json_scalar(state.profile[key])
         self.fields = [(label, clean(state.profile[key])) for key, label in _FIELDS if key in state.profile]
         self.recent = list(reversed(state.recent[-MAX_RECENT:]))
+        # Consent as the lead item holds it when the alert is rendered (newer than the card's snapshot).
+        self.consent = consent_state.view(state.consent)
+        self.do_not_email = consent_state.do_not_email(self.consent)
 
 
 def _order(value: float) -> float:
@@ -234,6 +238,8 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     """The email text, and how many reasons and activity lines it leaves off."""
     card = a.card
     head = [f"{a.title}: {a.name}", ""]
+    if a.do_not_email:
+        head += [a.do_not_email, ""]
     if a.email:
         head.append(f"Email:    {a.email}")
     for label, value in a.fields:
@@ -331,6 +337,10 @@ def render_json(state: LeadState, alert: AlertEntry) -> dict[str, Any]:
         "grade": a.grade,
         "threshold": _finite(card.threshold),
         "surge": card.surge,
+        "consent": {
+            "do_not_email": a.consent.do_not_email,
+            "reasons": [{"state": name, "since": _date(at)} for name, at in a.consent.reasons()],
+        },
         "categories": {k: _finite(v) for k, v in a.categories.items()},
         "reasons": [],
         "contributions": [],
@@ -420,6 +430,8 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
         "top_category": _token(top, "none"),
         "surge": "true" if card.surge else "false",
         "country": _country(state.profile.get("country")),
+        # Consent (unsubscribed, complained or undeliverable): 9 attributes of SNS's 10 so far.
+        "do_not_email": "true" if consent_state.view(state.consent).do_not_email else "false",
     }
     out = {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
     score = _number(card.score)

@@ -14,10 +14,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from leadscore.models.event import CanonicalEvent
 
-GroupHandler = Callable[[Sequence[CanonicalEvent]], dict[str, Exception]]
+# The group handler gets the invocation's context (None outside Lambda), as Powertools hands it to
+# record handlers that ask for ``lambda_context``.
+GroupHandler = Callable[[Sequence[CanonicalEvent], LambdaContext | None], dict[str, Exception]]
 
 
 class CoalescingSqsProcessor(BatchProcessor):
@@ -39,7 +42,8 @@ class CoalescingSqsProcessor(BatchProcessor):
         if not parsed:
             return results
         try:
-            failures = self.group_handler([event for _, event in parsed])
+            context: LambdaContext | None = getattr(self, "lambda_context", None)
+            failures = self.group_handler([event for _, event in parsed], context)
         except Exception as exc:  # e.g. no valid rules: every parsed record is retried
             failures = {event.lead_id: exc for _, event in parsed}
         for record, event in parsed:

@@ -28,6 +28,8 @@ class Settings(BaseModel):
     history_ttl_days: int = Field(default=400, ge=1, alias="HISTORY_TTL_DAYS")
     sweep_queue_url: str = Field(default="", alias="SWEEP_QUEUE_URL")
     events_dlq_url: str = Field(default="", alias="EVENTS_DLQ_URL")
+    imports_queue_url: str = Field(default="", alias="IMPORTS_QUEUE_URL")  # list-import continuations
+    imports_prefix: str = Field(default="imports/", min_length=1, alias="IMPORTS_PREFIX")
 
 
 @lru_cache(maxsize=1)

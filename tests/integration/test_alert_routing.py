@@ -144,6 +144,7 @@ def test_attributes_never_carry_pii(stack: Stack) -> None:
         "surge",
         "country",
         "score",
+        "do_not_email",
     }
 
 
@@ -282,6 +283,7 @@ def test_render_json_exactly() -> None:
         "grade": "A4",
         "threshold": 100.0,
         "surge": False,
+        "consent": {"do_not_email": False, "reasons": []},
         "categories": {"buying-signal": 60.0, "research": 11.5},
         "reasons": [
             "Requested a demo, last today (+40)",
@@ -349,6 +351,7 @@ def test_attributes_and_sns_message_exactly() -> None:
         "top_category": {"DataType": "String", "StringValue": "buying-signal"},
         "surge": {"DataType": "String", "StringValue": "false"},
         "country": {"DataType": "String", "StringValue": "gb"},
+        "do_not_email": {"DataType": "String", "StringValue": "false"},
         "score": {"DataType": "Number", "StringValue": "131.5"},
     }
     message = sns_message(state, alert)

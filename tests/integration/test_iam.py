@@ -43,6 +43,14 @@ UNUSED_OK = {
         "sqs:SendMessage",
     ): "Lambda's stream poller sends failed batches to NotifierDLQ with this role",
     ("SweeperFunction", "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed scheduled run there",
+    **{
+        (function, "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed asynchronous run there"
+        for function in ("SesEventsFunction", "CustomEventsFunction")
+    },
+    (
+        "ImportFunction",
+        "s3:ListBucket",
+    ): "S3 checks it to answer 404 rather than 403 for a report that does not exist yet",
     (
         "ErasureFunction",
         "sqs:SendMessage",
@@ -52,6 +60,8 @@ UNUSED_OK = {
         for function, actions in (
             ("ScorerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("SweepWorkerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("ImportFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("ServerEventsFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             (
                 "NotifierFunction",
                 (
@@ -132,6 +142,42 @@ def policies(stack: Stack) -> dict[str, list[tuple[set[str], list[str]]]]:
     return out
 
 
+Calls = dict[str, set[tuple[str, str]]]
+Granted = dict[str, list[tuple[set[str], list[str]]]]
+
+
+def _not_allowed(calls: Calls, granted: Granted) -> list[str]:
+    """Each call a function made that none of its role's statements allows."""
+    problems = []
+    for function, made in sorted(calls.items()):
+        for action, resource in sorted(made):
+            allowed = any(
+                any(fnmatch.fnmatch(action, a) for a in actions)
+                and any(fnmatch.fnmatch(resource, r) or resource == r for r in resources)
+                for actions, resources in granted[function]
+            )
+            if not allowed:
+                problems.append(f"{function} calls {action} on {resource} but its policy does not allow it")
+    return problems
+
+
+def _never_used(calls: Calls, granted: Granted) -> list[str]:
+    """Each (action, resource) a role grants that its function never called (unless UNUSED_OK)."""
+    problems = []
+    for function, statements in granted.items():
+        used = calls.get(function, set())
+        for actions, resources in statements:
+            assert "*" not in resources, f"{function} grants {sorted(actions)} on every resource"
+            for action in actions:
+                for resource in resources:
+                    if any(a == action and fnmatch.fnmatch(r, resource) for a, r in used):
+                        continue
+                    if (function, action) in UNUSED_OK or (function, f"{action}@{resource}") in UNUSED_OK:
+                        continue
+                    problems.append(f"{function} is granted {action} on {resource} but never uses it")
+    return problems
+
+
 @pytest.fixture(autouse=True)
 def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
     pin_clock(NOW)
@@ -184,27 +230,7 @@ def test_every_call_is_allowed_and_every_permission_is_used(
     _drive_every_path(stack, monkeypatch)
 
     granted = policies(stack)
-    problems = []
-    for function, made in sorted(calls.items()):
-        for action, resource in sorted(made):
-            allowed = any(
-                any(fnmatch.fnmatch(action, a) for a in actions)
-                and any(fnmatch.fnmatch(resource, r) or resource == r for r in resources)
-                for actions, resources in granted[function]
-            )
-            if not allowed:
-                problems.append(f"{function} calls {action} on {resource} but its policy does not allow it")
-    for function, statements in granted.items():
-        used = calls.get(function, set())
-        for actions, resources in statements:
-            assert "*" not in resources, f"{function} grants {sorted(actions)} on every resource"
-            for action in actions:
-                for resource in resources:
-                    if any(a == action and fnmatch.fnmatch(r, resource) for a, r in used):
-                        continue
-                    if (function, action) in UNUSED_OK or (function, f"{action}@{resource}") in UNUSED_OK:
-                        continue
-                    problems.append(f"{function} is granted {action} on {resource} but never uses it")
+    problems = _not_allowed(calls, granted) + _never_used(calls, granted)
     assert problems == [], "\n".join(problems)
     assert set(functions) <= set(calls)  # every function ran
 
@@ -318,3 +344,31 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         sqs.send_message(QueueUrl=stack.queue_url("EventsDLQ"), MessageBody=json.dumps({"email": who}))
     erased = stack.invoke("ErasureFunction", {"email": "tom.becker@oldfield-manufacturing.example"})
     assert erased["deleted"] > 0 and erased["dead_letters"]["deleted"] == 1
+    # The AWS-native sources, from their sample events: the server-side queue, SES through SNS, and
+    # custom events on EventBridge (each relays to EventsQueue).
+    from tests.support import load_event
+
+    for record in load_event("sqs-01-server-events")["Records"]:
+        sqs.send_message(QueueUrl=stack.queue_url("ServerEventsQueue"), MessageBody=record["body"])
+    stack.invoke("SesEventsFunction", load_event("sns-ses-03-open"))
+    stack.invoke("CustomEventsFunction", load_event("eventbridge-01-demo-requested"))
+    stack.drain()
+    _drive_list_import(stack, monkeypatch)
+
+
+def _drive_list_import(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV dropped in the imports bucket, long enough to continue in a second invocation, then the
+    same file again (its report is read: unchanged)."""
+    from leadscore.services import list_import
+
+    monkeypatch.setattr(list_import, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(
+        "tools.localstack.context.LambdaContext.get_remaining_time_in_millis", lambda self: 1_000
+    )
+    rows = "".join(f"visitor{i}@northwind.io,Northwind\n" for i in range(5))
+    bucket = stack.physical_id("ImportsBucket")
+    for _ in range(2):
+        stack.client("s3").put_object(
+            Bucket=bucket, Key="imports/IAM expo.csv", Body="email,company\n" + rows
+        )
+        stack.drain()

@@ -409,7 +409,7 @@ def test_honeypot_answers_202_queues_nothing_and_counts(stack, capsys):
     event = http_api_event(
         "POST",
         "/forms",
-        "email=bot%40spam.example&company=Spam&website_url=http%3A%2F%2Fcheap.example",
+        "email=bot%40spam.example&company=Spam&_hp=http%3A%2F%2Fcheap.example",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     status, body, _ = stack.invoke(event)

@@ -305,7 +305,7 @@ def test_brevo_proxy_open_is_a_machine_open(hooks):
 def test_ses_bounce(hooks):
     status, body, (event,) = hooks.invoke(load_event(SAMPLES["ses"]))
     assert (status, body["accepted"]) == (202, 1)
-    assert event.event_id == "ses:8b7c4d2e-5f6a-4b8c-9d0e-1f2a3b4c5d6e:0"
+    assert event.event_id == "ses:0100018f-ses-msg-1:Bounce:2026-11-23T16:29:20.000Z:0"
     assert (event.type, event.name) == ("email_bounce", "Bounce")
     assert event.identity.email == "tom.becker@oldmail-example.de"
     assert event.properties["bounce_type"] == "Permanent"

@@ -109,6 +109,44 @@ def _stamp(body: dict[str, Any], at: datetime) -> dict[str, Any]:
     return body
 
 
+class _WatchedTopic:
+    """What reaches the topic, when (simulated time), and crashes on demand: before publishing
+    (after the claim) and after publishing (before the mark)."""
+
+    def __init__(self, figures: Counter[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.published: list[tuple[str, int]] = []  # (alert id, published at)
+        self.created: dict[str, int] = {}  # alert id -> raised at (to the minute)
+        self.crashes = {"before_publish": 0, "after_publish": 0}
+        self.figures = figures
+        real_publish, real_mark = Topic.publish, Outbox.mark_sent
+        watched = self
+
+        def publish(self: Topic, request: dict[str, Any]) -> str:
+            watched._maybe_crash("before_publish", "crash_after_claim")
+            message_id = real_publish(self, request)
+            watched._record(request)
+            return message_id
+
+        def mark_sent(self: Outbox, *args: Any, **kwargs: Any) -> Any:
+            watched._maybe_crash("after_publish", "crash_after_publish")
+            return real_mark(self, *args, **kwargs)
+
+        monkeypatch.setattr(Topic, "publish", publish)
+        monkeypatch.setattr(Outbox, "mark_sent", mark_sent)
+
+    def _maybe_crash(self, when: str, figure: str) -> None:
+        if self.crashes[when] > 0:
+            self.crashes[when] -= 1
+            self.figures[figure] += 1
+            raise Crash
+
+    def _record(self, request: dict[str, Any]) -> None:
+        alert = json.loads(json.loads(request["Message"])["sqs"])
+        self.published.append((alert["alert_id"], clock.seconds()))
+        raised = datetime.strptime(alert["created_at"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+        self.created.setdefault(alert["alert_id"], int(raised.timestamp()))
+
+
 def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered(
     moto_server: str,
     atomic_moto: None,
@@ -123,33 +161,8 @@ def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered
     table = stack.env("ScorerFunction")["LEADS_TABLE"]
     figures: Counter[str] = Counter()
 
-    # What reaches the topic, when (simulated time), and the crashes.
-    published: list[tuple[str, int]] = []  # (alert id, published at)
-    created: dict[str, int] = {}  # alert id -> raised at (to the minute)
-    crashes = {"before_publish": 0, "after_publish": 0}
-    real_publish, real_mark = Topic.publish, Outbox.mark_sent
-
-    def publish(self: Topic, request: dict[str, Any]) -> str:
-        if crashes["before_publish"] > 0:
-            crashes["before_publish"] -= 1
-            figures["crash_after_claim"] += 1
-            raise Crash
-        message_id = real_publish(self, request)
-        alert = json.loads(json.loads(request["Message"])["sqs"])
-        published.append((alert["alert_id"], clock.seconds()))
-        raised = datetime.strptime(alert["created_at"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
-        created.setdefault(alert["alert_id"], int(raised.timestamp()))
-        return message_id
-
-    def mark_sent(self: Outbox, *args: Any, **kwargs: Any) -> Any:
-        if crashes["after_publish"] > 0:
-            crashes["after_publish"] -= 1
-            figures["crash_after_publish"] += 1
-            raise Crash
-        return real_mark(self, *args, **kwargs)
-
-    monkeypatch.setattr(Topic, "publish", publish)
-    monkeypatch.setattr(Outbox, "mark_sent", mark_sent)
+    topic = _WatchedTopic(figures, monkeypatch)
+    published, created, crashes = topic.published, topic.created, topic.crashes
 
     def survive(step: Callable[[], Any]) -> None:
         for _ in range(50):  # a crash kills one invocation; Lambda goes on with the next
@@ -175,22 +188,7 @@ def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered
     for r in range(ROUNDS):
         now = START + timedelta(minutes=10 * r)
         pin_clock(now)
-        if r == 1:
-            faults.fail("PutItem", 9, 400, "ProvisionedThroughputExceededException")
-            faults.fail("BatchGetItem", 4, 400, "ProvisionedThroughputExceededException")
-            figures["throttles"] += 13
-        if r == 2:
-            faults.fail("Publish", 10**6, 500, "InternalError")
-        if r == 3:
-            stack.upload_rules(BAD_RULES)
-            reset_rules_cache()  # cold containers: they read the bad file and fall back
-            figures["rules_flips"] += 1
-        if r == 4:
-            figures["publish_calls_until_sns_back"] = faults.calls.get("Publish", 0)
-            faults.plans["Publish"] = []  # SNS is back
-            stack.upload_rules(example_rules_json())
-            reset_rules_cache()
-            crashes.update(before_publish=2, after_publish=1)
+        _faults_of_round(r, stack, faults, figures, crashes)
         for route, body, at in [(q, b, now) for rr, q, b in requests if rr == r]:
             send(route, body, at)
             sent.append((route, body, at))
@@ -216,28 +214,8 @@ def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered
     final = clock.seconds()
 
     repo = LeadRepository(table)
-    events = 0
-    for email, ids in expected.items():
-        state = repo.get(lead_id_for_email(email))
-        assert state is not None, email
-        history = [e.event_id.split(":")[-1] for e, _ in repo.history(state.lead_id)]
-        assert state.events_total == len(ids), email  # each distinct event counted once
-        assert Counter(history) == Counter(ids), email  # and recorded once
-        events += len(ids)
-
-    alerts_by_lead: dict[str, set[str]] = defaultdict(set)
-    for alert_id, _ in published:
-        alerts_by_lead[alert_id.split("/")[0]].add(alert_id)
-    crossings = 0
-    for state in repo.all_leads():
-        sales_ready = {a for a in alerts_by_lead[state.lead_id] if "/sales_ready" in a}
-        if state.card is not None and state.card.tier == "sales_ready":
-            crossings += 1
-            assert len(sales_ready) == 1, (state.lead_id, sales_ready)  # one alert id per crossing
-        else:
-            assert sales_ready == set(), state.lead_id
-        assert state.pending_alerts == [], state.lead_id  # every alert delivered
-        assert all(a.status != "failed" for a in state.outbox.values())
+    events = _assert_each_event_counted_once(repo, expected)
+    crossings = _assert_one_alert_per_crossing(repo, published)
     deliveries = Counter(a for a, _ in published)
     duplicates = sum(n - 1 for n in deliveries.values())
     assert duplicates <= figures["crash_after_publish"]  # only a crash after publishing repeats one
@@ -268,6 +246,60 @@ def test_soak_every_event_once_every_crossing_alerted_once_nothing_dead_lettered
     assert crossings > 10 and figures["crash_after_claim"] == 2 and figures["crash_after_publish"] == 1
     Path(ROOT / ".soak.json").write_text(json.dumps(report, indent=2))
     print("\nsoak:", json.dumps(report))
+
+
+def _faults_of_round(
+    r: int, stack: Stack, faults: Faults, figures: Counter[str], crashes: dict[str, int]
+) -> None:
+    """What goes wrong in round ``r``: throttling, SNS down, a bad rules file, then crashes."""
+    if r == 1:
+        faults.fail("PutItem", 9, 400, "ProvisionedThroughputExceededException")
+        faults.fail("BatchGetItem", 4, 400, "ProvisionedThroughputExceededException")
+        figures["throttles"] += 13
+    if r == 2:
+        faults.fail("Publish", 10**6, 500, "InternalError")
+    if r == 3:
+        stack.upload_rules(BAD_RULES)
+        reset_rules_cache()  # cold containers: they read the bad file and fall back
+        figures["rules_flips"] += 1
+    if r == 4:
+        figures["publish_calls_until_sns_back"] = faults.calls.get("Publish", 0)
+        faults.plans["Publish"] = []  # SNS is back
+        stack.upload_rules(example_rules_json())
+        reset_rules_cache()
+        crashes.update(before_publish=2, after_publish=1)
+
+
+def _assert_each_event_counted_once(repo: LeadRepository, expected: dict[str, set[str]]) -> int:
+    """Every lead counted and recorded each of its distinct events once. Returns the event count."""
+    events = 0
+    for email, ids in expected.items():
+        state = repo.get(lead_id_for_email(email))
+        assert state is not None, email
+        history = [e.event_id.split(":")[-1] for e, _ in repo.history(state.lead_id)]
+        assert state.events_total == len(ids), email  # each distinct event counted once
+        assert Counter(history) == Counter(ids), email  # and recorded once
+        events += len(ids)
+    return events
+
+
+def _assert_one_alert_per_crossing(repo: LeadRepository, published: list[tuple[str, int]]) -> int:
+    """One sales-ready alert id per sales-ready lead, none for the others, all delivered. Returns
+    the number of crossings."""
+    alerts_by_lead: dict[str, set[str]] = defaultdict(set)
+    for alert_id, _ in published:
+        alerts_by_lead[alert_id.split("/")[0]].add(alert_id)
+    crossings = 0
+    for state in repo.all_leads():
+        sales_ready = {a for a in alerts_by_lead[state.lead_id] if "/sales_ready" in a}
+        if state.card is not None and state.card.tier == "sales_ready":
+            crossings += 1
+            assert len(sales_ready) == 1, (state.lead_id, sales_ready)  # one alert id per crossing
+        else:
+            assert sales_ready == set(), state.lead_id
+        assert state.pending_alerts == [], state.lead_id  # every alert delivered
+        assert all(a.status != "failed" for a in state.outbox.values())
+    return crossings
 
 
 def _score_concurrently(stack: Stack, table: str, now: datetime) -> int:

@@ -21,6 +21,9 @@ FUNCTIONS = (
     "SweeperFunction",
     "SweepWorkerFunction",
     "ErasureFunction",
+    "ServerEventsFunction",
+    "SesEventsFunction",
+    "CustomEventsFunction",
 )
 LEADS_ROUTES = {
     ("GET", "/leads"),
@@ -110,6 +113,21 @@ EXPECTED_ACTIONS = {
         ("sqs:GetQueueAttributes", "EventsDLQ"),
         ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
     },
+    # AWS-native sources: each relays to EventsQueue and may send nothing else anywhere.
+    "ServerEventsFunction": {
+        ("sqs:ReceiveMessage", "ServerEventsQueue"),  # Lambda's SQS poller, on its own queue only
+        ("sqs:DeleteMessage", "ServerEventsQueue"),
+        ("sqs:GetQueueAttributes", "ServerEventsQueue"),
+        ("sqs:SendMessage", "EventsQueue"),
+    },
+    "SesEventsFunction": {
+        ("sqs:SendMessage", "EventsQueue"),
+        ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
+    },
+    "CustomEventsFunction": {
+        ("sqs:SendMessage", "EventsQueue"),
+        ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
+    },
 }
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 XRAY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
@@ -122,6 +140,9 @@ EXPECTED_MANAGED = {
     "SweeperFunction": {BASIC, XRAY},
     "SweepWorkerFunction": {BASIC, XRAY},
     "ErasureFunction": {BASIC, XRAY},  # no trigger: invoked directly (lambda:InvokeFunction)
+    "ServerEventsFunction": {BASIC, XRAY},  # its own role: no SQS poller policy on every queue
+    "SesEventsFunction": {BASIC, XRAY},  # invoked by SNS through a resource policy, not a role
+    "CustomEventsFunction": {BASIC, XRAY},  # invoked by EventBridge through a resource policy
 }
 
 
@@ -265,6 +286,10 @@ def test_queues_are_encrypted_and_events_queue_redrives_to_its_dlq(tr, res):
         "SweepQueue",
         "SweepDLQ",
         "AsyncFailuresDLQ",
+        "ImportsQueue",  # list imports: S3 notifications and continuations (test_list_import.py)
+        "ImportsDLQ",
+        "ServerEventsQueue",
+        "ServerEventsDLQ",
     }
     for name, queue in queues.items():
         props = queue["Properties"]
@@ -367,7 +392,7 @@ def test_every_leads_route_requires_iam_auth_and_ingest_routes_do_not(tr, res):
 
 def test_sweeper_runs_on_the_sweep_schedule(tr, res):
     rules = tr.of_type("AWS::Events::Rule")
-    assert set(rules) == {"SweeperFunctionSweep"}
+    assert set(rules) == {"SweeperFunctionSweep", "CustomEventsFunctionCustom"}  # + the custom events rule
     rule = rules["SweeperFunctionSweep"]["Properties"]
     assert rule["ScheduleExpression"] == {"Ref": "SweepSchedule"}
     assert rule["State"] == "ENABLED"
@@ -521,6 +546,8 @@ def test_function_environments_match_the_architecture(res):
         "LEADS_TABLE": {"Ref": "LeadsTable"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDLQ"},
     }
+    for relay in ("ServerEventsFunction", "SesEventsFunction", "CustomEventsFunction"):
+        assert env[relay] == {**common, "EVENTS_QUEUE_URL": {"Ref": "EventsQueue"}}, relay
 
 
 def test_outputs(tr):
@@ -534,6 +561,9 @@ def test_outputs(tr):
         "NotifierDLQUrl",
         "SweepQueueUrl",
         "IngestFunctionUrlEndpoint",
+        "ImportsBucketName",
+        "ServerEventsQueueUrl",
+        "ServerEventsQueueArn",
     }
 
 
@@ -555,6 +585,9 @@ def test_parameters_and_defaults(tr):
         "IngestFunctionUrl": "false",
         "EnterpriseAlertsEmail": "",
         "EnterpriseAlertsCategory": "buying-signal",
+        "SesEventsTopicArn": "",  # no subscription unless set
+        "CustomEventBusName": "default",
+        "CustomEventSources": "leadscore.custom",
         # Where each provider's secret lives (SSM / Secrets Manager); empty = that provider is off (401).
         **dict.fromkeys(
             (
@@ -570,6 +603,7 @@ def test_parameters_and_defaults(tr):
                 "SesSnsTopicArns",
                 "HubspotWebhookBaseUrl",
                 "MandrillWebhookUrl",
+                "FormRedirectUrls",
             ),
             "",
         ),

@@ -222,7 +222,9 @@ def test_provided_submission_time_is_used_unless_in_the_future():
 
 
 def test_invalid_profile_values_are_dropped_with_a_warning_not_the_lead():
-    result = json_form({"email": "a@b.io", "Employees": "lots", "company": "Acme", "country": "x" * 150})
+    result = json_form(
+        {"form": "demo", "email": "a@b.io", "Employees": "lots", "company": "Acme", "country": "x" * 150}
+    )
     (event,) = result.events
     assert event.profile == Profile(company="Acme")
     assert len(result.warnings) == 2
@@ -264,7 +266,7 @@ def test_unsupported_form_content_types_are_415(content_type):
 # --- honeypot --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", ["website_url", "_hp"])
+@pytest.mark.parametrize("field", ["_hp", "_gotcha", "_honey"])
 def test_filled_honeypot_accepts_nothing(field):
     result = json_form({"email": "bot@spam.example", field: "http://spam.example"})
     assert result.honeypot is True
@@ -292,7 +294,7 @@ def test_honeypot_in_the_query_string_counts_too():
         headers={"content-type": "application/json"},
         time_epoch_ms=RECEIVED_MS,
     )
-    event["queryStringParameters"] = {"website_url": "http://spam.example"}
+    event["queryStringParameters"] = {"_hp": "http://spam.example"}
     assert form_events(from_http_api_event(event, max_body_bytes=4096), CONFIG).honeypot
 
 

@@ -435,7 +435,8 @@ def test_batch_accepts_valid_items_and_lists_the_rest():
             {**BASE, "event": "account_status_change", "sg_event_id": "a1"},
         ]
     )["result"]
-    assert [e.event_id[:11] for e in result.events] == ["d1", "sendgrid:h:"]
+    assert [e.event_id[:11] for e in result.events] == ["d1", "sendgrid:h:", "g1"]
+    assert result.events[2].type == "email_resubscribe"  # a group's resubscribe is consent state
     assert result.duplicates_in_request == 1
     response = result.to_response()
     assert response["rejected"] == [
@@ -444,8 +445,8 @@ def test_batch_accepts_valid_items_and_lists_the_rest():
         {"index": 6, "error": "event: missing or not a string"},
         {"index": 7, "error": "must be an event object"},
     ]
-    assert [i["index"] for i in response["ignored"]] == [0, 8, 9]
-    assert response["ignored"][2]["reason"] == "unknown SendGrid event type 'account_status_change'"
+    assert [i["index"] for i in response["ignored"]] == [0, 9]
+    assert response["ignored"][1]["reason"] == "unknown SendGrid event type 'account_status_change'"
 
 
 @pytest.mark.parametrize("body", [b'{"event": "open"}', b'"x"'])

@@ -124,7 +124,10 @@ def _demo(local: LocalStack, events_dir: Path) -> int:
         from leadscore import clock
 
         clock.pin(datetime.fromtimestamp(recorded + 3600, UTC))
-        say(f"clock         pinned at {clock.now():%Y-%m-%d %H:%M} UTC (an hour after the samples)")
+        say(
+            f"clock         pinned at {clock.now():%Y-%m-%d %H:%M} UTC (an hour after the samples; "
+            "requests are received and scored at that time)"
+        )
     say(f"Replaying {len(files)} sample request(s) from {events_dir.name}/:")
     for path, event in samples:
         resign_sendgrid(event, local.root)

@@ -17,14 +17,14 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tools.localstack import PumpResult, Stack, path_is_known
+from tools.localstack import PumpResult, Stack, local_env, path_is_known
 
 RULES_FILE = Path("rules/example.yaml")  # compiled as `leadscore rules publish` does
 # The SendGrid key pair made for the sample events (events/README.md): never configured anywhere real.
@@ -45,6 +45,22 @@ LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/
 
 # Headers the HTTP layer owns; never copied from a handler's response.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+
+
+# Template parameters `make serve` takes from the environment, so a website can be tried locally:
+# LEADSCORE_FORM_REDIRECT_URLS=https://www.example.com/thanks LEADSCORE_ALLOWED_ORIGINS=http://localhost:8000
+FORM_REDIRECT_URLS_ENV = "LEADSCORE_FORM_REDIRECT_URLS"
+ALLOWED_ORIGINS_ENV = "LEADSCORE_ALLOWED_ORIGINS"
+SITE_PARAMETERS = {FORM_REDIRECT_URLS_ENV: "FormRedirectUrls", ALLOWED_ORIGINS_ENV: "AllowedOrigins"}
+
+
+def site_parameters(environ: Mapping[str, str]) -> dict[str, str]:
+    """The website's template parameters (thank-you URLs, CORS origins) set in ``environ``."""
+    return {
+        param: environ[name].strip()
+        for name, param in SITE_PARAMETERS.items()
+        if environ.get(name, "").strip()
+    }
 
 
 class SetupError(Exception):
@@ -102,6 +118,10 @@ class LocalStack:
                 "(write one, or validate yours with `leadscore rules validate`)"
             )
         rules_body = self._compile_rules()
+        try:
+            certificate = local_env.trust_certificate_file(os.environ, self.root)
+        except local_env.LocalEnvError as exc:
+            raise SetupError(str(exc)) from None
         from moto.server import ThreadedMotoServer
 
         port = free_port()
@@ -131,6 +151,8 @@ class LocalStack:
         self._log.write(f"\n==== local stack started {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
         started = time.monotonic()
         parameters, key_note = self._parameters()
+        parameters.update(site_parameters(os.environ))
+        parameters.update(local_env.parameters_from(os.environ))  # docs/connect.md's local variables
         self._stack = Stack.create(
             self.root / "template.yaml",
             parameters=parameters,
@@ -145,6 +167,14 @@ class LocalStack:
         target = f"s3://{env['RULES_BUCKET']}/{env['RULES_KEY']}"
         self.console(f"rules         {self._rel(self.rules)} -> {target} (version {version})")
         self.console(f"sendgrid key  {key_note}")
+        site = self._stack.env("IngestFunction").get("LEADSCORE_FORM_REDIRECT_URLS") or "none"
+        self.console(f"redirects     {site}  (set ${FORM_REDIRECT_URLS_ENV} to allow yours)")
+        for variable, parameter in local_env.PARAMETER_VARIABLES.items():
+            if parameter in parameters:
+                self.console(f"{variable:<13} from ${variable}")
+        if certificate is not None:
+            variable = local_env.CERTIFICATE_FILE_VARIABLE
+            self.console(f"sns cert      {self._rel(certificate)} (${variable}, no network)")
         self.console(f"handler logs  {self._rel(self.log_path)}")
 
     def _compile_rules(self) -> bytes:
@@ -200,8 +230,8 @@ class LocalStack:
                 "  [AWS_IAM] routes: API Gateway checks SigV4; locally ANY Authorization header is accepted,"
                 f" e.g. -H 'Authorization: {LOCAL_AUTHORIZATION}' (none: 403)"
             )
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (local only: leaderboard, raw lead state)")
-        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (local only: one lead's raw state)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}?limit=20  (local only: leaderboard, every tier)")
+        self.console(f"  {'GET':<6} {base}{LEADS_PREFIX}/{{email}}  (local only: one lead's score card)")
         self.console(f"  {'GET':<6} {base}{HOT_PATH}?tier=&limit=  (local only: GET /leads without IAM)")
         self.console(
             f"  {'GET':<6} {base}{CARDS_PREFIX}/{{lead}}  (local only: GET /leads/{{lead}} without IAM)"
@@ -453,6 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
             query or None,
             source_ip=self.client_address[0],
         )
+        stamp_request_time(event)
         try:
             result = stack.invoke(route.function, event)
         except Exception as exc:
@@ -484,20 +515,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _leads(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         rest = path[len(LEADS_PREFIX) :].strip("/")
+        if rest:  # one lead: the Lead API's score card, never the raw item (leases, digests, versions)
+            return self._api_view(CARDS_PREFIX + "/" + rest, query)
         try:
-            if not rest:
-                params = dict(parse_qsl(query))
-                limit = max(1, min(int(params.get("limit", "20")), 500))
-                leads = self.local.leaderboard(limit)
-                return _json(200, {"leads": [_plain(lead) for lead in leads]})
-            lead = self.local.lead(rest)
+            params = dict(parse_qsl(query))
+            limit = max(1, min(int(params.get("limit", "20")), 500))
+            leads = self.local.leaderboard(limit)
         except ImportError as exc:
             return _json(501, {"message": f"lead repository not available: {exc}"})
         except ValueError as exc:
             return _json(400, {"message": str(exc)})
-        if lead is None:
-            return _json(404, {"message": f"no lead for {rest}"})
-        return _json(200, _plain(lead))
+        return _json(200, {"leads": [leaderboard_row(rank, lead) for rank, lead in enumerate(leads, 1)]})
 
     def _rescore(self, path: str, query: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
         """/_local/rescore[/{lead}]: ``leads rescore --local`` (local only, no IAM)."""
@@ -551,6 +579,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
 
+def stamp_request_time(event: dict[str, Any]) -> None:
+    """Stamp API Gateway's receive time (``requestContext.time``/``timeEpoch``) from leadscore's clock.
+
+    Real time unless the clock is pinned: the demo pins it to score its dated samples the same whatever
+    day it runs, and its requests must then be received at that time too. Otherwise an event without its
+    own timestamp (most form posts) would occur on the real day, after the pinned time that scored it:
+    one clock, not two, in the lead's history."""
+    from leadscore import clock
+
+    at = clock.now()
+    context = event.setdefault("requestContext", {})
+    context["timeEpoch"] = int(at.timestamp() * 1000)
+    context["time"] = at.strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def leaderboard_row(rank: int, lead: Any) -> dict[str, Any]:
+    """One leaderboard row: who, the score and why, and where the full card is. Only what a person reads:
+    no lease tokens, dedupe digests, versions or outbox internals of the stored item."""
+    card = lead.card
+    profile = lead.profile or {}
+    name = " ".join(str(profile[k]) for k in ("first_name", "last_name") if profile.get(k))
+    return {
+        "rank": rank,
+        "lead_id": lead.lead_id,
+        "email": lead.email,
+        "name": name or None,
+        "company": profile.get("company"),
+        "score": card.score if card else None,
+        "fit": card.fit if card else None,
+        "activity": card.activity if card else None,
+        "tier": card.tier if card else None,
+        "grade": card.grade if card else None,
+        "reasons": list(card.reasons[:3]) if card else [],
+        "card": f"{LEADS_PREFIX}/{lead.lead_id}",
+    }
+
+
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"content-type": "application/json"}, json.dumps(body, default=_default).encode()
 
@@ -563,13 +628,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    return json.loads(json.dumps(value, default=_default))
 
 
 def _from_lambda(result: Any) -> tuple[int, dict[str, Any], bytes]:

@@ -30,10 +30,12 @@ from typing import Any, TextIO
 from tools.localstack.caches import reset_caches
 from tools.localstack.context import LambdaContext
 from tools.localstack.events import (
+    ACCOUNT_ID,
     Route,
     http_event,
     iam_authorizer,
     match_route,
+    matches_pattern,
     passes_filters,
     sqs_event,
     stream_event,
@@ -224,6 +226,29 @@ class Stack:
                 self._client("s3").put_bucket_versioning(
                     Bucket=self.physical_id(logical_id), VersioningConfiguration={"Status": "Enabled"}
                 )
+        self._apply_bucket_notifications()
+
+    def _apply_bucket_notifications(self) -> None:
+        """moto's CloudFormation ignores a bucket's NotificationConfiguration: put its queue configurations
+        (the list-import notifications) with the API, so an upload really reaches the queue."""
+        for logical_id, bucket in self.translation.of_type("AWS::S3::Bucket").items():
+            configured = ((bucket.get("Properties") or {}).get("NotificationConfiguration") or {}).get(
+                "QueueConfigurations"
+            ) or []
+            if not configured or logical_id not in self._physical:
+                continue
+            queues = []
+            for item in configured:
+                queue = item["Queue"]["Fn::GetAtt"][0]
+                rules = item.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                entry: dict[str, Any] = {"QueueArn": self.arn(queue), "Events": [item["Event"]]}
+                if rules:
+                    entry["Filter"] = {"Key": {"FilterRules": rules}}
+                queues.append(entry)
+            self._client("s3").put_bucket_notification_configuration(
+                Bucket=self.physical_id(logical_id),
+                NotificationConfiguration={"QueueConfigurations": queues},
+            )
 
     def _open_stream(self, mapping: SourceMapping) -> _StreamState:
         table = self.physical_id(mapping.source)
@@ -648,6 +673,39 @@ class Stack:
             if not busy or time.monotonic() > deadline:
                 break
         return results
+
+    def put_events(self, entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, Any]]:
+        """EventBridge ``PutEvents`` as the bus delivers it: each entry (``Source``, ``DetailType``,
+        ``Detail`` as JSON text, optional ``EventBusName``) becomes the event envelope and is handed to the
+        function behind every rule of the stack on that bus whose pattern (as created, parameters
+        resolved) matches. Returns ``(function logical id, result)`` per delivery; an entry no rule
+        matches is delivered nowhere."""
+        events = self._client("events")
+        by_arn = {arn: logical for logical, arn in self._arns.items()}
+        delivered: list[tuple[str, Any]] = []
+        for entry in entries:
+            bus = str(entry.get("EventBusName") or "default")
+            envelope = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": entry["DetailType"],
+                "source": entry["Source"],
+                "account": ACCOUNT_ID,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": self.region,
+                "resources": list(entry.get("Resources") or []),
+                "detail": json.loads(entry.get("Detail") or "{}"),
+            }
+            for rule in events.list_rules(EventBusName=bus).get("Rules", []):
+                if not rule.get("EventPattern") or not matches_pattern(
+                    envelope, json.loads(rule["EventPattern"])
+                ):
+                    continue
+                for target in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]:
+                    function = by_arn.get(target["Arn"])
+                    if function is not None:
+                        delivered.append((function, self.invoke(function, envelope)))
+        return delivered
 
     # ------------------------------------------------------------------------------------------ SNS and S3
     def inbox(self) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ REGION = "us-east-1"
 
 ESM_TYPE = "AWS::Lambda::EventSourceMapping"
 # Resource types moto's CloudFormation does not implement: the engine leaves them out (and warns about none).
-UNSUPPORTED_TYPES = frozenset({"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::S3::BucketPolicy"})
+UNSUPPORTED_TYPES = frozenset(
+    {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"}
+)
 
 
 class TemplateError(Exception):

@@ -277,6 +277,47 @@ class Analysis:
     hand_threshold: float | None
 
 
+def _verdict(
+    n_fired: int, lift: float | None, rate_fired: float | None, hand: float, learned: float, kept: bool
+) -> str:
+    """What the review says of one rule, from its lift and its learned points."""
+    if kept:
+        return "kept (disqualifies)" if n_fired >= MIN_FIRED else "too rare to judge"
+    if n_fired < MIN_FIRED:
+        return "too rare to judge"
+    if lift is None:
+        verdict = "predicts" if rate_fired else "does not predict"
+    elif (
+        (hand > 0 and lift < LIFT_FLAG)
+        or (hand < 0 and lift > 1 / LIFT_FLAG)
+        or (hand == 0 and 1 / LIFT_FLAG < lift < LIFT_FLAG)
+    ):
+        verdict = "does not predict"
+    else:
+        verdict = "predicts"
+    if verdict == "predicts" and hand and abs(learned) < 0.15 * abs(hand) + 1:
+        verdict = "adds nothing once the other rules are counted"
+    return verdict
+
+
+def _rule_row(c: Collector, i: int, hand: float, learned: float, kept: bool) -> dict[str, Any]:
+    """One rule's line in the report: how often it fired, conversion with and without it, lift."""
+    n_f, won_f = int(c.fired[i]), int(c.fired_won[i])
+    n_o, won_o = c.n - n_f, c.conversions - won_f
+    r_f, r_o = _rate(won_f, n_f), _rate(won_o, n_o)
+    lift = (r_f / r_o) if (r_f is not None and r_o) else None
+    return {
+        "rule": c.rule_ids[i],
+        "points": hand,
+        "learned_points": learned,
+        "fired": n_f,
+        "conversion_fired": r_f,
+        "conversion_not_fired": r_o,
+        "lift": lift,
+        "verdict": _verdict(n_f, lift, r_f, hand, learned, kept),
+    }
+
+
 def analyse(
     c: Collector,
     hand_points: list[float],
@@ -370,39 +411,10 @@ def analyse(
         comparison["truth"] = truth_entry
 
     # ---- per-rule lift (every matured lead, exact)
-    rules = []
-    for i, rule in enumerate(c.rule_ids):
-        n_f, won_f = int(c.fired[i]), int(c.fired_won[i])
-        n_o, won_o = c.n - n_f, c.conversions - won_f
-        r_f, r_o = _rate(won_f, n_f), _rate(won_o, n_o)
-        lift = (r_f / r_o) if (r_f is not None and r_o) else None
-        verdict = "predicts"
-        if keep is not None and keep[i]:
-            verdict = "kept (disqualifies)" if n_f >= MIN_FIRED else "too rare to judge"
-        elif n_f < MIN_FIRED:
-            verdict = "too rare to judge"
-        elif lift is None:
-            verdict = "predicts" if r_f else "does not predict"
-        elif (
-            (hand[i] > 0 and lift < LIFT_FLAG)
-            or (hand[i] < 0 and lift > 1 / LIFT_FLAG)
-            or (hand[i] == 0 and 1 / LIFT_FLAG < lift < LIFT_FLAG)
-        ) and not (keep is not None and keep[i]):
-            verdict = "does not predict"
-        if verdict == "predicts" and hand[i] and abs(points[i]) < 0.15 * abs(hand[i]) + 1:
-            verdict = "adds nothing once the other rules are counted"
-        rules.append(
-            {
-                "rule": rule,
-                "points": float(hand[i]),
-                "learned_points": float(points[i]),
-                "fired": n_f,
-                "conversion_fired": r_f,
-                "conversion_not_fired": r_o,
-                "lift": lift,
-                "verdict": verdict,
-            }
-        )
+    rules = [
+        _rule_row(c, i, float(hand[i]), float(points[i]), keep is not None and keep[i])
+        for i in range(len(c.rule_ids))
+    ]
 
     grades = []
     for cell in GRADE_CELLS:

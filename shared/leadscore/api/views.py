@@ -8,6 +8,7 @@ from typing import Any
 
 from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
+from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import LeadState, likelihood
 
 HISTORY_LIMIT = 25
@@ -39,6 +40,22 @@ def history_entry(event: CanonicalEvent, note: str | None) -> dict[str, Any]:
     }
 
 
+def consent_json(state: LeadState) -> dict[str, Any]:
+    """The lead's consent and deliverability, as of the newest event applied (event time)."""
+    view = consent_state.view(state.consent)
+    return {
+        "do_not_email": view.do_not_email,
+        "summary": consent_state.do_not_email(view),
+        "unsubscribed": view.unsubscribed,
+        "unsubscribed_at": iso(view.unsubscribed_at),
+        "unsubscribed_lists": {name: iso(at) for name, at in view.lists.items()},
+        "complained": view.complained,
+        "complained_at": iso(view.complained_at),
+        "undeliverable": view.undeliverable,
+        "undeliverable_at": iso(view.undeliverable_at),
+    }
+
+
 def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | None]]) -> dict[str, Any]:
     """GET /leads/{lead}: profile, score, tier, grade, categories, per-rule contributions, reasons,
     recent history (newest first), adjustments, outcomes and the rules version that scored it."""
@@ -48,6 +65,7 @@ def score_card(state: LeadState, history: Sequence[tuple[CanonicalEvent, str | N
         "email": state.email,
         "name": display_name(state),
         "profile": dict(state.profile),
+        "consent": consent_json(state),
         "score": card.score if card else None,
         "fit": card.fit if card else None,
         "activity": card.activity if card else None,
@@ -84,6 +102,7 @@ def hot_row(state: LeadState) -> dict[str, Any]:
         "email": state.email,
         "name": display_name(state),
         "company": state.profile.get("company"),
+        "do_not_email": consent_state.view(state.consent).do_not_email,
         "score": card.score if card else None,
         "tier": card.tier if card else None,
         "grade": card.grade if card else None,

@@ -15,7 +15,16 @@ Environment variables (all optional):
 ``LEADSCORE_FORM_HONEYPOT_FIELDS``
     Comma-separated form field names that humans never fill in (hidden inputs). A submission where any of
     them is non-empty is answered 202 and dropped. Matched exactly, by the raw field name.
-    Default: ``website_url,_hp``.
+    Default: ``_hp,_gotcha,_honey`` (names no real form uses for data; ``_gotcha`` is Formspree's and
+    ``_honey`` FormSubmit's, so forms moved from those services keep their trap). Never a name a real
+    field may carry, such as ``website_url``: a filled one would silently drop a real lead.
+
+``LEADSCORE_FORM_REDIRECT_URLS``
+    Comma-separated thank-you page URLs a plain HTML form may ask to be sent to after posting, with a
+    hidden ``_redirect`` field: the answer is then ``303 See Other`` to that URL instead of ``202``. Matched
+    exactly (scheme, host, path and query); any other ``_redirect`` is a 400 naming the field, so the
+    endpoint is never an open redirect. Each entry must be an absolute ``https://`` (or ``http://``) URL.
+    Default: empty (no redirects). Set by the template's ``FormRedirectUrls`` parameter.
 
 ``LEADSCORE_FORM_FIELD_ALIASES``
     A JSON object of extra field-name aliases, ``{"How many people work there?": "company_size"}``, merged
@@ -43,9 +52,10 @@ from leadscore.errors import ConfigurationError
 SENDGRID_PUBLIC_KEYS_ENV = "SENDGRID_WEBHOOK_PUBLIC_KEYS"
 ALLOW_UNSIGNED_ENV = "LEADSCORE_INSECURE_ALLOW_UNSIGNED"
 HONEYPOT_FIELDS_ENV = "LEADSCORE_FORM_HONEYPOT_FIELDS"
+REDIRECT_URLS_ENV = "LEADSCORE_FORM_REDIRECT_URLS"
 FIELD_ALIASES_ENV = "LEADSCORE_FORM_FIELD_ALIASES"
 
-DEFAULT_HONEYPOT_FIELDS = frozenset({"website_url", "_hp"})
+DEFAULT_HONEYPOT_FIELDS = frozenset({"_hp", "_gotcha", "_honey"})
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -59,6 +69,7 @@ class IngestConfig:
     allow_unsigned: bool = False
     honeypot_fields: frozenset[str] = DEFAULT_HONEYPOT_FIELDS
     field_aliases: Mapping[str, str] = field(default_factory=dict)
+    redirect_urls: frozenset[str] = frozenset()
     signature_tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS
     environ: Mapping[str, str] = field(default_factory=dict)
     secret_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -84,6 +95,7 @@ class IngestConfig:
             allow_unsigned=env.get(ALLOW_UNSIGNED_ENV, "").strip().lower() in _TRUE,
             honeypot_fields=_split_names(honeypot) if honeypot else DEFAULT_HONEYPOT_FIELDS,
             field_aliases=_parse_aliases(env.get(FIELD_ALIASES_ENV, "")),
+            redirect_urls=_parse_redirect_urls(env.get(REDIRECT_URLS_ENV, "")),
             environ=env,
         )
 
@@ -109,3 +121,17 @@ def _parse_aliases(raw: str) -> Mapping[str, str]:
     ):
         raise ConfigurationError(f"{FIELD_ALIASES_ENV} must be a JSON object of strings")
     return dict(value)
+
+
+@lru_cache(maxsize=8)
+def _parse_redirect_urls(raw: str) -> frozenset[str]:
+    from urllib.parse import urlsplit
+
+    urls = _split_names(raw)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+            raise ConfigurationError(
+                f"{REDIRECT_URLS_ENV}: {url!r} is not an absolute http(s) URL without a #fragment"
+            )
+    return urls

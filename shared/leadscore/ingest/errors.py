@@ -60,3 +60,10 @@ class UpstreamUnavailableError(BadRequestError):
 
     status = 503
     code: ClassVar[str] = "upstream_unavailable"
+
+
+class RedirectNotAllowedError(BadRequestError):
+    """A form's ``_redirect`` is not one of the configured thank-you URLs (no open redirect). 400."""
+
+    status = 400
+    code: ClassVar[str] = "redirect_not_allowed"

@@ -16,8 +16,12 @@ Targets:
   API Gateway received the request), ``page_url``, ``path``, ``referrer`` and the ``utm_*`` fields.
 
 Fields matching no alias are kept as properties under a snake_case key (capped, see
-:mod:`leadscore.ingest.normalize`). Honeypot fields (``LEADSCORE_FORM_HONEYPOT_FIELDS``) are matched by
-their exact raw name and never mapped. A profile value that fails validation (``"Employees": "lots"``) is
+:mod:`leadscore.ingest.normalize`). Honeypot fields (``LEADSCORE_FORM_HONEYPOT_FIELDS``, default ``_hp``,
+``_gotcha``, ``_honey``) are matched by their exact raw name and never mapped. A field whose name looks like
+a trap (``bot-field``, ``honeypot``, ``leave_blank``...) but is not configured as one is kept and named in
+the 202's ``warnings``, as is a submission without a form name. ``_redirect`` (a thank-you URL from
+``LEADSCORE_FORM_REDIRECT_URLS``, matched exactly) turns the answer into a 303; it is never form data.
+A profile value that fails validation (``"Employees": "lots"``) is
 dropped and the rest of the submission is kept: losing a lead over one bad field helps nobody.
 """
 
@@ -43,8 +47,8 @@ from leadscore.ingest.body import (
     require_content_type,
 )
 from leadscore.ingest.bots import bot_reason
-from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
+from leadscore.ingest.config import REDIRECT_URLS_ENV, IngestConfig
+from leadscore.ingest.errors import MalformedBodyError, RedirectNotAllowedError, UnprocessableError
 from leadscore.ingest.normalize import (
     UTM_FIELDS,
     clean_properties,
@@ -166,6 +170,27 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
 TARGETS = frozenset(FIELD_ALIASES)
 _KEY = re.compile(r"[^0-9a-z]+")
 
+REDIRECT_FIELD = "_redirect"
+# Pieces of the (normalized) names people give bot-trap fields: Netlify's ``bot-field``, ``honeypot``,
+# ``leave_this_blank``, ``do_not_fill``... A field named like this that is not a configured honeypot is
+# almost certainly one the site meant as a trap: it is kept (it may be real) and named in the warnings.
+_HONEYPOT_HINTS = (
+    "honeypot",
+    "honey",
+    "gotcha",
+    "botfield",
+    "bottrap",
+    "spamtrap",
+    "leaveblank",
+    "leaveempty",
+    "leavethisblank",
+    "leavethisempty",
+    "donotfill",
+    "dontfill",
+    "nofill",
+)
+_HONEYPOT_EXACT = frozenset({"hp", "hpfield", "trap"})
+
 
 def normalize_field_name(name: str) -> str:
     """The matching key of a field name: case-folded, with every non-alphanumeric character removed."""
@@ -199,10 +224,6 @@ class MappedFields:
 
     values: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def get_str(self, target: str) -> str | None:
-        value = self.values.get(target)
-        return value if isinstance(value, str) else None
 
 
 def map_fields(pairs: Iterable[tuple[str, Any]], aliases: Mapping[str, str]) -> MappedFields:
@@ -281,18 +302,79 @@ def _honeypot_hit(pairs: Iterable[tuple[str, Any]], honeypot_fields: frozenset[s
     return any(name in honeypot_fields and scalar(value) not in (None, "") for name, value in pairs)
 
 
+_HONEYPOT_HINT = re.compile("|".join(_HONEYPOT_HINTS))
+
+
+@lru_cache(maxsize=1024)  # a site's forms repeat the same few dozen names on every request
+def looks_like_honeypot(name: str) -> bool:
+    """True for a field name people use for bot traps (``bot-field``, ``honeypot``, ``_hp_email``...)."""
+    key = normalize_field_name(name)
+    return key in _HONEYPOT_EXACT or _HONEYPOT_HINT.search(key) is not None
+
+
+def redirect_target(pairs: Iterable[tuple[str, Any]], allowed: frozenset[str]) -> str | None:
+    """The ``_redirect`` URL a plain HTML form asks for, if any; 400 naming the field unless it is exactly
+    one of ``allowed`` (so the endpoint never sends a browser anywhere a stranger chose)."""
+    values = {str(scalar(v)).strip() for n, v in pairs if n == REDIRECT_FIELD and scalar(v) not in (None, "")}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise RedirectNotAllowedError(
+            "the _redirect field is given more than once", details=["_redirect: more than one value"]
+        )
+    (url,) = values
+    if url not in allowed:
+        reason = "not one of the allowed thank-you URLs" if allowed else "no thank-you URLs are configured"
+        raise RedirectNotAllowedError(
+            f"the _redirect field is {reason} (FormRedirectUrls / {REDIRECT_URLS_ENV})",
+            details=[f"_redirect: {reason}"],
+        )
+    return url
+
+
+def _field_warnings(pairs: Iterable[tuple[str, Any]], config: IngestConfig) -> list[str]:
+    """Warnings about the form itself (its field names), never about values (they may be PII)."""
+    warnings = []
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen or name in config.honeypot_fields or not looks_like_honeypot(name):
+            continue
+        seen.add(name)
+        configured = ", ".join(sorted(config.honeypot_fields)) or "none"
+        warnings.append(
+            f"{name[:64]}: looks like a honeypot field but is not configured as one (configured: "
+            f"{configured}); it was kept as form data. Rename it to _hp, or add it to "
+            "LEADSCORE_FORM_HONEYPOT_FIELDS"
+        )
+    return warnings
+
+
 def form_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
-    """Parse a form submission into one ``form_submit`` event. 422 if it names nobody."""
+    """Parse a form submission into one ``form_submit`` event. 422 if it names nobody.
+
+    ``warnings`` in the answer name profile values dropped as invalid, a submission without a form name
+    and fields that look like honeypots but are not configured as one. ``redirect`` is set from an allowed
+    ``_redirect`` field (400 for any other): the handler then answers 303, honeypot hits included, so a
+    bot learns nothing from the answer.
+    """
     result = IngestResult(source=SOURCE)
     # Query parameters of the form's action URL (?form=demo&utm_source=...) fill in what the body lacks.
     check_fields(request.query)
     pairs = [*_form_pairs(request), *request.query]
+    result.redirect = redirect_target(pairs, config.redirect_urls)
+    pairs = [(name, value) for name, value in pairs if name != REDIRECT_FIELD]
     if _honeypot_hit(pairs, config.honeypot_fields):
         result.honeypot = True
         return result
     pairs = [(name, value) for name, value in pairs if name not in config.honeypot_fields]
     event, dropped = submission_event(pairs, request, config, source=SOURCE)
     result.warnings.extend(dropped)
+    if event.name is None:
+        result.warnings.append(
+            "form: the submission names no form; add a hidden field form=NAME (or ?form=NAME to the "
+            "action URL) so rules and reports can tell your forms apart"
+        )
+    result.warnings.extend(_field_warnings(pairs, config))
     result.add(event)
     return result
 

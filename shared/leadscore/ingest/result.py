@@ -37,6 +37,7 @@ class IngestResult:
     duplicates_in_request: int = 0
     warnings: list[str] = field(default_factory=list)
     honeypot: bool = False
+    redirect: str | None = None  # an allowed thank-you URL: the handler answers 303 to it
     _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, event: CanonicalEvent) -> None:

@@ -29,7 +29,9 @@ EventType = Literal[
     "email_dropped",
     "email_deferred",
     "email_unsubscribe",
+    "email_resubscribe",  # opted in again (globally, or to the list in properties): clears an unsubscribe
     "email_spam_report",
+    "list_import",  # a row of a CSV list dropped in the imports bucket (leadscore.ingest.list_import)
 ]
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from leadscore.errors import RulesValidationError
 from leadscore.rules.model import (
     ACTIVITY_FIELDS,
+    BOOLEAN_FIT_FIELDS,
     FIT_FIELDS,
     NUMERIC_FIT_FIELDS,
     PROPERTIES_PREFIX,
@@ -478,6 +479,11 @@ def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], 
             errors.append(f"{where} field '{name}': unknown field{hint} (one of {choices})")
             continue
         op = fc.operator
+        if name in BOOLEAN_FIT_FIELDS and (
+            op not in ("equals", "exists") or not isinstance(fc.equals, bool | None)
+        ):
+            errors.append(f"{where} field '{name}': a true/false flag; compare it with equals: true or false")
+            continue
         if op == "range" and allowed is FIT_FIELDS and name not in NUMERIC_FIT_FIELDS:
             errors.append(f"{where} field '{name}': numeric comparison on a text field")
         if op in ("contains", "starts_with", "ends_with", "regex") and name in NUMERIC_FIT_FIELDS:

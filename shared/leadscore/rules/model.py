@@ -49,7 +49,17 @@ PROFILE_FIELDS = (
     "website",
     "lifecycle_stage",
 )
-FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local"})
+# Consent and deliverability flags (booleans: compare with ``equals: true``), e.g. consent.unsubscribed.
+# Consent and deliverability state (leadscore.scoring.consent) that fit conditions can test: booleans.
+CONSENT_RULE_FIELDS = (
+    "consent.unsubscribed",
+    "consent.complained",
+    "consent.undeliverable",
+    "consent.do_not_email",
+    "consent.unsubscribed_any_list",
+)
+BOOLEAN_FIT_FIELDS = frozenset(CONSENT_RULE_FIELDS)
+FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local", *BOOLEAN_FIT_FIELDS})
 NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})
 # Fields an activity rule may test, besides any ``properties.<name>``.
 ACTIVITY_FIELDS = frozenset({"type", "name", "source"})

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from leadscore.models.event import CanonicalEvent
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
+from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -76,6 +77,7 @@ def profile_facts(state: LeadState) -> dict[str, object]:
     if state.email:
         local, _, domain = state.email.partition("@")
         facts.update(email=state.email, email_domain=domain, email_local=local)
+    facts.update(consent_state.view(state.consent).facts())
     return facts
 
 
@@ -774,6 +776,10 @@ def apply_events(
         outcome.accepted.append(event)
         new.events_total += 1
         _merge_profile(new, event)
+        if event.identity.email is not None and event.identity.email == new.email:
+            # Consent is state by event time, however late the event: applied before the late check.
+            # Only the address the event names is marked (never a lead it was redirected to).
+            consent_state.apply(new.consent, event, occurred)
         if max_age_days is not None:
             late = _late(event, day, now_s, max_age_days)
             if late is not None:
@@ -868,6 +874,8 @@ def rebuild(
     new.dd_pages = list(state.dd_pages)
     new.spill = list(state.spill)
     new.rebuild_at = None
+    # Consent outlives the history's retention: what the item knew stays, merged by event time.
+    new.consent = consent_state.merge(state.consent, new.consent)
     new.card = evaluate(new, rules, now, default_threshold, explain=False)
     new.outbox = dict(state.outbox)
     new.journal = list(state.journal)  # history is what was replayed: it does not change

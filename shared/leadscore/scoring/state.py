@@ -234,6 +234,9 @@ class LeadState(_Model):
     seen: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
     dd_pages: list[tuple[int, str]] = Field(default_factory=list, exclude=True)
     delivered: dict[str, int] = Field(default_factory=dict)  # message digest -> delivered at (bot check)
+    # Consent and deliverability (leadscore.scoring.consent): field -> (event time, value), the last
+    # writer by event time winning. A few dozen bytes; per-list entries capped at consent.MAX_LISTS.
+    consent: dict[str, tuple[int, bool]] = Field(default_factory=dict)
     recent: list[RecentActivity] = Field(default_factory=list)
     events_total: int = 0
     ver: int = 0
@@ -277,6 +280,7 @@ class LeadState(_Model):
                 "seen": {hour: list(ids) for hour, ids in self.seen.items()},
                 "dd_pages": list(self.dd_pages),
                 "delivered": dict(self.delivered),
+                "consent": dict(self.consent),
                 "recent": list(self.recent),
                 "armed": dict(self.armed),
                 "last_alert_at": dict(self.last_alert_at),

@@ -34,6 +34,9 @@ PROVIDER_MODULES: dict[str, str] = {
     )
 }
 
+# Names that are not module names (a hyphen reads better in a URL path).
+PROVIDER_MODULES["hubspot-forms"] = "leadscore.ingest.providers.hubspot_forms"
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 

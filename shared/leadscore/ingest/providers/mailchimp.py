@@ -41,6 +41,15 @@ _MERGE_TAGS = {
     "JOBTITLE": "job_title",
     "COUNTRY": "country",
     "INDUSTRY": "industry",
+    # Company size: Mailchimp tags are the audience owner's choice (at most 10 characters); these are
+    # the usual ones. Values such as "501-1000" read as their lower bound (Profile.company_size).
+    "SIZE": "company_size",
+    "COMPSIZE": "company_size",
+    "COSIZE": "company_size",
+    "CSIZE": "company_size",
+    "COMPANYSIZ": "company_size",
+    "EMPLOYEES": "company_size",
+    "HEADCOUNT": "company_size",
 }
 _EVENT_TYPES: Mapping[str, EventType] = {
     "unsubscribe": "email_unsubscribe",

@@ -8,7 +8,9 @@ and is dropped by the scorer's dedupe.
 
 Mapping: Delivery → email_delivered, Open → email_open, Click → email_click, Bounce → email_bounce (hard;
 soft/transient types → email_deferred), SpamComplaint → email_spam_report, SubscriptionChange with
-``SuppressSending`` → email_unsubscribe. Event id: Postmark's bounce ``ID`` where given, else a hash.
+``SuppressSending: true`` → email_unsubscribe (its ``SuppressionReason`` kept: HardBounce, SpamComplaint or
+ManualSuppression), with ``false`` (a reactivation) → email_resubscribe. Event id: Postmark's bounce ``ID``
+where given, else a hash.
 Secret: ``POSTMARK_BASIC_AUTH`` / ``POSTMARK_BASIC_AUTH_PARAM``.
 """
 
@@ -84,10 +86,11 @@ class PostmarkProvider:
                 event_type = "email_deferred" if bounce in _SOFT_BOUNCES else "email_bounce"
             properties["bounce_type"] = bounce
         elif kind == "SubscriptionChange":
-            if record.get("SuppressSending") is not True:
-                result.ignore(0, "SubscriptionChange that re-activates sending is not scored")
-                return result
-            event_type, when = "email_unsubscribe", record.get("ChangedAt")
+            # SuppressSending true: the address was suppressed (why: SuppressionReason); false: it
+            # was reactivated, which clears an unsubscribe (leadscore.scoring.consent).
+            suppressed = record.get("SuppressSending") is True
+            event_type = "email_unsubscribe" if suppressed else "email_resubscribe"
+            when = record.get("ChangedAt")
             properties["suppression_reason"] = record.get("SuppressionReason")
         else:
             result.ignore(0, f"Postmark record type {kind[:40]!r} is not scored")

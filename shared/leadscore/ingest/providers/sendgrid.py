@@ -8,9 +8,10 @@ No key configured: 401 unless ``LEADSCORE_INSECURE_ALLOW_UNSIGNED=1`` (see :mod:
 
 Mapping (``sendgrid event`` → ``CanonicalEvent.type``): delivered → email_delivered, open → email_open,
 click → email_click, bounce → email_bounce, dropped → email_dropped, deferred → email_deferred,
-unsubscribe and group_unsubscribe → email_unsubscribe, spamreport → email_spam_report. ``processed``
-(accepted by SendGrid, not yet an outcome) and ``group_resubscribe`` are ignored with a reason, as is any
-event type we do not know. ``event_id`` is ``sg_event_id``; ``name`` is SendGrid's event name;
+unsubscribe and group_unsubscribe → email_unsubscribe, group_resubscribe → email_resubscribe (with the
+group's ``asm_group_id``: :mod:`leadscore.scoring.consent` keeps per-group state), spamreport →
+email_spam_report. ``processed`` (accepted by SendGrid, not yet an outcome) is ignored with a reason, as is
+any event type we do not know. ``event_id`` is ``sg_event_id``; ``name`` is SendGrid's event name;
 ``sg_machine_open: true`` sets ``bot = "machine open"`` (Apple Mail Privacy Protection and the like), and a
 scanner-like ``useragent`` on an open or click sets ``bot`` too. Clicks carry ``url`` and its ``path``.
 IP addresses, user agents and SMTP responses are not copied into properties.
@@ -46,11 +47,11 @@ EVENT_TYPES: Mapping[str, EventType] = {
     "deferred": "email_deferred",
     "unsubscribe": "email_unsubscribe",
     "group_unsubscribe": "email_unsubscribe",
+    "group_resubscribe": "email_resubscribe",
     "spamreport": "email_spam_report",
 }
 IGNORED_EVENTS: Mapping[str, str] = {
     "processed": "processed: accepted by SendGrid, not a delivery outcome or engagement",
-    "group_resubscribe": "group_resubscribe is not scored",
 }
 # Copied into properties when present (scalars only). Everything else SendGrid defines is left out:
 # ip, useragent, response, smtp-id, tls, cert_err, sg_content_type, pool...

@@ -20,7 +20,8 @@ event (``eventType``, or ``notificationType`` for SES notifications):
 Delivery → email_delivered, Open → email_open, Click → email_click, Bounce → email_bounce (Permanent) or
 email_deferred (Transient/Undetermined), Complaint → email_spam_report, Reject → email_dropped,
 DeliveryDelay → email_deferred, Subscription with ``unsubscribeAll`` → email_unsubscribe; Send and
-Rendering Failure are ignored. One event per recipient; event id ``ses:<SNS MessageId>:<recipient #>``.
+Rendering Failure are ignored. One event per recipient; event id
+``ses:<mail.messageId>:<event type>:<event time>:<recipient #>`` (see :func:`_event_id`).
 Settings: ``SES_SNS_TOPIC_ARNS`` (not a secret).
 """
 
@@ -221,18 +222,24 @@ class SesProvider:
             raise MalformedBodyError(
                 "Type must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation"
             )
-        raw = envelope.get("Message")
-        if not isinstance(raw, str):
-            raise MalformedBodyError("Message: missing or not a string")
-        try:
-            event = parse_json(raw.encode("utf-8", "surrogatepass"))
-        except MalformedBodyError as exc:
-            raise MalformedBodyError("Message is not an SES event (JSON)", details=exc.details) from None
-        if not isinstance(event, dict):
-            raise MalformedBodyError("Message is not an SES event (JSON object)")
-        message_id = text(envelope.get("MessageId"))
-        _add_ses_event(result, event, message_id, request)
-        return result
+        return ses_message_events(envelope.get("Message"), text(envelope.get("MessageId")), request)
+
+
+def ses_message_events(raw: Any, sns_message_id: str | None, request: IngestRequest) -> IngestResult:
+    """The events of one SNS notification's ``Message`` (an SES event as JSON): the one parser of both
+    transports, ``POST /webhooks/ses`` (HTTPS subscription) and ``SesEventsFunction`` (a Lambda
+    subscription). 400 (:class:`MalformedBodyError`) if it is not an SES event object."""
+    result = IngestResult(source=SOURCE)
+    if not isinstance(raw, str):
+        raise MalformedBodyError("Message: missing or not a string")
+    try:
+        event = parse_json(raw.encode("utf-8", "surrogatepass"))
+    except MalformedBodyError as exc:
+        raise MalformedBodyError("Message is not an SES event (JSON)", details=exc.details) from None
+    if not isinstance(event, dict):
+        raise MalformedBodyError("Message is not an SES event (JSON object)")
+    _add_ses_event(result, event, sns_message_id, request)
+    return result
 
 
 _TYPES: Mapping[str, EventType] = {
@@ -271,6 +278,19 @@ def _recipients(kind: str, event: Mapping[str, Any], mail: Mapping[str, Any]) ->
             return listed
     destination = mail.get("destination")
     return destination if isinstance(destination, list) else []
+
+
+def _event_id(
+    mail: Mapping[str, Any], kind: str, detail: Mapping[str, Any], sns_message_id: str | None, index: int
+) -> str | None:
+    """``ses:<mail.messageId>:<event type>:<event time>:<recipient #>``: the same SES event has the same id
+    whichever transport (and whichever SNS delivery) brought it; a second open of one email is another
+    event. Without an SES message id, the SNS ``MessageId``; without that, a content hash (None)."""
+    ses_id = text(mail.get("messageId"))
+    stamp = text(detail.get("timestamp")) or text(mail.get("timestamp"))
+    if ses_id and stamp:
+        return f"ses:{ses_id[:120]}:{kind[:40]}:{stamp[:40]}:{index}"
+    return f"ses:{sns_message_id}:{index}" if sns_message_id else None
 
 
 def _add_ses_event(
@@ -320,7 +340,7 @@ def _add_ses_event(
             event_type=event_type,
             name=kind,
             email=email,
-            event_id=f"ses:{message_id}:{index}" if message_id else None,
+            event_id=_event_id(mail, kind, detail, message_id, index),
             fingerprint={"event": event, "recipient": index},
             when=when,
             request=request,

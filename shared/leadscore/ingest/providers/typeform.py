@@ -5,8 +5,12 @@ Typeform POSTs one JSON ``form_response`` per submission. With a webhook secret 
 so a replayed delivery verifies: it maps to the same ``event_id`` (Typeform's ``event_id``), and the scorer's
 event-id dedupe drops it.
 
-Mapping: every answer becomes a ``(field title or ref, value)`` pair that goes through the form alias table
-(email answers are ``email``; hidden fields join as they are), giving one ``form_submit`` with a Profile.
+Mapping: every answer is matched to its question by the answer's ``field`` (``ref``/``id``), never by its
+position, and becomes a ``(name, value)`` pair that goes through the form alias table. The name is the
+field's ``ref`` when the alias table knows it (a form builder sets refs such as ``job_title`` or
+``company_size`` once, while titles are questions: "What's your role?"), else its title, else the ref.
+Choice answers give their labels (``choices`` every label); email answers are ``email``; hidden fields
+(``utm_source``...) join as they are. One ``form_submit`` with a Profile.
 Secret: ``TYPEFORM_SECRET`` / ``TYPEFORM_SECRET_PARAM``.
 """
 
@@ -17,7 +21,7 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.forms import submission_event
+from leadscore.ingest.forms import build_alias_index, normalize_field_name, submission_event
 from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -70,7 +74,8 @@ class TypeformProvider:
             result.ignore(0, "not a form_response event")
             return result
         titles = _field_titles(response.get("definition"))
-        pairs: list[tuple[str, Any]] = list(_answer_pairs(response.get("answers"), titles))
+        aliases = build_alias_index(config.field_aliases)
+        pairs: list[tuple[str, Any]] = list(_answer_pairs(response.get("answers"), titles, aliases))
         hidden = response.get("hidden")
         if isinstance(hidden, dict):
             pairs.extend((str(k), v) for k, v in hidden.items())
@@ -106,7 +111,9 @@ def _field_titles(definition: Any) -> Mapping[str, str]:
     return titles
 
 
-def _answer_pairs(answers: Any, titles: Mapping[str, str]) -> Iterable[tuple[str, Any]]:
+def _answer_pairs(
+    answers: Any, titles: Mapping[str, str], aliases: Mapping[str, str]
+) -> Iterable[tuple[str, Any]]:
     if not isinstance(answers, list):
         return
     for answer in answers:
@@ -114,7 +121,11 @@ def _answer_pairs(answers: Any, titles: Mapping[str, str]) -> Iterable[tuple[str
             continue
         kind = answer.get("type")
         field = section(answer, "field")
-        label = titles.get(str(field.get("id"))) or text(field.get("ref")) or text(field.get("id"))
+        ref = text(field.get("ref"))
+        if ref and normalize_field_name(ref) in aliases:
+            label: str | None = ref
+        else:
+            label = titles.get(str(field.get("id"))) or ref or text(field.get("id"))
         if kind == "email":
             label = "email"  # an email question is the lead's email whatever its title
         if not label:

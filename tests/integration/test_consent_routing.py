@@ -1,0 +1,106 @@
+"""Consent end to end on the template's stack: an unsubscribe on the events queue, then forms that make
+the lead sales-ready. The alert says "Do not email", carries ``do_not_email`` for filter policies (a real
+SNS subscription with ``{"do_not_email": ["false"]}`` receives only the other lead), and the Lead API's
+card shows the state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from leadscore.models.event import CanonicalEvent, Identity
+
+from tests.support import RULES_EXAMPLE_YAML, Stack
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+UNSUBSCRIBED_AT = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
+PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry": "Fintech", "country": "US"}
+KIM, ARI = "kim@acme.com", "ari@acme.com"
+SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"}
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+    pin_clock(NOW)
+
+
+def _queue_unsubscribe(stack: Stack, email: str) -> None:
+    event = CanonicalEvent(
+        event_id="sendgrid:unsub-kim-1",
+        source="sendgrid",
+        type="email_unsubscribe",
+        name="unsubscribe",
+        occurred_at=UNSUBSCRIBED_AT,
+        received_at=NOW - timedelta(minutes=1),
+        identity=Identity(email=email),
+    )
+    stack.client("sqs").send_message(
+        QueueUrl=stack.queue_url("EventsQueue"), MessageBody=event.model_dump_json()
+    )
+
+
+def _forms(stack: Stack, email: str) -> None:
+    for n, name in enumerate(("Request a demo", "Request a quote")):
+        fields = {
+            "email": email,
+            "form": name,
+            "submission_id": f"{email}-{n}",
+            **(PROFILE if n == 0 else {}),
+        }
+        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
+        assert response["statusCode"] == 202, response
+
+
+def _filtered_queue(stack: Stack, policy: dict[str, Any]) -> str:
+    sqs = stack.client("sqs")
+    url: str = sqs.create_queue(QueueName="may-email")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.client("sns").subscribe(
+        TopicArn=stack.outputs["AlertsTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"},
+    )
+    return url
+
+
+def _received(stack: Stack, url: str) -> list[dict[str, Any]]:
+    sqs = stack.client("sqs")
+    out = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def test_unsubscribed_lead_alert_says_do_not_email_and_filter_policies_can_drop_it(stack: Stack) -> None:
+    stack.upload_rules(RULES_EXAMPLE_YAML)
+    url = _filtered_queue(stack, {"do_not_email": ["false"]})
+    _queue_unsubscribe(stack, KIM)
+    stack.drain()
+    _forms(stack, KIM)
+    _forms(stack, ARI)
+    stack.drain()
+
+    alerts = {json.loads(n["Message"])["lead"]["email"]: n for n in stack.inbox()}
+    assert set(alerts) == {KIM, ARI}  # both sales-ready
+    kim = json.loads(alerts[KIM]["Message"])
+    assert "Do not email: unsubscribed 2026-11-18" in kim["text"]
+    assert kim["consent"] == {
+        "do_not_email": True,
+        "reasons": [{"state": "unsubscribed", "since": "2026-11-18 09:30 UTC"}],
+    }
+    assert alerts[KIM]["MessageAttributes"]["do_not_email"]["Value"] == "true"
+    assert alerts[ARI]["MessageAttributes"]["do_not_email"]["Value"] == "false"
+    assert [json.loads(n["Message"])["lead"]["email"] for n in _received(stack, url)] == [ARI]
+
+    response = stack.call_http("GET", f"/leads/{quote(KIM)}", None, SIGNED)
+    card = json.loads(response["body"])
+    assert response["statusCode"] == 200, card
+    assert card["consent"]["unsubscribed"] is True
+    assert card["consent"]["unsubscribed_at"] == "2026-11-18T09:30:00Z"
