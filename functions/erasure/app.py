@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore.dal.dlq import purge
 from leadscore.dal.leads import erase_lead, linked_leads, repository
+from leadscore.errors import field_errors
 from leadscore.models.event import Email, lead_id_for_email
 from leadscore.observability import count, logger, metrics
 from leadscore.settings import get_settings, require
@@ -45,8 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         request = ErasureRequest.model_validate(event)
     except ValidationError as exc:
-        fields = [".".join(str(p) for p in e["loc"]) or "request" for e in exc.errors()]
-        return {"error": "invalid_request", "message": f"invalid erasure request: {', '.join(fields)}"}
+        details = field_errors(exc, root="request")
+        return {"error": "invalid_request", "message": "invalid erasure request: " + "; ".join(details)}
     settings = get_settings()
     repo = repository(require(settings.leads_table, "LEADS_TABLE"))
     targets = linked_leads(repo, request.target)

@@ -15,7 +15,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.sources.custom_events import DETAIL_TYPES, InvalidCustomEventError, LeadEventDetail
 
-from tests.support import ROOT, Stack, example_rules_json, load_event
+from tests.support import ROOT, RULES_EXAMPLE_YAML, Stack, load_event
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SOFIA = "sofia.martins@quantumfreight.io"
@@ -31,7 +31,7 @@ def lead(stack: Stack, email: str) -> Any:
 
 
 def test_demo_requested_with_firmographics_and_attribution_is_scored(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     answer = stack.invoke("CustomEventsFunction", load_event("eventbridge-01-demo-requested"))
     assert answer == {"accepted": 1, "detail_type": "Demo Requested"}
     stack.drain()
@@ -55,7 +55,7 @@ def test_demo_requested_with_firmographics_and_attribution_is_scored(stack: Stac
 
 
 def test_a_redelivered_event_is_counted_once(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     event = load_event("eventbridge-01-demo-requested")
     without_id = copy.deepcopy(event)
     del without_id["detail"]["event_id"]
@@ -111,7 +111,7 @@ def test_the_documented_schema_and_detail_types_are_the_code_s() -> None:
 
 def test_put_events_reaches_the_function_only_through_the_template_s_rule(stack: Stack) -> None:
     """The rule as created from template.yaml (its pattern with CustomEventSources resolved) decides."""
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     sample = load_event("eventbridge-01-demo-requested")
     entry = {
         "Source": "leadscore.custom",

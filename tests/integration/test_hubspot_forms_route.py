@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import Stack, example_rules_json, load_event
+from tests.support import RULES_EXAMPLE_YAML, Stack, load_event
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 LENA = "lena.fischer@nordwerk-industrie.de"
@@ -36,7 +36,7 @@ def post(stack: Stack, body: Any) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_v3_submission_becomes_a_scored_form_submit_with_contact_and_company_fields(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     response = stack.invoke("IngestFunction", load_event("provider-hubspot-forms-01-submit"))
     assert response["statusCode"] == 202, response
     assert json.loads(response["body"])["accepted"] == 1
@@ -59,7 +59,7 @@ def test_a_v3_submission_becomes_a_scored_form_submit_with_contact_and_company_f
 
 
 def test_a_repost_is_counted_once(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     assert post(stack, sample_body())[0] == 202
     assert post(stack, sample_body())[0] == 202
     stack.drain()

@@ -15,7 +15,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
-from tests.support import Stack, example_rules_json, load_event
+from tests.support import RULES_EXAMPLE_YAML, Stack, load_event
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 MARCUS = "marcus.lee@brightpath-health.com"
@@ -50,7 +50,7 @@ def queued(stack: Stack, queue: str) -> list[dict[str, Any]]:
 
 
 def test_segment_messages_are_scored_like_track_calls(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     send(stack, *bodies("sqs-01-server-events"))
     results = stack.drain()
     relayed = [r for r in results if r.function == "ServerEventsFunction"]
@@ -67,7 +67,7 @@ def test_segment_messages_are_scored_like_track_calls(stack: Stack) -> None:
 
 
 def test_an_anonymous_page_view_is_stored_against_its_anonymous_id_without_a_known_lead(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     page = bodies("sqs-01-server-events")[0]
     send(stack, page)
     stack.drain()
@@ -85,7 +85,7 @@ def test_an_anonymous_page_view_is_stored_against_its_anonymous_id_without_a_kno
 
 
 def test_a_bad_record_never_fails_the_good_ones_and_ends_in_the_dlq(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     good, *bad = bodies("sqs-bad-01-server-events")
     send(stack, good, *bad)
     first = stack.pump_queue("ServerEventsQueue")
@@ -102,7 +102,7 @@ def test_a_bad_record_never_fails_the_good_ones_and_ends_in_the_dlq(stack: Stack
 
 
 def test_a_message_is_counted_once_by_message_id_and_once_per_sqs_message_without_one(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     track = json.loads(bodies("sqs-01-server-events")[1])
     anonymous = {k: v for k, v in track.items() if k != "messageId"}
     # the backend re-sends the same message (same messageId): two SQS messages, one event
@@ -122,7 +122,7 @@ def test_a_record_whose_events_cannot_be_queued_is_retried_not_lost(
     from leadscore.dal.queue import EnqueueError
     from leadscore.dal.queue import enqueue as original
 
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     send(stack, *bodies("sqs-01-server-events")[:2])
     outage = iter([True])
 

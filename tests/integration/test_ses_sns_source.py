@@ -18,7 +18,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import TEMPLATE, Stack, example_rules_json, load_event
+from tests.support import RULES_EXAMPLE_YAML, TEMPLATE, Stack, load_event
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -42,7 +42,7 @@ def types(stack: Stack, email: str) -> list[str]:
 
 
 def test_every_event_publishing_type_is_scored_or_deliberately_ignored(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     answers = deliver(stack, "sns-ses-01-event-publishing")
     assert [a["accepted"] for a in answers] == [1, 1, 1, 1, 1, 1, 0, 1, 1]
     assert answers[6] == {"records": 1, "accepted": 0, "rejected": 0, "ignored": 1}  # Rendering Failure
@@ -58,7 +58,7 @@ def test_every_event_publishing_type_is_scored_or_deliberately_ignored(stack: St
 
 
 def test_the_older_notification_format_is_accepted(stack: Stack) -> None:
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     assert [a["accepted"] for a in deliver(stack, "sns-ses-02-notifications")] == [1, 1]
     stack.drain()
     assert types(stack, TOM) == ["email_bounce"]
@@ -69,7 +69,7 @@ def test_an_event_is_counted_once_whatever_delivery_or_transport_brings_it(aws: 
     # Unsigned, so that this test needs no SNS certificate: signatures are test_ingest_providers' subject.
     unsigned = {"IngestFunction": {"LEADSCORE_INSECURE_ALLOW_UNSIGNED": "1"}}
     stack = Stack.create(TEMPLATE, env_overrides=unsigned)
-    stack.upload_rules(example_rules_json())
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     (record,) = load_event("sns-ses-03-open")["Records"]
     stack.invoke("SesEventsFunction", {"Records": [record]})
     stack.invoke("SesEventsFunction", {"Records": [record]})  # SNS retries: same MessageId

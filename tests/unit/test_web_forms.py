@@ -109,6 +109,8 @@ def test_an_allowed_redirect_is_returned_and_never_stored():
         "http://www.example.com/thanks",
         "//evil.example",
         "https://www.example.com.evil.example/thanks",
+        "https://www.example.com/thanks\r\nSet-Cookie: session=stolen",  # header injection
+        "javascript:alert(document.domain)",
     ],
 )
 def test_a_redirect_not_on_the_list_is_a_400_naming_the_field(url):

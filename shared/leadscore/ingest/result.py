@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from leadscore.errors import field_errors
 from leadscore.models.event import CanonicalEvent
 
 
@@ -71,9 +72,4 @@ class IngestResult:
 
 def describe_validation_error(exc: ValidationError) -> list[str]:
     """One ``"field.path: message"`` line per pydantic error, without echoing the input value."""
-    lines = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(part) for part in error["loc"]) or "value"
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {message}")
-    return lines
+    return field_errors(exc)
