@@ -210,3 +210,16 @@ def test_one_mistake_is_one_error_not_two(tmp_path: Path, capsys: pytest.Capture
     assert (code, errors) == (1, ["models: Dictionary should have at least 1 item after validation, not 0"])
     code, errors, _ = _validate(tmp_path, FOUR_MISTAKES.replace("  lead:", "  upsell:"), capsys)
     assert code == 1 and errors.count("models: a 'lead' model is required") == 1
+
+
+def test_publish_prints_warnings_and_publishes(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="rules-bucket")
+    unused = tmp_path / "unused.yaml"
+    unused.write_text(EXAMPLE.read_text().replace("lists:\n", "lists:\n  partners: [p.example]\n", 1))
+    assert main(["rules", "publish", str(unused), "--bucket", "rules-bucket"]) == 0
+    captured = capsys.readouterr()
+    assert f"warning: {unused}: lists.partners: defined but never used by any rule" in captured.err
+    assert "published s3://rules-bucket/rules/current.json" in captured.out
