@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_review_html import CHROMIUM_FLAGS, _Count, chromium
+from tests.support.chromium import TagCount, dump_dom
 from tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +110,8 @@ def test_the_html_report_renders_its_charts_in_chromium_and_loads_nothing(
     report = json.loads(capsys.readouterr().out)
     source = page.read_text()
     assert "<script" not in source and "<link" not in source and not re.search(r"\b(src|href)\s*=", source)
-    dom = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    parsed = _Count()
+    dom = dump_dom(page)
+    parsed = TagCount()
     parsed.feed(dom)
     assert parsed.count("svg", "chart", id="chart-histogram") == 1
     assert parsed.count("svg", "chart", id="chart-tiers") == 1
