@@ -106,6 +106,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     check = check_file(Path(args.file))
     if not check.ok:  # lint errors too: a rule that can never fire is not published
         return report(check)
+    for warning in check.warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
     body, rules = compile_file(Path(args.file))
     bucket = args.bucket or (_bucket_from_stack(args.stack) if args.stack else None)
     if not bucket:

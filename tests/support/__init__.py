@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 RULES_EXAMPLE_YAML = ROOT / "rules" / "example.yaml"  # the only source: see example_rules_json()
+# For branches written before the YAML became the only source: ``stack.upload_rules(RULES_EXAMPLE)``
+# compiles this YAML as ``rules publish`` does. New code: ``example_rules_json()``/``example_rules()``.
+RULES_EXAMPLE = RULES_EXAMPLE_YAML
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -32,6 +35,7 @@ __all__ = [
     "EVENTS",
     "FAKE_CREDENTIALS",
     "ROOT",
+    "RULES_EXAMPLE",
     "RULES_EXAMPLE_YAML",
     "TEMPLATE",
     "Stack",

@@ -14,34 +14,19 @@ the Makefile). Without it this test fails, on purpose: CI must render the report
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from tests.support.chromium import CHROMIUM_FLAGS, chromium
+from tests.support.chromium import TagCount as _Count
+from tests.support.chromium import dump_dom as _dom
 from tools.review.analysis import Collector, analyse
 from tools.review.features import Featurizer, Row
 from tools.review.report import html
 from tools.review.simulate import now_for, simulate
 from tools.rules_source import compile_file
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--hide-scrollbars",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # nothing can be fetched from anywhere
-    "--window-size=1150,2400",
-]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail("chromium is not installed: run `make chromium` (make test does)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -57,37 +42,6 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, obje
     path = tmp_path_factory.mktemp("review") / "report.html"
     path.write_text(html(report), encoding="utf-8")
     return path, report, len(hand)
-
-
-def _dom(path: Path) -> str:
-    done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, "--dump-dom", path.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
-
-
-class _Count(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def count(self, tag: str, cls: str | None = None, **attr: str) -> int:
-        n = 0
-        for t, a in self.tags:
-            if t != tag:
-                continue
-            if cls is not None and cls not in (a.get("class") or "").split():
-                continue
-            if all(a.get(k) == v for k, v in attr.items()):
-                n += 1
-        return n
 
 
 def test_chromium_renders_every_chart_and_figure(page: tuple[Path, dict[str, object], int]) -> None:

@@ -100,3 +100,16 @@ def test_the_summary_counts_tiers_and_alerts_from_the_rows_and_states_the_date(
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("1 lead(s) at 2027-11-23 00:00 UTC: ") and "sales_ready" not in last
     assert last.endswith("; 0 alert(s) would fire")
+
+
+def test_the_readme_leads_file_example_is_a_leads_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("**Leads files**") :]
+    line = section.split("```json\n", 1)[1].split("```", 1)[0]
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(line)
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(leads), "--now", "2026-11-23"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("dana@northwindlabs.io ") and out[-1].startswith("1 lead(s) at 2026-11-23")

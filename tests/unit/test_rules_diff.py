@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_review_html import CHROMIUM_FLAGS, _Count, chromium
+from tests.support.chromium import TagCount, dump_dom
 from tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +110,8 @@ def test_the_html_report_renders_its_charts_in_chromium_and_loads_nothing(
     report = json.loads(capsys.readouterr().out)
     source = page.read_text()
     assert "<script" not in source and "<link" not in source and not re.search(r"\b(src|href)\s*=", source)
-    dom = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    parsed = _Count()
+    dom = dump_dom(page)
+    parsed = TagCount()
     parsed.feed(dom)
     assert parsed.count("svg", "chart", id="chart-histogram") == 1
     assert parsed.count("svg", "chart", id="chart-tiers") == 1
@@ -126,3 +120,19 @@ def test_the_html_report_renders_its_charts_in_chromium_and_loads_nothing(
     assert parsed.count("rect", "after") == bins + len(report["tiers"])
     assert "evaluated at 2026-11-23 12:00 UTC" in dom
     assert "sam.okafor@brightledger.com" in dom and "2 (2 up, 0 down)" in dom
+
+
+def test_the_readme_diff_example_runs(tmp_path: Path) -> None:
+    """The README's `rules diff` example, as written (the file it builds and the report go to tmp)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("sed 's/^      tiers:") :].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line and "--stack" not in line]
+    assert len(lines) == 2 and "rules diff" in lines[1] and "--html diff.html" in lines[1]
+    script = "\n".join(lines).replace("my-rules.yaml", str(tmp_path / "my-rules.yaml"))
+    script = script.replace("diff.html", str(tmp_path / "diff.html"))
+    done = subprocess.run(
+        ["bash", "-euc", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Tier changes: 1 of 5 lead(s) change tier (1 up, 0 down)" in done.stdout  # cold -> warm
+    assert (tmp_path / "diff.html").read_text().startswith("<!DOCTYPE html>")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import boto3
 import pytest
 import yaml
+from leadscore.models.event import EventType
 from leadscore.rules.lint import lint_document
+from leadscore.rules.model import FIT_FIELDS
 
 from tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
+TYPES = ", ".join(sorted(get_args(EventType)))  # the event types the model knows, as the lint lists them
 
 FOUR_MISTAKES = """
 lists:
@@ -54,15 +57,12 @@ def test_four_mistakes_are_four_errors_in_one_run_each_with_did_you_mean(
     assert len(errors) == 4, errors
     assert sorted(errors) == sorted(
         [
-            "model 'lead' fit rule 'a' field 'job_titel': unknown field; did you mean 'job_title'? (one of "
-            "company, company_size, country, email, email_domain, email_local, first_name, industry, "
-            "job_title, last_name, lifecycle_stage, phone, revenue, website)",
+            "model 'lead' fit rule 'a' field 'job_titel': unknown field; did you mean 'job_title'? "
+            f"(one of {', '.join(sorted(FIT_FIELDS))})",
             "model 'lead' fit rule 'b' field 'email': unknown list 'competitor'; did you mean 'competitors'? "
             "(define it under lists)",
             "model 'lead' activity rule 'c' field 'type': 'pageview' is not an event type; did you mean "
-            "'page_view'? (one of email_bounce, email_click, email_deferred, email_delivered, "
-            "email_dropped, email_open, email_spam_report, email_unsubscribe, form_submit, identify, "
-            "page_view, track)",
+            f"'page_view'? (one of {TYPES})",
             "model 'lead' activity rule 'd' field pionts: unknown key 'pionts'; did you mean 'points'? "
             "('points' is required)",
         ]
@@ -101,9 +101,7 @@ def test_unknown_event_type_value_in_a_list_is_an_error() -> None:
         (
             "error",
             "model 'lead' activity rule 'x' field 'type': 'email_clik' is not an event type; did you mean "
-            "'email_click'? (one of email_bounce, email_click, email_deferred, email_delivered, "
-            "email_dropped, email_open, email_spam_report, email_unsubscribe, form_submit, identify, "
-            "page_view, track)",
+            f"'email_click'? (one of {TYPES})",
         )
     ]
 
@@ -205,3 +203,23 @@ def test_publish_refuses_a_file_with_lint_errors(
     assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
     assert "'pageview' is not an event type; did you mean 'page_view'?" in capsys.readouterr().err
     assert s3.list_objects_v2(Bucket="rules-bucket").get("KeyCount") == 0
+
+
+def test_one_mistake_is_one_error_not_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, errors, _ = _validate(tmp_path, "models: {}\n", capsys)
+    assert (code, errors) == (1, ["models: Dictionary should have at least 1 item after validation, not 0"])
+    code, errors, _ = _validate(tmp_path, FOUR_MISTAKES.replace("  lead:", "  upsell:"), capsys)
+    assert code == 1 and errors.count("models: a 'lead' model is required") == 1
+
+
+def test_publish_prints_warnings_and_publishes(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="rules-bucket")
+    unused = tmp_path / "unused.yaml"
+    unused.write_text(EXAMPLE.read_text().replace("lists:\n", "lists:\n  partners: [p.example]\n", 1))
+    assert main(["rules", "publish", str(unused), "--bucket", "rules-bucket"]) == 0
+    captured = capsys.readouterr()
+    assert f"warning: {unused}: lists.partners: defined but never used by any rule" in captured.err
+    assert "published s3://rules-bucket/rules/current.json" in captured.out

@@ -457,7 +457,8 @@ def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
                         when = condition.validate_python(item["when"])
                 rules.append((kind, str(rule_id) if rule_id else None, when))
         parts.append((str(model_name), applies, rules))
-    return _check_parts(list_names, parts, "lead" in models)
+    # no model at all is already a validation error (at least one model): not reported twice
+    return _check_parts(list_names, parts, "lead" in models or not models)
 
 
 def _check_parts(list_names: list[str], parts: list[_ModelParts], has_lead: bool) -> list[str]:

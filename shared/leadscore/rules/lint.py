@@ -52,6 +52,8 @@ EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 # Properties the built-in sources produce (leadscore.ingest): page views and tracking calls, UTM and
 # campaign fields, forms, email providers' events. Custom track properties and unmapped form fields
 # are kept too, under their own (snake_case) names: a property outside this set is only a warning.
+# A source that starts producing a property adds it here (the lint test of rules/example.yaml fails
+# when the example uses one that is missing).
 KNOWN_PROPERTIES: frozenset[str] = frozenset(
     {
         "path",
@@ -83,6 +85,10 @@ KNOWN_PROPERTIES: frozenset[str] = frozenset(
         "portal_id",
         "object_id",
         "change_source",
+        "list",  # a list import (leadscore.ingest.list_import): the list, its folder, file and row
+        "folder",
+        "file",
+        "row",
     }
 )
 PROPERTY_CUTOFF = 0.85  # difflib ratio for "a near-miss of a known property" (pth/path: 0.86)
