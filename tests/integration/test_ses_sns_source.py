@@ -139,7 +139,7 @@ def test_a_publish_to_the_configured_topic_reaches_the_function_through_the_temp
     topic = sns.create_topic(Name="leadscore-ses-events")["TopicArn"]
     other = sns.create_topic(Name="someone-elses-topic")["TopicArn"]
     stack = Stack.create(TEMPLATE, parameters={"SesEventsTopicArn": topic})
-    stack.upload_rules(RULES_EXAMPLE)
+    stack.upload_rules(RULES_EXAMPLE_YAML)
     (record,) = load_event("sns-ses-03-open")["Records"]
     assert stack.publish(other, record["Sns"]["Message"]) == []
     ((function, answer),) = stack.publish(topic, record["Sns"]["Message"])
