@@ -172,6 +172,22 @@ HARD = "undeliverable"
         ),
         (
             lambda: _postmark(
+                RecordType="Bounce", Type="Unsubscribe", Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=4
+            ),
+            ["unsubscribed"],
+        ),
+        (
+            lambda: _postmark(
+                RecordType="Bounce",
+                Type="SpamComplaint",
+                Email=EMAIL,
+                BouncedAt="2026-11-13T12:00:00Z",
+                ID=5,
+            ),
+            ["complained"],
+        ),
+        (
+            lambda: _postmark(
                 RecordType="SubscriptionChange",
                 Recipient=EMAIL,
                 SuppressSending=True,
