@@ -71,6 +71,8 @@ def _list_of(event: CanonicalEvent) -> str | None:
     """The list or group an (un)subscribe is about, or None for a global one."""
     props = event.properties
     for key, prefix in (("list", ""), ("asm_group_id", "sendgrid-group:"), ("list_id", "mailchimp-list:")):
+        if key == "asm_group_id" and event.name not in ("group_unsubscribe", "group_resubscribe"):
+            continue  # SendGrid's plain "unsubscribe" is global even when the message named a group
         value = props.get(key)
         if value is not None and not isinstance(value, bool) and str(value).strip():
             return (prefix + str(value).strip())[:MAX_LIST_NAME]
