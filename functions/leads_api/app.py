@@ -1,6 +1,6 @@
 """LeadsApiFunction: what sales reads and records, behind API Gateway's IAM authorizer.
 
-    GET  /leads?tier=&grade=&category=&limit=&cursor=   the hot list, highest score first, paginated
+    GET  /leads?tier=&grade=&category=&do_not_email=&limit=&cursor=   the hot list, highest first, paginated
     GET  /leads/{lead}                                  the score card ({lead}: lead id or email)
     POST /leads/{lead}/outcome                          {"status": "converted"|"lost", "amount"?, ...}
     POST /leads/{lead}/adjustments                      {"points": n, "reason": "...", "disqualify"?}

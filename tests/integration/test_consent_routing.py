@@ -104,3 +104,16 @@ def test_unsubscribed_lead_alert_says_do_not_email_and_filter_policies_can_drop_
     assert response["statusCode"] == 200, card
     assert card["consent"]["unsubscribed"] is True
     assert card["consent"]["unsubscribed_at"] == "2026-11-18T09:30:00Z"
+
+    status_code, page = _get(stack, "/leads", tier="sales_ready", do_not_email="false")
+    assert status_code == 200 and [r["email"] for r in page["leads"]] == [ARI]
+    assert page["filters"]["do_not_email"] is False
+    _, page = _get(stack, "/leads", tier="sales_ready", do_not_email="true")
+    assert [(r["email"], r["do_not_email"]) for r in page["leads"]] == [(KIM, True)]
+    status_code, error = _get(stack, "/leads", do_not_email="maybe")
+    assert status_code == 422 and "do_not_email" in json.dumps(error)  # names the field
+
+
+def _get(stack: Stack, path: str, **query: str) -> tuple[int, Any]:
+    response = stack.call_http("GET", path, None, SIGNED, query or None)
+    return response["statusCode"], json.loads(response["body"])

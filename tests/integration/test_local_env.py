@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import ses
 
 from tests.support import EVENTS, load_event
@@ -66,14 +67,18 @@ def served() -> Iterator[tuple[LocalStack, int, set[str]]]:
             raise AssertionError(f"fetched {url} from the network")
 
         ses.set_certificate_fetcher(network)  # what runs unless the file is trusted
+        saved = dict(os.environ)  # start() points AWS_ENDPOINT_URL and credentials at its moto server
         local = LocalStack(ROOT, Console(sink))
-        local.start()
         try:
+            local.start()
             base = local.serve_http("127.0.0.1", 0)
             yield local, int(base.rsplit(":", 1)[1]), names
         finally:
             local.stop()
             ses.set_certificate_fetcher(None)
+            os.environ.clear()
+            os.environ.update(saved)
+            reset_clients()
 
 
 def test_the_docs_name_the_variables_this_test_sets() -> None:

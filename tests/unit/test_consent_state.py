@@ -145,6 +145,7 @@ HARD = "undeliverable"
         (lambda: _sendgrid(event="dropped", reason="Invalid SMTPAPI header"), []),
         (lambda: _sendgrid(event="deferred", attempt="1"), []),
         (lambda: _sendgrid(event="unsubscribe"), ["unsubscribed"]),
+        (lambda: _sendgrid(event="unsubscribe", asm_group_id=42), ["unsubscribed"]),  # global all the same
         (lambda: _sendgrid(event="group_unsubscribe", asm_group_id=42), ["unsubscribed:sendgrid-group:42"]),
         (lambda: _sendgrid(event="spamreport"), ["complained"]),
         # Postmark: HardBounce is; a soft bounce (email_deferred) or a spam notification is not.
@@ -169,6 +170,22 @@ HARD = "undeliverable"
                 ID=3,
             ),
             [],
+        ),
+        (
+            lambda: _postmark(
+                RecordType="Bounce", Type="Unsubscribe", Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=4
+            ),
+            ["unsubscribed"],
+        ),
+        (
+            lambda: _postmark(
+                RecordType="Bounce",
+                Type="SpamComplaint",
+                Email=EMAIL,
+                BouncedAt="2026-11-13T12:00:00Z",
+                ID=5,
+            ),
+            ["complained"],
         ),
         (
             lambda: _postmark(

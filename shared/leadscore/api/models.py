@@ -74,14 +74,15 @@ class AdjustmentRequest(_Body):
 
 
 class HotListQuery(BaseModel):
-    """GET /leads?tier=&grade=&category=&limit=&cursor=
+    """GET /leads?tier=&grade=&category=&do_not_email=&limit=&cursor=
 
     ``tier``: one tier or a comma-separated list, walked in the order given (default: sales_ready,
     warm). ``cold`` (never a default) is read by a bounded Scan: its pages are in no score order across
     pages (each page is sorted by score) and may be short while ``next_cursor`` is set. ``grade``: "A"
     (any A grade) or an exact grade ("A4"). ``category``: leads with positive points in that category.
-    Grade and category filter each page the index returned, so a page may hold fewer than ``limit``
-    leads (even none) while ``next_cursor`` is still set: follow it until it is null.
+    ``do_not_email``: true for the leads not to email (leadscore.scoring.consent), false for the
+    others. Grade, category and consent filter each page that was read, so a page may hold fewer
+    than ``limit`` leads (even none) while ``next_cursor`` is still set: follow it until it is null.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -89,6 +90,8 @@ class HotListQuery(BaseModel):
     tier: tuple[str, ...] = DEFAULT_HOT_TIERS
     grade: str | None = Field(default=None, pattern=r"^[A-Za-z][1-4]?$")
     category: str | None = Field(default=None, pattern=_NAME)
+    # true: only leads not to email (unsubscribed, complained or undeliverable); false: only the others.
+    do_not_email: bool | None = None
     limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, max_length=2048)
 

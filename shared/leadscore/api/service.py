@@ -31,6 +31,7 @@ from leadscore.ingest.body import parse_json
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.models.event import EmailEncodingError, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
+from leadscore.scoring.consent import view as consent_view
 from leadscore.scoring.engine import epoch, evaluate, explained, rescore
 from leadscore.scoring.state import (
     MAX_ADJUSTMENTS,
@@ -197,6 +198,8 @@ def _matches(state: LeadState, query: HotListQuery) -> bool:
         return False
     if not query.grade_matches(card.grade):
         return False
+    if query.do_not_email is not None and consent_view(state.consent).do_not_email != query.do_not_email:
+        return False
     return query.category is None or card.categories.get(query.category, 0) > 0
 
 
@@ -247,7 +250,7 @@ def hot_list(
         "leads": rows,
         "next_cursor": next_cursor,
         "tiers": list(tiers),
-        "filters": {"grade": query.grade, "category": query.category},
+        "filters": {"grade": query.grade, "category": query.category, "do_not_email": query.do_not_email},
     }
 
 

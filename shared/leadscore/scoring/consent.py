@@ -25,7 +25,8 @@ How each provider's documented bounce vocabulary maps (the providers map soft an
   ``suppress-complaint`` (dropped for another suppression);
 - Mailchimp: ``cleaned`` with reason ``abuse`` is a complaint, not a bounce;
 - Postmark: a Bounce ``Type`` other than HardBounce / BadEmailAddress / ManuallyDeactivated (spam or
-  virus notifications, DMARC, content related, unknown...) is not undeliverable; a SubscriptionChange
+  virus notifications, DMARC, content related, unknown...) is not undeliverable, while the types
+  Unsubscribe and SpamComplaint are an opt-out and a complaint; a SubscriptionChange
   names why the address was suppressed (HardBounce, SpamComplaint, ManualSuppression);
 - SES: a ``Permanent`` bounce is (subtypes General, NoEmail, Suppressed, OnAccountSuppressionList);
 - Brevo ``hard_bounce``/``invalid_email`` and Mandrill ``hard_bounce`` are; their ``blocked`` and
@@ -65,6 +66,8 @@ def _list_of(event: CanonicalEvent) -> str | None:
     """The list or group an (un)subscribe is about, or None for a global one."""
     props = event.properties
     for key, prefix in (("list", ""), ("asm_group_id", "sendgrid-group:"), ("list_id", "mailchimp-list:")):
+        if key == "asm_group_id" and event.name not in ("group_unsubscribe", "group_resubscribe"):
+            continue  # SendGrid's plain "unsubscribe" is global even when the message named a group
         value = props.get(key)
         if value is not None and not isinstance(value, bool) and str(value).strip():
             return (prefix + str(value).strip())[:MAX_LIST_NAME]
@@ -117,6 +120,12 @@ def changes(event: CanonicalEvent) -> list[tuple[str, bool]]:
     if kind == "email_bounce":
         if event.source == "mailchimp" and _text(event.properties.get("reason")) == "abuse":
             return [(COMPLAINED, True)]
+        if event.source == "postmark":  # Postmark's BounceType also names opt-outs and complaints
+            named = _text(event.properties.get("bounce_type"))
+            if named == "unsubscribe":
+                return [(UNSUBSCRIBED, True)]
+            if named == "spamcomplaint":
+                return [(COMPLAINED, True)]
         return [(UNDELIVERABLE, True)] if hard_bounce(event) else []
     if kind == "email_dropped":
         return [(UNDELIVERABLE, True)] if _dropped_for_bounce(event) else []
