@@ -207,3 +207,36 @@ def test_s3s_test_event_is_consumed_and_does_nothing(stack: Stack) -> None:
     assert (result.records, result.failed, result.result) == (1, 0, {"batchItemFailures": []})
     listed = stack.client("s3").list_objects_v2(Bucket=stack.physical_id("ImportsBucket"))
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_the_template_wires_bucket_queue_and_function_as_documented() -> None:
+    """What moto's CloudFormation does not apply, checked on the translated template as data."""
+    from tests.support import translated_template
+
+    resources = translated_template()["Resources"]
+    bucket = resources["ImportsBucket"]["Properties"]
+    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Queue"] == {"Fn::GetAtt": ["ImportsQueue", "Arn"]}
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    rules = {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]}
+    assert rules == {"prefix": "imports/", "suffix": ".csv"}  # reports (.csv.report.json) never trigger
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    tls = resources["ImportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert (tls["Effect"], tls["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    [allow] = resources["ImportsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    queue = resources["ImportsQueue"]["Properties"]
+    function = resources["ImportFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ImportsDLQ", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    [mapping] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ImportsQueue", "Arn"]}
+    ]
+    assert mapping["BatchSize"] == 1 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
