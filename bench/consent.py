@@ -17,7 +17,7 @@ from leadscore.scoring import consent
 from leadscore.scoring.engine import apply_events
 from leadscore.scoring.state import LeadState
 
-from bench.common import RULES_EXAMPLE
+from bench.common import ROOT
 from tools.cli import compile_file
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -36,7 +36,7 @@ def _event(n: int, kind: str, **props: object) -> CanonicalEvent:
 
 
 def main() -> None:
-    _, rules = compile_file(RULES_EXAMPLE)
+    _, rules = compile_file(ROOT / "rules" / "example.yaml")
     base = [_event(i, "page_view", path=f"/pricing/{i}") for i in range(12)]
     flags = [_event(100, "email_unsubscribe"), _event(101, "email_spam_report"), _event(102, "email_bounce")]
     lists = [_event(200 + i, "email_unsubscribe", asm_group_id=100_000 + i) for i in range(consent.MAX_LISTS)]

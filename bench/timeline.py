@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import sim
-from bench.common import RULES_EXAMPLE, layer_path
+from bench.common import example_rules_json, layer_path
 
 LENGTHS = (10, 100, 1000, 5000)
 PROFILE = {"job_title": "VP of Engineering", "company": "Northwind", "country": "US", "company_size": 800.0}
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from leadscore.scoring.state import LeadState
     from leadscore.scoring.timeline import score_history
 
-    rules = load_rules(RULES_EXAMPLE.read_bytes())
+    rules = load_rules(example_rules_json())
     now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
     out: dict[str, Any] = {}
     for n in LENGTHS:

@@ -111,12 +111,15 @@ def check_webhook_url(provider: str) -> Response[str]:
     return _method_not_allowed()
 
 
-def _method_not_allowed(**_: str) -> Response[str]:
+def _method_not_allowed(provider: str | None = None, **_: str) -> Response[str]:
+    # A 405 must list what the resource does allow (RFC 9110 section 15.5.6): POST, and GET/HEAD on the
+    # webhooks of providers that check their URL.
+    allowed = service.allowed_methods(provider) if provider is not None else ("POST",)
     return error_response(
         HTTPStatus.METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "only POST is allowed here",
-        headers={"Allow": "POST"},
+        f"only {', '.join(allowed)} allowed here",
+        headers={"Allow": ", ".join(allowed)},
     )
 
 
@@ -134,7 +137,10 @@ def _malformed(exc: MalformedBodyError) -> Response[str]:
 
 
 def _unauthorized(exc: UnauthorizedError) -> Response[str]:
-    return _from_bad_request(exc, "unauthorized")
+    # A route with a standard scheme (Basic, Bearer) names it: a 401 must carry WWW-Authenticate.
+    challenge = getattr(exc, "challenge", None)
+    headers = {"WWW-Authenticate": challenge} if challenge else None
+    return error_response(exc.status, "unauthorized", exc.message, exc.details, headers=headers)
 
 
 def _unknown_provider(exc: UnknownProviderError) -> Response[str]:

@@ -89,7 +89,7 @@ def json_corpus(route: str, wrap: Callable[[str, int], str]) -> list[Case]:
     body, emails = doc('"ADDR", "score": -Infinity')
     add("-Infinity", body, "infinity", status=400, emails=emails)
     body, emails = doc('"ADDR", "score": 1e400')
-    add("1e400", body, "out of range", status=400, emails=emails)
+    add("1e400", body, "score: number 1e400 is out of range", status=422, emails=emails)  # JSON, but inf
     body, emails = doc('"ADDR", "score": ' + "9" * 5000)
     add("a 5000-digit integer", body, "not valid json", status=400, emails=emails)
     body, emails = doc('"ADDR", "deep": ' + "[" * 200 + "]" * 200)
@@ -242,6 +242,15 @@ def ingest_specials() -> list[Case]:
             "POST",
             "/forms",
             json.dumps({"email": "bool-size@example.com", "company_size": True, "submission_id": "b1"}),
+            expect="company_size: expected a string or a number, got a boolean",
+            status=422,
+            emails=("bool-size@example.com",),
+        ),
+        Case(
+            "forms true in a field nobody maps",
+            "POST",
+            "/forms",
+            json.dumps({"email": "bool-extra@example.com", "newsletter": True, "submission_id": "b2"}),
             expect=None,
             status=202,
         ),
@@ -339,8 +348,8 @@ def leads_specials() -> list[Case]:
             "POST",
             adjust,
             '{"points": 1e400, "reason": "x"}',
-            expect="out of range",
-            status=400,
+            expect="points: number 1e400 is out of range",
+            status=422,
         ),
         Case(
             "adjustment huge integer points",
@@ -543,4 +552,4 @@ def test_hostile_corpus_never_5xx_names_every_problem_and_lands_nothing(hostile_
     assert after is not None
     assert (after.adjustments, after.outcomes) == (before.adjustments, before.outcomes)
     assert repo.get_by_email("batch-ok@example.com") is None  # the poisoned batch landed nothing
-    assert repo.get_by_email("bool-size@example.com") is not None  # the control did land
+    assert repo.get_by_email("bool-extra@example.com") is not None  # the control did land

@@ -1,7 +1,8 @@
 """The one JSON parser every route uses, against what stdlib json.loads lets through.
 
 json.loads accepts lone surrogates, duplicate keys (last wins), NaN and 1e400 (as inf), and raises
-RecursionError on deep nesting; parse_json refuses each with a 400 naming the field or the problem.
+RecursionError on deep nesting; parse_json refuses each with a 400 naming the field or the problem, and
+1e400 (valid JSON, no usable number) with a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from leadscore.ingest.body import (
     parse_multipart,
     parse_urlencoded,
 )
-from leadscore.ingest.errors import MalformedBodyError, PayloadTooLargeError
+from leadscore.ingest.errors import MalformedBodyError, PayloadTooLargeError, UnprocessableError
 
 
 def refused(body: bytes, **kwargs: int) -> MalformedBodyError:
@@ -84,14 +85,31 @@ def test_duplicate_keys_are_refused_naming_the_key() -> None:
         (b'{"a": NaN}', "NaN"),
         (b'{"a": Infinity}', "Infinity"),
         (b'{"a": -Infinity}', "-Infinity"),
-        (b'{"a": 1e400}', "1e400"),
-        (b'{"a": -1.5E+999}', "-1.5E+999"),
         (b'{"a": ' + b"9" * 5000 + b"}", "digits"),
     ],
 )
 def test_numbers_json_cannot_hold_are_refused(body: bytes, fragment: str) -> None:
     error = refused(body)
     assert fragment in error.details[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "literal"),
+    [
+        (b'{"a": 1e400}', "a", "1e400"),
+        (b'{"a": -1.5E+999}', "a", "-1.5E+999"),
+        (b'{"batch": [{"score": 1}, {"traits": {"score": 1e400}}]}', "batch[1].traits.score", "1e400"),
+        (b"[1, 2e308]", "[1]", "2e308"),
+        (b"1e400", "body", "1e400"),
+    ],
+)
+def test_a_number_beyond_a_float_is_a_422_naming_the_field(body: bytes, path: str, literal: str) -> None:
+    """``1e400`` is valid JSON that Python reads as infinity: unusable, not malformed (422, the field)."""
+    with pytest.raises(UnprocessableError) as info:
+        parse_json(body)
+    assert info.value.status == 422
+    assert path in info.value.message
+    assert info.value.details == [f"{path}: number {literal} is out of range (not a finite number)"]
 
 
 def test_ordinary_numbers_are_kept() -> None:

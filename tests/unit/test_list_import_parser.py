@@ -301,3 +301,20 @@ def test_a_file_that_cannot_be_imported_gets_a_failed_report() -> None:
     outcome = run(files, key, [])
     report = files.reports[report_key(key)]
     assert outcome.status == "failed" and report["status"] == "failed" and "UTF-8" in report["error"]
+
+
+def test_a_continuation_delivered_again_after_its_successor_checkpointed_stops(monkeypatch: Any) -> None:
+    monkeypatch.setattr(service, "CHUNK_ROWS", 100)
+    key = "imports/Big.csv"
+    files = FakeFiles({key: big_file(500)})
+    sent: list[CanonicalEvent] = []
+    first = run(files, key, sent, time_left=lambda: 1.0)
+    assert first.continuation is not None
+    second = run(files, key, sent, time_left=lambda: 1.0, continuation=first.continuation)
+    assert second.continuation is not None and len(sent) == 200
+    again = run(files, key, sent, time_left=lambda: 1.0, continuation=first.continuation)  # redelivered
+    assert again.status == "superseded" and len(sent) == 200
+    assert files.reports[report_key(key)]["progress"]["row"] == second.continuation.row - 1
+    rest = run(files, key, sent, continuation=second.continuation)
+    report = files.reports[report_key(key)]
+    assert rest.status == "complete" and (report["accepted"], report["duplicates"]) == (500, 0)

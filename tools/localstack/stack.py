@@ -249,6 +249,18 @@ class Stack:
                 Bucket=self.physical_id(logical_id),
                 NotificationConfiguration={"QueueConfigurations": queues},
             )
+            for item in configured:  # S3's one s3:TestEvent per queue: the stack starts with empty queues
+                self._drop_s3_test_events(self.queue_url(item["Queue"]["Fn::GetAtt"][0]))
+
+    def _drop_s3_test_events(self, queue_url: str) -> None:
+        sqs = self._client("sqs")
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            if '"s3:TestEvent"' in message.get("Body", ""):
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
 
     def _open_stream(self, mapping: SourceMapping) -> _StreamState:
         table = self.physical_id(mapping.source)

@@ -28,7 +28,7 @@ from leadscore.dal.items import tombstone
 from leadscore.dal.keys import LEAD_SK, hot_pk, hot_shards, lead_pk
 from leadscore.dal.leads import LeadRepository
 from leadscore.ingest.body import parse_json
-from leadscore.ingest.errors import MalformedBodyError
+from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
 from leadscore.models.event import EmailEncodingError, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.consent import view as consent_view
@@ -129,7 +129,7 @@ def decode_cursor(cursor: str, tiers: tuple[str, ...]) -> tuple[str, Positions]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = parse_json(raw, max_depth=4)  # a forged "[[[[..." is a 400, never a RecursionError
-    except (binascii.Error, ValueError, MalformedBodyError):
+    except (binascii.Error, ValueError, MalformedBodyError, UnprocessableError):  # 1e400 is JSON, no cursor
         raise _not_a_cursor() from None
     if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION:
         raise _not_a_cursor()

@@ -21,7 +21,12 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import parse_qsl
 
-from leadscore.ingest.errors import MalformedBodyError, PayloadTooLargeError, UnsupportedMediaTypeError
+from leadscore.ingest.errors import (
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+)
 
 JSON = "application/json"
 FORM_URLENCODED = "application/x-www-form-urlencoded"
@@ -89,12 +94,6 @@ class _DuplicateKeyError(ValueError):
         self.key = key
 
 
-class _NumberError(ValueError):
-    def __init__(self, literal: str) -> None:
-        super().__init__(literal)
-        self.literal = literal
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
@@ -111,12 +110,44 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _finite_float(literal: str) -> float:
+class _OutOfRange:
+    """What ``parse_float`` returns for a number no float can hold (``1e400``): found by its path after
+    parsing, so the 422 names the field. Never leaves :func:`parse_json`."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+_out_of_range_seen = [0]  # how many _OutOfRange were made: parse_json walks only when it grew
+
+
+def _finite_float(literal: str) -> float | _OutOfRange:
     """``parse_float``: ``1e400`` would be ``inf``; a number we cannot hold is refused, not rounded."""
     value = float(literal)
     if value in (_INF, -_INF):
-        raise _NumberError(literal)
+        _out_of_range_seen[0] += 1
+        return _OutOfRange(literal)
     return value
+
+
+def _out_of_range(document: Any) -> tuple[str, str] | None:
+    """The path and literal of the first out-of-range number (document order)."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _OutOfRange):
+            return path or "body", value.literal
+        if isinstance(value, dict):
+            stack.extend(
+                reversed(
+                    [(f"{path}.{field_label(k)}" if path else field_label(k), v) for k, v in value.items()]
+                )
+            )
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+    return None
 
 
 _INF = float("inf")
@@ -200,9 +231,10 @@ def parse_json(body: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
 
     UTF-8 (or UTF-16/32, detected as ``json`` does); every failure is a 400 naming the problem, and the
     field where there is one: invalid UTF-8, nesting deeper than ``max_depth`` (checked before parsing,
-    so never a RecursionError), duplicate keys (stdlib ``json`` keeps the last silently), NaN/Infinity,
-    numbers beyond a float (``1e400``), lone surrogates (``"\\ud800"``: not Unicode, unencodable
-    downstream) and NUL characters (refused, never stored nor stripped). Larger than ``max_bytes``: 413.
+    so never a RecursionError), duplicate keys (stdlib ``json`` keeps the last silently), NaN/Infinity
+    (not JSON), lone surrogates (``"\\ud800"``: not Unicode, unencodable downstream) and NUL characters
+    (refused, never stored nor stripped). Larger than ``max_bytes``: 413. A number beyond a float
+    (``1e400``, which Python reads as infinity) is valid JSON holding nothing usable: 422 naming the field.
     """
     if len(body) > max_bytes:
         raise PayloadTooLargeError(
@@ -223,6 +255,7 @@ def parse_json(body: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
         raise MalformedBodyError(
             "the JSON body is nested too deeply", details=[f"body: nested deeper than {max_depth} levels"]
         )
+    seen = _out_of_range_seen[0]
     try:
         document = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
@@ -233,12 +266,18 @@ def parse_json(body: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int =
             f"the JSON body repeats the key {label!r}",
             details=[f"{label}: duplicate key (each key may appear once per object)"],
         ) from exc
-    except _NumberError as exc:
-        raise _not_json(f"number {exc.literal[:40]} is out of range") from exc
     except RecursionError as exc:  # not reachable after the depth check; kept as a backstop
         raise MalformedBodyError("the JSON body is nested too deeply") from exc
     except ValueError as exc:  # NaN/Infinity, integers beyond the digit limit
         raise _not_json(str(exc)) from exc
+    if _out_of_range_seen[0] != seen:
+        found = _out_of_range(document)
+        if found is not None:  # valid JSON, but no number we can hold: 422 naming the field
+            path, literal = found
+            raise UnprocessableError(
+                f"the field {path} is a number out of range",
+                details=[f"{path}: number {literal[:40]} is out of range (not a finite number)"],
+            )
     if _SUSPECT_ESCAPE.search(text):
         bad = _bad_string(document)
         if bad is not None:

@@ -20,10 +20,29 @@ class MalformedBodyError(BadRequestError):
 
 
 class SignatureError(UnauthorizedError):
-    """A missing or bad signature, a stale timestamp, or no verification key configured. 401."""
+    """A missing or bad signature, a stale timestamp, or no verification key configured. 401.
+
+    ``challenge``: the ``WWW-Authenticate`` value the 401 carries (RFC 9110 section 11.6.1), for routes
+    that take a standard HTTP authentication scheme; None for provider signatures (no such scheme)."""
 
     status = 401
     code: ClassVar[str] = "unauthorized"
+    challenge: ClassVar[str | None] = None
+
+
+BASIC_CHALLENGE = 'Basic realm="leadscore webhooks", charset="UTF-8"'  # RFC 7617
+
+
+class BasicAuthError(SignatureError):
+    """401 on a route taking HTTP Basic credentials (Postmark): it carries ``WWW-Authenticate: Basic``."""
+
+    challenge: ClassVar[str | None] = BASIC_CHALLENGE
+
+
+class BearerOrBasicAuthError(SignatureError):
+    """401 on a route that takes a bearer token or Basic credentials (Brevo): both challenges."""
+
+    challenge: ClassVar[str | None] = 'Bearer realm="leadscore webhooks", ' + BASIC_CHALLENGE
 
 
 class UnknownProviderError(BadRequestError):

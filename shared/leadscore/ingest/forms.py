@@ -59,6 +59,7 @@ from leadscore.ingest.normalize import (
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
+from leadscore.ingest.shapes import form_problems
 from leadscore.models.event import (
     CanonicalEvent,
     EmailEncodingError,
@@ -295,7 +296,7 @@ def _json_pairs(document: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
             for item in value:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     yield item["name"], item.get("value")
-        elif not isinstance(value, dict):
+        else:  # an object here is mapped to nothing, but named if it sits in a known field (shapes)
             yield key, value
 
 
@@ -368,6 +369,11 @@ def form_events(request: IngestRequest, config: IngestConfig) -> IngestResult:
         result.honeypot = True
         return result
     pairs = [(name, value) for name, value in pairs if name not in config.honeypot_fields]
+    aliases = build_alias_index(config.field_aliases)
+    problems = form_problems(pairs, lambda name: normalize_field_name(name) in aliases)
+    if problems:
+        field_name = problems[0].partition(":")[0]
+        raise UnprocessableError(f"the field {field_name} must be a string or a number", details=problems)
     event, dropped = submission_event(pairs, request, config, source=SOURCE)
     result.warnings.extend(dropped)
     if event.name is None:

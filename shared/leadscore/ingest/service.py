@@ -38,3 +38,15 @@ def check_webhook_url(provider_name: str, request: IngestRequest, config: Ingest
         return False
     check(request, config)
     return True
+
+
+def allowed_methods(provider_name: str) -> tuple[str, ...]:
+    """The methods ``/webhooks/<provider>`` answers (a 405's ``Allow``): POST, plus GET and HEAD when the
+    provider checks its URL. An unknown provider answers POST (with a 404)."""
+    from leadscore.ingest.errors import UnknownProviderError
+
+    try:
+        provider = get_provider(provider_name)
+    except UnknownProviderError:
+        return ("POST",)
+    return ("GET", "HEAD", "POST") if getattr(provider, "check_url", None) is not None else ("POST",)

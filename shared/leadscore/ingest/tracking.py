@@ -36,6 +36,7 @@ from leadscore.ingest.forms import build_alias_index, build_profile, map_fields
 from leadscore.ingest.normalize import CAMPAIGN_KEYS, clean_properties, occurred_at, page_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
+from leadscore.ingest.shapes import segment_problems
 from leadscore.models.event import (
     CanonicalEvent,
     EmailEncodingError,
@@ -205,6 +206,9 @@ def message_event(
     kind = _message_type(message)
     if kind in IGNORED_TYPES:
         return IGNORED_TYPES[kind]
+    shape_problems = segment_problems(message)  # a boolean or object where a string belongs names it
+    if shape_problems:
+        raise ItemError("; ".join(shape_problems))
     context = _obj(message.get("context"))
     traits = _obj(message.get("traits"))
     identity = _identity(message, traits, context)

@@ -6,7 +6,9 @@ and queues events in chunks of :data:`CHUNK_ROWS`. After each chunk it looks at 
 :data:`MARGIN_SECONDS` it saves its progress in the report (``status: in_progress``, the byte offset and
 row it reached, the digests of the addresses seen) and returns a :class:`Continuation` that the handler
 queues; the next invocation resumes with a ranged GET from that offset. A crash in between repeats at
-most one chunk, which is harmless: event ids are stable, so the scorer counts each person once.
+most one chunk, which is harmless: event ids are stable, so the scorer counts each person once. A
+continuation delivered again after its successor checkpointed (the report names a later row) stops
+(``superseded``), so two invocations never carry on the same file.
 
 Re-importing: an object whose ETag matches a completed report is not read again (``unchanged``). Any
 other re-upload is imported, and every person already imported on that list has the same event id as
@@ -44,7 +46,7 @@ DEDUPE_NOTE = (
     "name, never counts a person twice on this list; new people in a corrected copy are imported"
 )
 
-Status = Literal["complete", "unchanged", "in_progress", "failed", "changed"]
+Status = Literal["complete", "unchanged", "in_progress", "failed", "changed", "superseded"]
 
 
 class Continuation(BaseModel):
@@ -136,6 +138,10 @@ def import_file(
     if continuation is not None:
         if not previous or previous.get("etag") != obj.etag or previous.get("status") != "in_progress":
             outcome.status = "changed"  # replaced or restarted meanwhile: its own event imports it
+            return outcome
+        if (previous.get("progress") or {}).get("row", 0) + 1 != continuation.row:
+            # A redelivered continuation whose successor already checkpointed: that one carries on.
+            outcome.status = "superseded"
             return outcome
         base["started_at"] = previous.get("started_at")
         outcome.tally = Tally.from_json(previous)

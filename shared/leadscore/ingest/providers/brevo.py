@@ -21,7 +21,7 @@ from typing import Any
 
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.errors import BearerOrBasicAuthError, MalformedBodyError
 from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import add_email_event, json_document, required_secrets, text
 from leadscore.ingest.request import IngestRequest
@@ -55,16 +55,16 @@ class BrevoProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Brevo")
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Brevo", error=BearerOrBasicAuthError)
         if secrets is None:
             return
         authorization = (request.header("authorization") or "").strip()
         scheme, _, value = authorization.partition(" ")
         given = value.strip() if scheme.lower() == "bearer" else basic_credentials(authorization)
         if not given:
-            raise SignatureError("a bearer token or basic auth credentials are required")
+            raise BearerOrBasicAuthError("a bearer token or basic auth credentials are required")
         if not matches_any(given, secrets):
-            raise SignatureError("the Brevo webhook credentials are wrong")
+            raise BearerOrBasicAuthError("the Brevo webhook credentials are wrong")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_document(request)

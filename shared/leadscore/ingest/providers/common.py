@@ -28,7 +28,9 @@ from leadscore.models.event import (
 )
 
 
-def required_secrets(config: IngestConfig, name: str, label: str) -> tuple[str, ...] | None:
+def required_secrets(
+    config: IngestConfig, name: str, label: str, *, error: type[SignatureError] = SignatureError
+) -> tuple[str, ...] | None:
     """The configured values of secret ``name``; None (skip the check) only in insecure local mode.
 
     Without a configured secret the request is refused (401 "not configured"), so a forgotten secret never
@@ -39,7 +41,7 @@ def required_secrets(config: IngestConfig, name: str, label: str) -> tuple[str, 
         return values
     if config.allow_unsigned:
         return None
-    raise SignatureError(
+    raise error(
         f"the {label} webhook secret is not configured; unauthenticated requests are refused",
         details=[f"set {name}{PARAM_SUFFIX} (SSM or Secrets Manager) or, locally, {name}"],
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import SignatureError
+from leadscore.ingest.errors import BasicAuthError
 from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import add_email_event, json_object, required_secrets, text
 from leadscore.ingest.request import IngestRequest
@@ -40,14 +40,14 @@ class PostmarkProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Postmark")
+        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Postmark", error=BasicAuthError)
         if secrets is None:
             return
         credentials = basic_credentials(request.header("authorization"))
         if credentials is None:
-            raise SignatureError("HTTP basic auth credentials are missing")
+            raise BasicAuthError("HTTP basic auth credentials are missing")
         if not matches_any(credentials, secrets):
-            raise SignatureError("the basic auth credentials are wrong")
+            raise BasicAuthError("the basic auth credentials are wrong")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         record = json_object(request, "Postmark webhook")
