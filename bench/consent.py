@@ -24,11 +24,12 @@ NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 EMAIL = "ana@acme-fintech.com"
 
 
-def _event(n: int, kind: str, **props: object) -> CanonicalEvent:
+def _event(n: int, kind: str, name: str | None = None, **props: object) -> CanonicalEvent:
     return CanonicalEvent(
         event_id=f"bench-{kind}-{n}",
         source="sendgrid",
         type=kind,  # type: ignore[arg-type]
+        name=name,
         occurred_at=NOW - timedelta(minutes=1000 - n),
         identity=Identity(email=EMAIL),
         properties=dict(props),  # type: ignore[arg-type]
@@ -39,7 +40,10 @@ def main() -> None:
     _, rules = compile_file(ROOT / "rules" / "example.yaml")
     base = [_event(i, "page_view", path=f"/pricing/{i}") for i in range(12)]
     flags = [_event(100, "email_unsubscribe"), _event(101, "email_spam_report"), _event(102, "email_bounce")]
-    lists = [_event(200 + i, "email_unsubscribe", asm_group_id=100_000 + i) for i in range(consent.MAX_LISTS)]
+    lists = [  # SendGrid's group_unsubscribe: per group (a plain unsubscribe is global)
+        _event(200 + i, "email_unsubscribe", "group_unsubscribe", asm_group_id=100_000 + i)
+        for i in range(consent.MAX_LISTS)
+    ]
     everything = LeadState(lead_id=lead_id_for_email(EMAIL), email=EMAIL)
     everything = apply_events(everything, base + flags + lists, rules, NOW, 100).state
     # The same lead (profile, activity, recent events) with less consent: only consent differs.
