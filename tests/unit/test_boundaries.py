@@ -114,3 +114,16 @@ def test_runtime_code_never_imports_tools_or_tests() -> None:
             if name.split(".")[0] in {"tools", "tests", "bench", "shared", "functions"}:
                 offences.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offences == []
+
+
+def test_unit_tests_need_no_aws_emulator() -> None:
+    """``make unit`` is pure: moto, the template's stack and the AWS fixtures live in tests/integration."""
+    needs_aws = ("moto", "mock_aws", "aws: None", "stack: Stack", "moto_server", "Stack.create")
+    offences = [
+        f"{path.name}: {marker}"
+        for path in sorted((ROOT / "tests" / "unit").glob("test_*.py"))
+        if path.name != "test_boundaries.py"  # this file names the markers
+        for marker in needs_aws
+        if marker in path.read_text()
+    ]
+    assert offences == []

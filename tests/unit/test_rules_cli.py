@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tools.cli import main
@@ -67,21 +66,6 @@ def test_dry_run_scores_sample_leads_as_a_table_and_as_json(capsys: pytest.Captu
     assert by_email["spy@rivalscore.com"]["tier"] == "disqualified"
     assert any("Personal email address" in r for r in by_email["jo.student@gmail.com"]["reasons"])
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
-
-
-def test_publish_validates_then_uploads_json_never_yaml(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
-    assert main(["rules", "publish", str(EXAMPLE), "--bucket", "rules-bucket"]) == 0
-    body = s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read()
-    assert json.loads(body)["models"]["lead"]["fit"]
-    assert "published s3://rules-bucket/rules/current.json" in capsys.readouterr().out
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"models": {}}')
-    assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
-    assert s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read() == body  # untouched
 
 
 def test_the_summary_counts_tiers_and_alerts_from_the_rows_and_states_the_date(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, get_args
 
-import boto3
 import pytest
 import yaml
 from leadscore.models.event import EventType
@@ -193,33 +192,8 @@ def test_a_list_defined_but_never_used_is_a_warning_and_validate_still_passes(
     assert f"warning: {path}: lists.partners: defined but never used" in captured.err
 
 
-def test_publish_refuses_a_file_with_lint_errors(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(EXAMPLE.read_text().replace("equals: page_view", "equals: pageview", 1))
-    assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
-    assert "'pageview' is not an event type; did you mean 'page_view'?" in capsys.readouterr().err
-    assert s3.list_objects_v2(Bucket="rules-bucket").get("KeyCount") == 0
-
-
 def test_one_mistake_is_one_error_not_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, errors, _ = _validate(tmp_path, "models: {}\n", capsys)
     assert (code, errors) == (1, ["models: Dictionary should have at least 1 item after validation, not 0"])
     code, errors, _ = _validate(tmp_path, FOUR_MISTAKES.replace("  lead:", "  upsell:"), capsys)
     assert code == 1 and errors.count("models: a 'lead' model is required") == 1
-
-
-def test_publish_prints_warnings_and_publishes(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
-    unused = tmp_path / "unused.yaml"
-    unused.write_text(EXAMPLE.read_text().replace("lists:\n", "lists:\n  partners: [p.example]\n", 1))
-    assert main(["rules", "publish", str(unused), "--bucket", "rules-bucket"]) == 0
-    captured = capsys.readouterr()
-    assert f"warning: {unused}: lists.partners: defined but never used by any rule" in captured.err
-    assert "published s3://rules-bucket/rules/current.json" in captured.out
