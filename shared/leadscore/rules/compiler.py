@@ -552,8 +552,8 @@ def _as_list(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> Predicate:
-    name, cs, op = fc.field, fc.case_sensitive, fc.operator
+def _text_reader(name: str, cs: bool) -> Callable[[Facts], str | None]:
+    """The field's value as text (lower-cased unless case-sensitive); None when absent or a boolean."""
 
     def text(facts: Facts) -> str | None:
         value = facts.get(name)
@@ -564,6 +564,12 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
         value = str(value)
         return value if cs else value.lower()
 
+    return text
+
+
+def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> Predicate:
+    name, cs, op = fc.field, fc.case_sensitive, fc.operator
+    text = _text_reader(name, cs)
     if op == "exists":
         want = bool(fc.exists)
         return lambda f: (f.get(name) not in (None, "")) is want
@@ -581,32 +587,39 @@ def _compile_field(fc: FieldCondition, lists: Mapping[str, frozenset[str]]) -> P
 
         return in_
     if op in ("contains", "starts_with", "ends_with"):
-        needles = tuple(_norm(v, cs) for v in _as_list(getattr(fc, op)))
-        if op == "contains":
-            if len(needles) == 1:
-                needle = needles[0]
-                return lambda f: (t := text(f)) is not None and needle in t
-
-            def contains(f: Facts) -> bool:
-                t = text(f)
-                if t is None:
-                    return False
-                for n in needles:  # noqa: SIM110 - a loop is faster than any() over a generator
-                    if n in t:
-                        return True
-                return False
-
-            return contains
-        if op == "starts_with":
-            return lambda f: (t := text(f)) is not None and t.startswith(needles)
-        return lambda f: (t := text(f)) is not None and t.endswith(needles)
+        return _compile_text_match(op, tuple(_norm(v, cs) for v in _as_list(getattr(fc, op))), text)
     if op == "regex":
         matches = _regex(fc.regex or "", cs)
         return lambda f: (v := f.get(name)) is not None and matches(str(v))
     if op == "in_list":
         member = _membership(fc.in_list or "", lists, name in _DOMAIN_FIELDS)
         return lambda f: (v := f.get(name)) not in (None, "") and member(str(v))
-    # numeric range
+    return _compile_range(fc, name)
+
+
+def _compile_text_match(op: str, needles: tuple[str, ...], text: Callable[[Facts], str | None]) -> Predicate:
+    if op == "starts_with":
+        return lambda f: (t := text(f)) is not None and t.startswith(needles)
+    if op == "ends_with":
+        return lambda f: (t := text(f)) is not None and t.endswith(needles)
+    if len(needles) == 1:
+        needle = needles[0]
+        return lambda f: (t := text(f)) is not None and needle in t
+
+    def contains(f: Facts) -> bool:
+        t = text(f)
+        if t is None:
+            return False
+        for n in needles:  # noqa: SIM110 - a loop is faster than any() over a generator
+            if n in t:
+                return True
+        return False
+
+    return contains
+
+
+def _compile_range(fc: FieldCondition, name: str) -> Predicate:
+    """A numeric range (gte/gt, lte/lt): numbers and numeric text match, booleans never do."""
     lo, lo_incl = (fc.gte, True) if fc.gte is not None else (fc.gt, False)
     hi, hi_incl = (fc.lte, True) if fc.lte is not None else (fc.lt, False)
 
