@@ -14,9 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore import clock
 from leadscore.dal.jobs import JobMessage, Jobs
-from leadscore.dal.leads import repository
-from leadscore.dal.rules_store import rules_store
 from leadscore.observability import count, logger, metrics
+from leadscore.services import wiring
 from leadscore.services.notify import deliver_alerts
 from leadscore.services.sweep import rescore_segment, sweep_shard
 from leadscore.settings import get_settings, require
@@ -27,55 +26,26 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def work(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     message = JobMessage.model_validate_json(record.body)
     settings = get_settings()
-    table = require(settings.leads_table, "LEADS_TABLE")
-    jobs = Jobs(table, require(settings.sweep_queue_url, "SWEEP_QUEUE_URL"))
-    rules = rules_store(
-        require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
-    ).current()
-    context = lambda_context
-    time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
-    repo = repository(table)
+    jobs = Jobs(
+        require(settings.leads_table, "LEADS_TABLE"), require(settings.sweep_queue_url, "SWEEP_QUEUE_URL")
+    )
+    rules, repo, time_left = wiring.current_rules(), wiring.leads(), wiring.time_left(lambda_context)
+    threshold = settings.sales_ready_threshold
     if message.kind == "sweep":
+        deliver = lambda state: deliver_alerts(state, clock.seconds)  # noqa: E731
         report = sweep_shard(
-            repo,
-            message,
-            rules,
-            clock.now(),
-            settings.sales_ready_threshold,
-            deliver=lambda state: deliver_alerts(state, clock.seconds),
-            time_left=time_left,
+            repo, message, rules, clock.now(), threshold, deliver=deliver, time_left=time_left
         )
     else:
-        report = rescore_segment(
-            repo, jobs, message, rules, clock.now(), settings.sales_ready_threshold, time_left=time_left
-        )
+        report = rescore_segment(repo, jobs, message, rules, clock.now(), threshold, time_left=time_left)
     if report.continuation is not None:
         jobs.enqueue([report.continuation])
     count("LeadsDue", report.due)
     count("LeadsRescored", report.rescored + report.rebuilt)
     count("SweepFailures", len(report.failures))
-    summary = {
-        "kind": message.kind,
-        "shard": message.shard,
-        "segment": message.segment,
-        "due": report.due,
-        "rescored": report.rescored,
-        "rebuilt": report.rebuilt,
-        "unchanged": report.unchanged,
-        "missing": report.missing,
-        "failed": len(report.failures),
-        "alerts_sent": len(report.delivered.sent),
-        "moves": dict(report.moves),
-        "continued": report.stopped_early,
-    }
-    logger.info(
-        "sweep job done",
-        extra={
-            **summary,
-            "failed_leads": {k: type(v).__name__ for k, v in report.failures.items()},
-            "rules_version": rules.version,
-        },
-    )
+    summary = report.summary(message)
+    failed = {k: type(v).__name__ for k, v in report.failures.items()}
+    logger.info("sweep job done", extra={**summary, "failed_leads": failed, "rules_version": rules.version})
     return summary
 
 

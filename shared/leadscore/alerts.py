@@ -418,6 +418,8 @@ def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") ->
             "horizon_days": card.horizon_days,
             "likelihood": likelihood(card),
         }
+    if alert.trace_id:  # the request whose event raised it: the correlation id in every log on its way
+        doc["trace_id"] = clean(alert.trace_id, MAX_ID)
 
     def cost(value: object) -> int:
         return _in_message(_dumps(value))
@@ -611,51 +613,60 @@ def _attribute_problems(attrs: object) -> list[str]:
         return []
     if not isinstance(attrs, Mapping):
         return ["attributes_invalid"]
-    problems = []
-    if len(attrs) > SNS_MAX_ATTRIBUTES:
-        problems.append("attributes_too_many")
+    problems = ["attributes_too_many"] if len(attrs) > SNS_MAX_ATTRIBUTES else []
     for name, attr in attrs.items():
         if not isinstance(name, str) or not name:
             problems.append("attribute_name_empty")
             continue
-        if len(name) > SNS_MAX_ATTRIBUTE_NAME:
-            problems.append("attribute_name_too_long")
-        if not _ATTRIBUTE_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name:
-            problems.append("attribute_name_invalid")
-        if name.lower().startswith(("aws.", "amazon.")):
-            problems.append("attribute_name_reserved")
+        problems += _attribute_name_problems(name)
         if not isinstance(attr, Mapping):
             problems.append("attribute_invalid")
             continue
-        kind = attr.get("DataType")
-        if not isinstance(kind, str) or not kind:
-            problems.append("attribute_type_empty")
-            continue
-        base = next((t for t in sorted(_ATTRIBUTE_TYPES, key=len, reverse=True) if kind.startswith(t)), None)
-        if base is None or not (kind == base or kind[len(base)] == "."):
-            problems.append("attribute_type_invalid")
-        if _utf8_len(kind) > SNS_MAX_ATTRIBUTE_TYPE_BYTES:
-            problems.append("attribute_type_too_long")
-        if base == "Binary":
-            if not attr.get("BinaryValue"):
-                problems.append("attribute_empty_value")
-            continue
-        value = attr.get("StringValue")
-        if not isinstance(value, str) or not value:
-            problems.append("attribute_empty_value")
-            continue
-        if not _encodes(value) or _INVALID_CHARACTER.search(value):
-            problems.append("attribute_value_invalid")
-        if base == "Number" and not _NUMBER.fullmatch(value):
-            problems.append("attribute_number_invalid")
-        if base == "String.Array":
-            try:
-                array = json.loads(value)
-            except ValueError:
-                array = None
-            if not isinstance(array, list):
-                problems.append("attribute_array_invalid")
+        problems += _attribute_value_problems(attr)
     return problems
+
+
+def _attribute_name_problems(name: str) -> list[str]:
+    problems = []
+    if len(name) > SNS_MAX_ATTRIBUTE_NAME:
+        problems.append("attribute_name_too_long")
+    if not _ATTRIBUTE_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name:
+        problems.append("attribute_name_invalid")
+    if name.lower().startswith(("aws.", "amazon.")):
+        problems.append("attribute_name_reserved")
+    return problems
+
+
+def _attribute_value_problems(attr: Mapping[str, Any]) -> list[str]:
+    """A message attribute's type and value: what SNS checks of ``DataType`` and the value it names."""
+    kind = attr.get("DataType")
+    if not isinstance(kind, str) or not kind:
+        return ["attribute_type_empty"]
+    problems = []
+    base = next((t for t in sorted(_ATTRIBUTE_TYPES, key=len, reverse=True) if kind.startswith(t)), None)
+    if base is None or not (kind == base or kind[len(base)] == "."):
+        problems.append("attribute_type_invalid")
+    if _utf8_len(kind) > SNS_MAX_ATTRIBUTE_TYPE_BYTES:
+        problems.append("attribute_type_too_long")
+    if base == "Binary":
+        return problems if attr.get("BinaryValue") else [*problems, "attribute_empty_value"]
+    value = attr.get("StringValue")
+    if not isinstance(value, str) or not value:
+        return [*problems, "attribute_empty_value"]
+    if not _encodes(value) or _INVALID_CHARACTER.search(value):
+        problems.append("attribute_value_invalid")
+    if base == "Number" and not _NUMBER.fullmatch(value):
+        problems.append("attribute_number_invalid")
+    if base == "String.Array" and not _is_json_list(value):
+        problems.append("attribute_array_invalid")
+    return problems
+
+
+def _is_json_list(value: str) -> bool:
+    try:
+        return isinstance(json.loads(value), list)
+    except ValueError:
+        return False
 
 
 def publish_problems(request: Mapping[str, Any]) -> list[str]:

@@ -139,6 +139,7 @@ def test_01_form_json(ingest):
             "utm_campaign": "q4-lead-scoring",
             "how_did_you_hear_about_us": "Podcast",
         },
+        trace_id="6741f0a81c2d3e4f",  # the request's id (requestContext.requestId): the logs' correlation id
     )
 
 

@@ -114,7 +114,7 @@ def test_40000_same_day_track_events_leave_the_lead_writable_and_alerting(
     """A stranger floods one email through the public /track route. Every event is kept and
     remembered (a redelivery of any of them counts nothing), the item stays small, and the real
     buyer's demo request is scored and alerts."""
-    import functions.ingest.app as ingest
+    from leadscore.services import intake as ingest  # where the ingest handler queues what it accepted
 
     stack.upload_rules(example_rules_json())
     victim = "ceo@northwind.io"
@@ -150,7 +150,7 @@ def test_40000_same_day_track_events_leave_the_lead_writable_and_alerting(
     queued: list[str] = []
     real_enqueue = ingest.enqueue  # type: ignore[attr-defined]
     monkeypatch.setattr(
-        ingest, "enqueue", lambda events, url: queued.extend(e.model_dump_json() for e in events)
+        ingest, "enqueue", lambda events, url, **_: queued.extend(e.model_dump_json() for e in events)
     )
     batch_size = next(m.batch_size for m in stack.translation.mappings if m.function == "ScorerFunction")
     for start in range(0, len(messages), 1_000):  # 1,000 messages a request: ~170 KB, under the body limit

@@ -17,29 +17,25 @@ from pydantic import BaseModel, ValidationError
 from leadscore.api.errors import LeadFullError, LeadNotFoundError
 from leadscore.api.models import HotListQuery
 from leadscore.api.service import Caller
-from leadscore.dal.leads import ConflictError, LeadRepository, repository
-from leadscore.dal.rules_store import rules_store
+from leadscore.dal.leads import ConflictError, LeadRepository
 from leadscore.errors import BadRequestError, ConfigurationError, RulesUnavailableError, field_errors
 from leadscore.http import ErrorHandler, error_response, misconfigured, unexpected_error
 from leadscore.ingest.body import JSON, NOT_JSON, parse_content_type, parse_json, require_content_type
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.request import body_bytes
 from leadscore.rules.compiler import CompiledRules
-from leadscore.settings import get_settings, require
+from leadscore.services import wiring
 
 MAX_BODY_BYTES = 16 * 1024
 
 
 # ---------------------------------------------------------------------------------------- reading
 def leads() -> LeadRepository:
-    return repository(require(get_settings().leads_table, "LEADS_TABLE"))
+    return wiring.leads()
 
 
 def rules() -> CompiledRules:
-    settings = get_settings()
-    return rules_store(
-        require(settings.rules_bucket, "RULES_BUCKET"), settings.rules_key, settings.rules_refresh_seconds
-    ).current()
+    return wiring.current_rules()
 
 
 def explaining_rules() -> CompiledRules | None:

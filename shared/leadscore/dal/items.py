@@ -54,6 +54,9 @@ MAX_ITEM_BYTES = 64 * 1024
 _DD_VERSION = 1
 
 
+_NOT_IN_HISTORY = {"trace_id"}  # an event's request id follows it to its alert, not into the history
+
+
 def blob(value: dict[str, Any]) -> bytes:
     raw = value["B"]
     return base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)  # stream records carry base64
@@ -77,6 +80,8 @@ def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
         entry["next_attempt_at"] = {"N": str(alert.next_attempt_at)}
     if alert.error is not None:
         entry["error"] = {"S": alert.error}
+    if alert.trace_id is not None:
+        entry["trace_id"] = {"S": alert.trace_id}
     entry["card"] = {"B": codec.pack(alert.card.model_dump_json(exclude_defaults=True).encode())}
     return {"M": entry}
 
@@ -100,6 +105,7 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
         attempts=_number(entry, "attempts"),
         next_attempt_at=_number(entry, "next_attempt_at"),
         error=entry.get("error", {}).get("S"),
+        trace_id=entry.get("trace_id", {}).get("S"),
         card=card,
     )
 
@@ -253,7 +259,8 @@ def units(size: int) -> int:
 def journal_entry(event: CanonicalEvent, note: str | None, ttl: int) -> str:
     """One event of a lead's history as the journal keeps it: the event, why it was not scored (None
     when it was), and when DynamoDB may expire it."""
-    return f'{{"note":{json.dumps(note)},"ttl":{ttl},"event":{event.model_dump_json(exclude_none=True)}}}'
+    body = event.model_dump_json(exclude_none=True, exclude=_NOT_IN_HISTORY)
+    return f'{{"note":{json.dumps(note)},"ttl":{ttl},"event":{body}}}'
 
 
 def history_items(lead_id: str, ver: int, entries: Sequence[str]) -> list[dict[str, Any]]:

@@ -56,10 +56,13 @@ def enqueue(
     *,
     max_attempts: int = DEFAULT_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    trace_id: str | None = None,
 ) -> None:
     """Queue every event, or raise :class:`EnqueueError`. Returns only when SQS accepted all of them."""
     if not events:
         return
+    if trace_id:  # the request's id follows each event that has none of its own (correlation id)
+        events = [e if e.trace_id else e.model_copy(update={"trace_id": trace_id[:128]}) for e in events]
     entries = [(str(index), event.model_dump_json()) for index, event in enumerate(events)]
     for chunk in _chunks(entries):
         _send(chunk, queue_url, total=len(entries), max_attempts=max_attempts, sleep=sleep)

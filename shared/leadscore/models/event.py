@@ -225,6 +225,9 @@ class CanonicalEvent(BaseModel):
     bot: str | None = Field(
         default=None, max_length=200, description="why this looks automated; kept, not scored"
     )
+    # The request that brought the event in (the HTTP API's request id): the correlation id of the
+    # logs from ingest to the alert it raises. On the queue only: never kept in the lead's history.
+    trace_id: str | None = Field(default=None, max_length=128)
 
     @field_validator("occurred_at", "received_at")
     @classmethod

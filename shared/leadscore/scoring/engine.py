@@ -771,6 +771,29 @@ def _late(event: CanonicalEvent, day: int, now_s: int, max_age_days: int) -> str
     return None
 
 
+def _count_activity(
+    new: LeadState, event: CanonicalEvent, rules: CompiledRules, day: int, occurred: int
+) -> list[str]:
+    """Count the event in the facts of every activity rule it matches (its day, its total, its last
+    time) and in the day's surge points. Returns the ids of the rules it matched."""
+    key = str(day)
+    surge_points = 0.0
+    matched: list[str] = []
+    for rule in rules.match_activity(event_facts(event)):
+        matched.append(rule.id)
+        facts = new.activity.get(rule.id)
+        if facts is None:
+            facts = new.activity[rule.id] = RuleFacts()
+        facts.days[key] = facts.days.get(key, 0) + 1
+        facts.n += 1
+        facts.last = max(facts.last, occurred)
+        if rule.points > 0:
+            surge_points += rule.points
+    if surge_points:
+        new.surge_days[key] = round(new.surge_days.get(key, 0.0) + surge_points, 4)
+    return matched
+
+
 def apply_events(
     state: LeadState,
     events: Iterable[CanonicalEvent],
@@ -822,20 +845,7 @@ def apply_events(
         why = bot_reason(event, rules, new)
         matched: list[str] = []
         if why is None:
-            key = str(day)
-            surge_points = 0.0
-            for rule in rules.match_activity(event_facts(event)):
-                matched.append(rule.id)
-                facts = new.activity.get(rule.id)
-                if facts is None:
-                    facts = new.activity[rule.id] = RuleFacts()
-                facts.days[key] = facts.days.get(key, 0) + 1
-                facts.n += 1
-                facts.last = max(facts.last, occurred)
-                if rule.points > 0:
-                    surge_points += rule.points
-            if surge_points:
-                new.surge_days[key] = round(new.surge_days.get(key, 0.0) + surge_points, 4)
+            matched = _count_activity(new, event, rules, day, occurred)
         else:
             outcome.unscored.append((event, why))
         if event.type not in ("identify", "email_delivered"):
@@ -868,6 +878,9 @@ def apply_events(
     outcome.after = after
     new.card = after
     outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold)
+    trace = next((e.trace_id for e in reversed(outcome.accepted) if e.trace_id), None)
+    for alert in outcome.alerts:  # the request that brought the latest event in follows the alert
+        alert.trace_id = trace
     return outcome
 
 

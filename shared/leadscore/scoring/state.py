@@ -202,6 +202,7 @@ class AlertEntry(_Model):
     next_attempt_at: int = 0  # after a transient failure: not before this (backoff)
     error: str | None = None  # why it failed for good (never PII)
     card: ScoreCard
+    trace_id: str | None = None  # the request whose event raised it: the logs' correlation id
 
     def retry_at(self) -> int | None:
         """When the sweep should re-drive this alert if the notifier has not delivered it."""

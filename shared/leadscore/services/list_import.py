@@ -24,7 +24,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadscore.dal.imports import FileChanged, ImportObject, report_key
+from leadscore.dal.imports import FileChanged, ImportFiles, ImportObject, continue_later, report_key
+from leadscore.dal.queue import enqueue
+from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.list_import import (
     Header,
     ImportFileError,
@@ -36,7 +38,10 @@ from leadscore.ingest.list_import import (
     list_name,
     read_rows,
 )
+from leadscore.ingest.s3_notification import S3Notification, S3TestEvent
 from leadscore.models.event import CanonicalEvent
+from leadscore.observability import count, logger
+from leadscore.settings import get_settings, require
 
 CHUNK_ROWS = 500  # events queued per flush (50 SendMessageBatch calls)
 MARGIN_SECONDS = 20.0  # time kept for the last flush, the report and the continuation
@@ -223,4 +228,61 @@ def import_file(
         return outcome
     outcome.status = "complete"
     report("complete", {"finished_at": now().isoformat()})
+    return outcome
+
+
+# ------------------------------------------------------------------------------ the import queue
+def handle_message(body: Any, time_left: Callable[[], float] | None) -> list[str]:
+    """One message of the import queue: an S3 notification (each created ``.csv`` under the prefix is
+    imported), S3's test event (nothing to do) or a continuation this function queued. Returns each
+    import's status. A message that is none of those raises (it fails alone, then dead-letters)."""
+    if isinstance(body, dict) and body.get("kind") == "list_import_continuation":
+        continuation = Continuation.model_validate(body)
+        return [_run(continuation.object(), time_left, continuation).status]
+    if isinstance(body, dict) and "Records" not in body:
+        S3TestEvent.model_validate(body)  # sent once when the notification is configured: nothing to do
+        return []
+    prefix = get_settings().imports_prefix
+    statuses: list[str] = []
+    for s3_record in S3Notification.model_validate(body).records:
+        key = s3_record.key
+        if not (s3_record.created and key.startswith(prefix) and key.lower().endswith(".csv")):
+            count("ListImportsIgnored")
+            continue
+        obj = ImportObject(
+            bucket=s3_record.s3.bucket.name,
+            key=key,
+            etag=s3_record.s3.object.etag.strip('"'),
+            size=s3_record.s3.object.size,
+            last_modified=s3_record.event_time,
+        )
+        statuses.append(_run(obj, time_left).status)
+    return statuses
+
+
+def _run(
+    obj: ImportObject, time_left: Callable[[], float] | None, continuation: Continuation | None = None
+) -> ImportOutcome:
+    settings = get_settings()
+    queue_url = require(settings.events_queue_url, "EVENTS_QUEUE_URL")
+    outcome = import_file(
+        ImportFiles(obj.bucket),
+        obj,
+        lambda events: enqueue(events, queue_url),
+        prefix=settings.imports_prefix,
+        time_left=time_left,
+        progress=lambda p: logger.info("import progress", extra=p),
+        continuation=continuation,
+        extra_aliases=IngestConfig.from_env().field_aliases,
+    )
+    if outcome.continuation is not None:
+        continue_later(
+            require(settings.imports_queue_url, "IMPORTS_QUEUE_URL"), outcome.continuation.model_dump_json()
+        )
+    count("ListImportRows", outcome.tally.rows)
+    count("ListImportEvents", outcome.events_sent)
+    count("ListImports", status=outcome.status)
+    logger.info(
+        "list import", extra={"report": outcome.report_key, **outcome.summary(), "error": outcome.error}
+    )
     return outcome

@@ -34,14 +34,17 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
     ):
         if value:
             count(name, value)
+
+    def keys(alert_id: str) -> dict[str, str | None]:
+        """Lead and alert ids, and the correlation id of the request whose event raised the alert."""
+        alert = state.outbox.get(alert_id)
+        trace = alert.trace_id if alert is not None else None
+        return {"lead_id": state.lead_id, "alert_id": alert_id, "correlation_id": trace}
+
     for alert_id in delivered.sent:
-        logger.info("alert sent", extra={"lead_id": state.lead_id, "alert_id": alert_id})
+        logger.info("alert sent", extra=keys(alert_id))
     for alert_id in delivered.backing_off:
-        logger.warning(
-            "alert publish failed, backing off", extra={"lead_id": state.lead_id, "alert_id": alert_id}
-        )
+        logger.warning("alert publish failed, backing off", extra=keys(alert_id))
     for alert_id, why in delivered.failed.items():
-        logger.error(
-            "alert failed for good", extra={"lead_id": state.lead_id, "alert_id": alert_id, "reason": why}
-        )
+        logger.error("alert failed for good", extra={**keys(alert_id), "reason": why})
     return delivered

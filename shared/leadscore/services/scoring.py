@@ -20,6 +20,7 @@ from datetime import datetime
 from leadscore.dal.items import journal_entry
 from leadscore.dal.leads import ConflictError, LeadRepository, Saved
 from leadscore.models.event import CanonicalEvent, lead_id_for_anonymous
+from leadscore.observability import count, logger
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import (
     Outcome,
@@ -347,3 +348,39 @@ def rescore_from_history(
             continue
         return saved.after if saved else current
     raise ConflictError(f"lead {lead_id}: kept changing while it was rebuilt")
+
+
+MAX_LOGGED_TRACES = 20  # correlation ids in a batch's log line (a batch holds up to 2,000 events)
+
+
+def report_batch(
+    report: BatchReport, events: int, reads: int, rules_version: str, trace_ids: Sequence[str] = ()
+) -> None:
+    """A scored batch's metrics (one per outcome) and its log line: counts and lead ids, never PII."""
+    count("EventsScored", report.accepted)
+    count("DuplicateEvents", report.duplicates)
+    count("UnscoredEvents", report.unscored)
+    count("AlertsQueued", report.alerts)
+    count("LeadsFailed", len(report.failures))
+    count("LateEvents", report.late)
+    count("ErasedLeadEvents", report.erased)  # sent before their lead was erased: dropped
+    count("LeadItemTrimmed", report.trimmed)
+    count("DedupeMemoryFull", report.memory_full)
+    logger.info(
+        "batch scored",
+        extra={
+            "events": events,
+            "leads": len(report.outcomes) + len(report.failures),
+            "accepted": report.accepted,
+            "duplicates": report.duplicates,
+            "unscored": report.unscored,
+            "alerts": report.alerts,
+            "late": report.late,
+            "erased": report.erased,
+            "write_attempts": report.attempts,
+            "reads": reads,
+            "failed_leads": {k: type(v).__name__ for k, v in report.failures.items()},
+            "rules_version": rules_version,
+            "trace_ids": sorted(set(trace_ids))[:MAX_LOGGED_TRACES],  # the requests the events came in
+        },
+    )

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from leadscore.dal.items import due_time
 from leadscore.dal.jobs import JobMessage, Jobs
@@ -54,6 +55,23 @@ class SweepReport:
     delivered: Delivered = field(default_factory=Delivered)
     stopped_early: bool = False  # out of time: the rest was sent on as a new job message
     continuation: JobMessage | None = None
+
+    def summary(self, message: JobMessage) -> dict[str, Any]:
+        """What the job did, as its log line and the worker's answer (counts only, never PII)."""
+        return {
+            "kind": message.kind,
+            "shard": message.shard,
+            "segment": message.segment,
+            "due": self.due,
+            "rescored": self.rescored,
+            "rebuilt": self.rebuilt,
+            "unchanged": self.unchanged,
+            "missing": self.missing,
+            "failed": len(self.failures),
+            "alerts_sent": len(self.delivered.sent),
+            "moves": dict(self.moves),
+            "continued": self.stopped_early,
+        }
 
     def add(self, before: LeadState | None, after: LeadState | None) -> None:
         old = before.card.tier if before is not None and before.card else "none"
