@@ -84,9 +84,10 @@ unit: venv chromium
 integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
-# Both in one pytest run (one collection, one summary).
+# Both in one pytest run, spread over the cores: a file's tests stay on one worker (their fixtures
+# and moto servers are per process), the soak runs beside the rest.
 pytest: venv chromium
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 test: lint typecheck validate checkov pytest
 
