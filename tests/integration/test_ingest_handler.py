@@ -19,15 +19,15 @@ import boto3
 import leadscore.ingest.request as request_module
 import pytest
 from leadscore.dal.clients import reset_clients
-from leadscore.ingest.providers.sendgrid import TIMESTAMP_HEADER, signed_headers
-from leadscore.ingest.request import http_api_event
+from leadscore.ingest.providers.sendgrid import TIMESTAMP_HEADER
 from leadscore.models.event import CanonicalEvent, Profile
 from leadscore.observability import logger
 from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import EVENTS, ROOT, lambda_context, load_event
+from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event
+from tools.signing import signed_headers
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 PRIVATE_PEM = (EVENTS / "keys" / "sendgrid-test-private.pem").read_bytes()

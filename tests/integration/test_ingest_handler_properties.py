@@ -23,13 +23,12 @@ from hypothesis import strategies as st
 from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import mailgun, provider_names, ses
 from leadscore.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from leadscore.ingest.request import http_api_event
 from leadscore.models.event import CanonicalEvent
 from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import lambda_context
+from tests.support import http_api_event, lambda_context
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
 PROVIDER_SECRET_ENV = (

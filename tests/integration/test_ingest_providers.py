@@ -30,6 +30,7 @@ from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, lambda_context, load_event
+from tools.signing import sign_sns_message
 
 SIGNED_AT = 1795451400
 HOST = "api.leadscore.example"
@@ -527,7 +528,7 @@ def test_secrets_are_never_logged(hooks, capsys):
 
 def sns_event(message: dict[str, Any]) -> dict[str, Any]:
     message = {k: v for k, v in message.items() if k != "Signature"}
-    message["Signature"] = ses.sign_sns_message(message, SNS_KEY)
+    message["Signature"] = sign_sns_message(message, SNS_KEY)
     return with_body(load_event(SAMPLES["ses"]), json.dumps(message).encode())
 
 
@@ -583,7 +584,7 @@ def test_sns_signature_by_another_key_is_401(hooks):
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     message = sample_message()
-    message["Signature"] = ses.sign_sns_message(message, other_key)
+    message["Signature"] = sign_sns_message(message, other_key)
     assert hooks.invoke(with_body(load_event(SAMPLES["ses"]), json.dumps(message).encode()))[0] == 401
 
 
@@ -639,7 +640,7 @@ def test_ses_event_types(hooks, ses_event, expected):
 
 
 def url_check(method: str, provider: str, query: str = "") -> tuple[int, dict[str, Any]]:
-    from leadscore.ingest.request import http_api_event
+    from tests.support import http_api_event
 
     event = http_api_event(
         method, f"/webhooks/{provider}", None, path_parameters={"provider": provider}, raw_query=query

@@ -25,6 +25,7 @@ from leadscore.ingest.providers import ses
 from tests.support import EVENTS, load_event
 from tools.local.runner import Console, LocalStack, http_get, replay_request
 from tools.localstack import local_env
+from tools.signing import sign_sns_message
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECT = ROOT / "docs" / "connect.md"
@@ -127,9 +128,7 @@ def _ses_sample_signed_now() -> dict[str, Any]:
     event = copy.deepcopy(load_event("provider-ses-01-bounce.json"))
     message = json.loads(event["body"])
     message["Timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    message["Signature"] = ses.sign_sns_message(
-        message, (EVENTS / "keys" / "sns-test-private.pem").read_bytes()
-    )
+    message["Signature"] = sign_sns_message(message, (EVENTS / "keys" / "sns-test-private.pem").read_bytes())
     event["body"] = json.dumps(message)
     return event
 

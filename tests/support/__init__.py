@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tests.support.http_events import http_api_event
 from tools.localstack import Stack, reset_caches, translate
 from tools.localstack.context import LambdaContext
 
@@ -42,6 +43,7 @@ __all__ = [
     "endpoint_variables",
     "example_rules",
     "example_rules_json",
+    "http_api_event",
     "lambda_context",
     "load_event",
     "reset_caches",

@@ -25,7 +25,9 @@ from leadscore.ingest.normalize import (
     parse_time,
     url_path,
 )
-from leadscore.ingest.request import from_http_api_event, http_api_event
+from leadscore.ingest.request import from_http_api_event
+
+from tests.support import http_api_event
 
 BOUNDARY = "----WebKitFormBoundaryX1y2Z3"
 

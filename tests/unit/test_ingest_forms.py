@@ -18,8 +18,10 @@ from leadscore.ingest.forms import (
     map_fields,
     normalize_field_name,
 )
-from leadscore.ingest.request import IngestRequest, from_http_api_event, http_api_event
+from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.models.event import Profile, content_event_id
+
+from tests.support import http_api_event
 
 RECEIVED_MS = 1_795_449_600_000  # 2026-11-23T16:00:00Z
 RECEIVED = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)

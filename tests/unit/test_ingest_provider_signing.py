@@ -12,7 +12,7 @@ from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import SignatureError
 from leadscore.ingest.providers import hubspot, mandrill, ses
 from leadscore.ingest.providers.common import required_secrets
-from leadscore.ingest.request import from_http_api_event, http_api_event
+from leadscore.ingest.request import from_http_api_event
 from leadscore.ingest.secrets import resolve_secret, split_secret
 from leadscore.ingest.signatures import (
     basic_credentials,
@@ -21,6 +21,8 @@ from leadscore.ingest.signatures import (
     matches_any,
     verify_hmac,
 )
+
+from tests.support import http_api_event
 
 # HubSpot/hubspot-api-python tests/spec/utils/test_signature.py (v3), verbatim values.
 HS_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"

@@ -14,21 +14,17 @@ from leadscore.errors import ConfigurationError
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UnknownProviderError
 from leadscore.ingest.providers import get_provider, provider_names
-from leadscore.ingest.providers.sendgrid import (
-    PROVIDER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    sign_sendgrid,
-    signed_headers,
-)
-from leadscore.ingest.request import IngestRequest, from_http_api_event, http_api_event
+from leadscore.ingest.providers.sendgrid import PROVIDER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.ingest.signatures import (
     check_timestamp,
     load_ec_public_key,
-    public_key_b64_from_private_pem,
     verify_ecdsa_sha256,
     verify_hmac_sha256,
 )
+
+from tests.support import http_api_event
+from tools.signing import public_key_b64_from_private_pem, sign_sendgrid, signed_headers
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -9,10 +9,12 @@ import pytest
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, UnprocessableError, UnsupportedMediaTypeError
-from leadscore.ingest.request import from_http_api_event, http_api_event
+from leadscore.ingest.request import from_http_api_event
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.tracking import track_events
 from leadscore.models.event import Profile
+
+from tests.support import http_api_event
 
 RECEIVED_MS = 1_795_449_600_000  # 2026-11-23T16:00:00Z
 RECEIVED = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)

@@ -11,8 +11,10 @@ from leadscore.errors import ConfigurationError
 from leadscore.ingest.config import DEFAULT_HONEYPOT_FIELDS, IngestConfig
 from leadscore.ingest.errors import RedirectNotAllowedError
 from leadscore.ingest.forms import form_events, looks_like_honeypot
-from leadscore.ingest.request import IngestRequest, from_http_api_event, http_api_event
+from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.ingest.result import IngestResult
+
+from tests.support import http_api_event
 
 THANKS = "https://www.example.com/thanks"
 CONFIG = IngestConfig.from_env({"LEADSCORE_FORM_REDIRECT_URLS": f"{THANKS}, https://www.example.com/merci"})

@@ -679,10 +679,8 @@ def resign_sendgrid(event: dict[str, Any], root: Path) -> bool:
     if not any(str(k).lower() == SENDGRID_SIGNATURE_HEADER for k in headers):
         return False
     private_key = root / SENDGRID_TEST_PRIVATE_KEY
-    try:
-        from leadscore.ingest.providers.sendgrid import signed_headers
-    except ImportError:
-        return False
+    from tools.signing import signed_headers
+
     if not private_key.is_file():
         return False
     fresh = signed_headers(event_body(event), private_key.read_bytes())

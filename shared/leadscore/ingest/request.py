@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,64 +129,3 @@ def from_http_api_event(event: Mapping[str, Any], *, max_body_bytes: int) -> Ing
         raw_query=str(event.get("rawQueryString") or ""),
         domain_name=str(context["domainName"]) if context.get("domainName") else None,
     )
-
-
-def http_api_event(
-    method: str,
-    path: str,
-    body: str | bytes | None = None,
-    *,
-    headers: Mapping[str, str] | None = None,
-    base64_encode: bool = False,
-    time_epoch_ms: int | None = None,
-    path_parameters: Mapping[str, str] | None = None,
-    source_ip: str = "203.0.113.10",
-    raw_query: str = "",
-) -> dict[str, Any]:
-    """The payload-2.0 event API Gateway would send for a request (for tests and the local HTTP server)."""
-    epoch_ms = int(time.time() * 1000) if time_epoch_ms is None else time_epoch_ms
-    lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    raw = body.encode() if isinstance(body, str) else body
-    encoded: str | None
-    if raw is None:
-        encoded = None
-    elif base64_encode:
-        encoded = base64.b64encode(raw).decode("ascii")
-    else:
-        encoded = raw.decode("utf-8")
-    route_path = "/webhooks/{provider}" if path.startswith("/webhooks/") else path
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method.upper()} {route_path}",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": lowered,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "leadscore",
-            "domainName": "leadscore.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "leadscore",
-            "http": {
-                "method": method.upper(),
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": lowered.get("user-agent", ""),
-            },
-            "requestId": uuid.uuid4().hex[:16],
-            "routeKey": f"{method.upper()} {route_path}",
-            "stage": "$default",
-            "time": datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": epoch_ms,
-        },
-        "isBase64Encoded": base64_encode and raw is not None,
-    }
-    if encoded is not None:
-        event["body"] = encoded
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if raw_query:
-        from urllib.parse import parse_qsl
-
-        event["queryStringParameters"] = dict(parse_qsl(raw_query, keep_blank_values=True))
-    return event

@@ -77,27 +77,6 @@ def verify_ecdsa_sha256(message: bytes, signature_b64: str, public_keys: Sequenc
     return False
 
 
-def sign_ecdsa_sha256(message: bytes, private_key_pem: bytes) -> str:
-    """Sign ``message`` with an EC private key (PEM); base64 DER signature. For tests and local demos."""
-    from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
-    from cryptography.hazmat.primitives.hashes import SHA256
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    key = load_pem_private_key(private_key_pem, password=None)
-    if not isinstance(key, EllipticCurvePrivateKey):
-        raise ValueError("not an elliptic-curve private key")
-    return base64.b64encode(key.sign(message, ECDSA(SHA256()))).decode("ascii")
-
-
-def public_key_b64_from_private_pem(private_key_pem: bytes) -> str:
-    """The base64 DER public key of an EC private key (PEM), in the form SendGrid shows its keys."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
-
-    key = load_pem_private_key(private_key_pem, password=None)
-    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(der).decode("ascii")
-
-
 def verify_hmac_sha256(
     message: bytes, signature: str, secrets: Sequence[bytes], *, encoding: str = "hex"
 ) -> bool:

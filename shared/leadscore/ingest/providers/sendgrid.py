@@ -19,7 +19,6 @@ IP addresses, user agents and SMTP responses are not copied into properties.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import add_email_event, timestamped_signature
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import sign_ecdsa_sha256, verify_ecdsa_sha256
+from leadscore.ingest.signatures import verify_ecdsa_sha256
 from leadscore.models.event import EventType
 
 SOURCE = "sendgrid"
@@ -106,24 +105,6 @@ _KNOWN = frozenset(
         "newsletter",
     }
 )
-
-
-def sign_sendgrid(body: bytes, timestamp: str, private_key_pem: bytes) -> str:
-    """The ``X-Twilio-Email-Event-Webhook-Signature`` SendGrid would send for ``body`` at ``timestamp``.
-
-    Dev-only (tests and the local demo re-sign sample events with a test key); production only verifies.
-    """
-    return sign_ecdsa_sha256(timestamp.encode("utf-8") + body, private_key_pem)
-
-
-def signed_headers(body: bytes, private_key_pem: bytes, timestamp: str | None = None) -> dict[str, str]:
-    """Both signature headers for ``body`` signed now (or at ``timestamp``), with a JSON content type."""
-    ts = timestamp if timestamp is not None else str(int(time.time()))
-    return {
-        "content-type": "application/json",
-        SIGNATURE_HEADER.lower(): sign_sendgrid(body, ts, private_key_pem),
-        TIMESTAMP_HEADER.lower(): ts,
-    }
 
 
 class SendGridProvider:

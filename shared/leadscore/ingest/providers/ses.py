@@ -353,20 +353,3 @@ def _add_ses_event(
 
 
 PROVIDER = SesProvider()
-
-
-def sign_sns_message(message: Mapping[str, Any], private_key_pem: bytes) -> str:
-    """The ``Signature`` SNS would compute for ``message`` (its ``SignatureVersion``) with an RSA key.
-
-    Dev-only: tests and samples sign with a self-made key and certificate; production only verifies.
-    """
-    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from cryptography.hazmat.primitives.hashes import SHA1, SHA256
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    key = load_pem_private_key(private_key_pem, password=None)
-    if not isinstance(key, RSAPrivateKey):
-        raise ValueError("not an RSA private key")
-    digest = SHA1() if message.get("SignatureVersion") == "1" else SHA256()  # noqa: S303
-    return base64.b64encode(key.sign(string_to_sign(message), PKCS1v15(), digest)).decode("ascii")
