@@ -100,3 +100,13 @@ def pin_clock() -> Iterator[Callable[[datetime | None], None]]:
 
     yield clock.pin
     clock.pin(None)
+
+
+# The longest files first: with `make test`'s workers (pytest-xdist, --dist loadfile) each file runs
+# on one worker, so the soak (minutes alone) starts at once beside the rest instead of last.
+SLOWEST_FIRST = ("test_soak.py", "test_storage.py", "test_iam.py", "test_guarantees.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
