@@ -455,12 +455,12 @@ def test_the_website_doc_local_example_works(site: Site) -> None:
 def test_the_website_doc_make_serve_parameters_work(site: Site) -> None:
     """`LEADSCORE_FORM_REDIRECT_URLS=... make serve` becomes the FormRedirectUrls parameter (site's stack
     has the same one), and the documented curl gets the documented 303."""
-    from tools.local.runner import site_parameters
+    from tools.localstack.local_env import parameters_from
 
     block = _bash_blocks(WEBSITE_DOC.split("## Try it locally", 1)[1])[1]
     serve = next(line for line in block.splitlines() if line.endswith("make serve"))
     environ = dict(word.split("=", 1) for word in serve.split()[:-2])
-    assert site_parameters(environ) == {"FormRedirectUrls": THANKS, "AllowedOrigins": "http://localhost:8000"}
+    assert parameters_from(environ) == {"FormRedirectUrls": THANKS, "AllowedOrigins": "http://localhost:8000"}
     (payload,) = re.findall(r"--data '(.*?)'", block)
     status, headers, _ = site.request("POST", "/forms", payload, URLENCODED)
     assert (status, headers["location"]) == (303, THANKS)

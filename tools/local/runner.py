@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,20 +47,10 @@ LOCAL_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=local-dev/20260101/us-east-1/
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 
-# Template parameters `make serve` takes from the environment, so a website can be tried locally:
-# LEADSCORE_FORM_REDIRECT_URLS=https://www.example.com/thanks LEADSCORE_ALLOWED_ORIGINS=http://localhost:8000
+# `make serve` takes template parameters from the documented local variables (tools.localstack.local_env),
+# so a website can be tried locally, e.g.
+# LEADSCORE_FORM_REDIRECT_URLS=https://www.example.com/thanks ALLOWED_ORIGINS=http://localhost:8000
 FORM_REDIRECT_URLS_ENV = "LEADSCORE_FORM_REDIRECT_URLS"
-ALLOWED_ORIGINS_ENV = "LEADSCORE_ALLOWED_ORIGINS"
-SITE_PARAMETERS = {FORM_REDIRECT_URLS_ENV: "FormRedirectUrls", ALLOWED_ORIGINS_ENV: "AllowedOrigins"}
-
-
-def site_parameters(environ: Mapping[str, str]) -> dict[str, str]:
-    """The website's template parameters (thank-you URLs, CORS origins) set in ``environ``."""
-    return {
-        param: environ[name].strip()
-        for name, param in SITE_PARAMETERS.items()
-        if environ.get(name, "").strip()
-    }
 
 
 class SetupError(Exception):
@@ -151,7 +141,6 @@ class LocalStack:
         self._log.write(f"\n==== local stack started {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n")
         started = time.monotonic()
         parameters, key_note = self._parameters()
-        parameters.update(site_parameters(os.environ))
         parameters.update(local_env.parameters_from(os.environ))  # docs/connect.md's local variables
         self._stack = Stack.create(
             self.root / "template.yaml",

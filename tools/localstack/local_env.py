@@ -25,6 +25,7 @@ PARAMETER_VARIABLES: Mapping[str, str] = {
     "HUBSPOT_WEBHOOK_BASE_URL": "HubspotWebhookBaseUrl",
     "MANDRILL_WEBHOOK_URL": "MandrillWebhookUrl",
     "ALLOWED_ORIGINS": "AllowedOrigins",  # the HTTP API's CORS origins, comma-separated
+    "LEADSCORE_FORM_REDIRECT_URLS": "FormRedirectUrls",  # thank-you pages a form may 303 to (docs/website.md)
 }
 CERTIFICATE_FILE_VARIABLE = "SNS_SIGNING_CERT_FILE"
 
