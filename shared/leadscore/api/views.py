@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.scoring import consent as consent_state
-from leadscore.scoring.state import LeadState, likelihood
+from leadscore.scoring.state import LeadState, ScoreCard, likelihood
 
 HISTORY_LIMIT = 25
 
@@ -62,6 +64,59 @@ def _by_name(record: dict[str, Any]) -> dict[str, Any]:
     return record | {"by_name": principal_name(str(record.get("by", "")))}
 
 
+class CardScore(BaseModel):
+    """The score part of a card and of a hot-list row, as the API answers it: all empty for a lead
+    that has no card yet (an output model: built from a stored card, never validated again)."""
+
+    score: float | None = None
+    fit: float | None = None
+    activity: float | None = None
+    tier: str | None = None
+    grade: str | None = None
+    threshold: float | None = None
+    probability: float | None = None
+    horizon_days: int | None = None
+    disqualified: bool = False
+    surge: bool = False
+    categories: dict[str, float] = Field(default_factory=dict)
+    top_category: str | None = None
+    contributions: list[dict[str, Any]] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    model: str | None = None
+    rules_version: str | None = None
+    computed_at: str | None = None
+    due_at: str | None = None
+
+    @classmethod
+    def of(cls, card: ScoreCard | None) -> CardScore:
+        if card is None:
+            return cls()
+        return cls.model_construct(
+            score=card.score,
+            fit=card.fit,
+            activity=card.activity,
+            tier=card.tier,
+            grade=card.grade,
+            threshold=card.threshold,
+            probability=card.probability,
+            horizon_days=card.horizon_days,
+            disqualified=card.disqualified,
+            surge=card.surge,
+            categories=dict(card.categories),
+            top_category=top_category(card.categories),
+            contributions=[c.model_dump(mode="json") for c in card.contributions],
+            reasons=list(card.reasons),
+            model=card.model,
+            rules_version=card.rules_version,
+            computed_at=iso(card.computed_at),
+            due_at=iso(card.due_at),
+        )
+
+
+ROW_FIELDS = ("score", "tier", "grade", "surge", "top_category", "categories", "reasons")
+ROW_REASONS = 3
+
+
 def score_card(
     state: LeadState,
     history: Sequence[tuple[CanonicalEvent, str | None]],
@@ -71,32 +126,14 @@ def score_card(
     recent history (newest first), adjustments, outcomes, the rules version that scored it, and
     ``score_history``: the score and tier per bucket of days, oldest first
     (:func:`leadscore.scoring.timeline.score_history`)."""
-    card = state.card
     return {
         "lead_id": state.lead_id,
         "email": state.email,
         "name": display_name(state),
         "profile": dict(state.profile),
         "consent": consent_json(state),
-        "score": card.score if card else None,
-        "fit": card.fit if card else None,
-        "activity": card.activity if card else None,
-        "tier": card.tier if card else None,
-        "grade": card.grade if card else None,
-        "threshold": card.threshold if card else None,
-        "probability": card.probability if card else None,
-        "horizon_days": card.horizon_days if card else None,
-        "likelihood": likelihood(card),
-        "disqualified": card.disqualified if card else False,
-        "surge": card.surge if card else False,
-        "categories": dict(card.categories) if card else {},
-        "top_category": top_category(card.categories) if card else None,
-        "contributions": [c.model_dump(mode="json") for c in card.contributions] if card else [],
-        "reasons": list(card.reasons) if card else [],
-        "model": card.model if card else None,
-        "rules_version": card.rules_version if card else None,
-        "computed_at": iso(card.computed_at) if card else None,
-        "due_at": iso(card.due_at) if card else None,
+        **CardScore.of(state.card).model_dump(mode="json"),
+        "likelihood": likelihood(state.card),
         "events_total": state.events_total,
         "created_at": iso(state.created_at or None),
         "updated_at": iso(state.updated_at or None),
@@ -109,19 +146,14 @@ def score_card(
 
 def hot_row(state: LeadState) -> dict[str, Any]:
     """A lead in the hot list: who, how hot, and the first reasons."""
-    card = state.card
+    scored = CardScore.of(state.card).model_dump(mode="json", include=set(ROW_FIELDS))
+    scored["reasons"] = scored["reasons"][:ROW_REASONS]
     return {
         "lead_id": state.lead_id,
         "email": state.email,
         "name": display_name(state),
         "company": state.profile.get("company"),
         "do_not_email": consent_state.view(state.consent).do_not_email,
-        "score": card.score if card else None,
-        "tier": card.tier if card else None,
-        "grade": card.grade if card else None,
-        "surge": card.surge if card else False,
-        "top_category": top_category(card.categories) if card else None,
-        "categories": dict(card.categories) if card else {},
-        "reasons": list(card.reasons[:3]) if card else [],
+        **scored,
         "updated_at": iso(state.updated_at or None),
     }
