@@ -39,6 +39,7 @@ from leadscore.rules.model import (
     ScoringModel,
     Surge,
     Thresholds,
+    field_conditions,
 )
 
 Facts = Mapping[str, Any]
@@ -399,19 +400,6 @@ def parse_document(raw: Any) -> RulesDocument:
     return doc
 
 
-def _conditions(cond: Condition) -> Iterable[FieldCondition]:
-    if isinstance(cond, AllCondition):
-        for c in cond.all:
-            yield from _conditions(c)
-    elif isinstance(cond, AnyCondition):
-        for c in cond.any:
-            yield from _conditions(c)
-    elif isinstance(cond, NotCondition):
-        yield from _conditions(cond.not_)
-    else:
-        yield cond
-
-
 # (model name, its applies_when, its rules as (kind, id, the rule's condition or None when it did not
 # validate))
 _ModelParts = tuple[str, Condition | None, list[tuple[str, str | None, Condition | None]]]
@@ -490,7 +478,7 @@ def _check_parts(list_names: list[str], parts: list[_ModelParts], has_lead: bool
 
 def _check_condition(cond: Condition, allowed: frozenset[str], lists: set[str], where: str) -> list[str]:
     errors = []
-    for fc in _conditions(cond):
+    for fc in field_conditions(cond):
         name = fc.field
         if name not in allowed and not (allowed is ACTIVITY_FIELDS and name.startswith(PROPERTIES_PREFIX)):
             choices = ", ".join(sorted(allowed)) + (
@@ -721,7 +709,7 @@ def _one_field_parts(
         return ()
     names = []
     for child in children:
-        fields = {fc.field for fc in _conditions(child)}
+        fields = {fc.field for fc in field_conditions(child)}
         if len(fields) != 1:
             return ()
         names.append(fields.pop())
@@ -752,7 +740,7 @@ def _compile_model(
             test=test,
             cap=r.cap if isinstance(r, ActivityRule) else None,
             decays=r.decays if isinstance(r, ActivityRule) else False,
-            fields=frozenset(fc.field for fc in _conditions(r.when)),
+            fields=frozenset(fc.field for fc in field_conditions(r.when)),
             parts=parts,
             any_part=any_part and bool(parts),
         )

@@ -46,6 +46,7 @@ from leadscore.rules.model import (
     FitRule,
     NotCondition,
     Thresholds,
+    field_conditions,
 )
 
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
@@ -123,10 +124,10 @@ def lint_document(raw: Any) -> list[Finding]:
         findings.extend(_lint_thresholds(str(model_name), model.get("thresholds")))
         applies = _condition(model.get("applies_when"))
         if applies is not None:
-            used_lists.update(fc.in_list for fc in _leaves(applies) if fc.in_list)
+            used_lists.update(fc.in_list for fc in field_conditions(applies) if fc.in_list)
         for kind, rule in _rules(model):
             where = f"model '{model_name}' {kind} rule '{rule.id}'"
-            used_lists.update(fc.in_list for fc in _leaves(rule.when) if fc.in_list)
+            used_lists.update(fc.in_list for fc in field_conditions(rule.when) if fc.in_list)
             findings.extend(_lint_rule(where, kind, rule, lists))
     for name in lists:
         if name not in used_lists:
@@ -152,19 +153,6 @@ def _condition(raw: Any) -> Condition | None:
         return adapter.validate_python(raw)
     except ValidationError:
         return None
-
-
-def _leaves(cond: Condition) -> Iterator[FieldCondition]:
-    if isinstance(cond, AllCondition):
-        for c in cond.all:
-            yield from _leaves(c)
-    elif isinstance(cond, AnyCondition):
-        for c in cond.any:
-            yield from _leaves(c)
-    elif isinstance(cond, NotCondition):
-        yield from _leaves(cond.not_)
-    else:
-        yield cond
 
 
 def _lint_thresholds(model_name: str, raw: Any) -> list[Finding]:
@@ -201,7 +189,7 @@ def _lint_thresholds(model_name: str, raw: Any) -> list[Finding]:
 
 def _lint_rule(where: str, kind: str, rule: FitRule | ActivityRule, lists: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
-    for fc in _leaves(rule.when):
+    for fc in field_conditions(rule.when):
         at = f"{where} field '{fc.field}'"
         if kind == "activity" and fc.field == "type":
             for value in _equality_values(fc):

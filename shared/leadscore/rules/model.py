@@ -14,6 +14,7 @@ non-number (``sales_ready: 1e309`` was stored as a null threshold).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -215,6 +216,22 @@ Condition = Annotated[
     | Annotated[FieldCondition, Tag("field")],
     Discriminator(_condition_tag),
 ]
+
+
+def field_conditions(
+    cond: AllCondition | AnyCondition | NotCondition | FieldCondition,
+) -> Iterator[FieldCondition]:
+    """The field conditions a condition is made of, at any depth, in document order."""
+    if isinstance(cond, AllCondition):
+        for c in cond.all:
+            yield from field_conditions(c)
+    elif isinstance(cond, AnyCondition):
+        for c in cond.any:
+            yield from field_conditions(c)
+    elif isinstance(cond, NotCondition):
+        yield from field_conditions(cond.not_)
+    else:
+        yield cond
 
 
 class Rule(_Strict):
