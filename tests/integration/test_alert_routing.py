@@ -19,6 +19,7 @@ from leadscore.alerts import attributes, render_json, render_text, sns_message, 
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
 from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
+from tests.support.routing import filtered_queue, received
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -53,30 +54,6 @@ def test_the_template_example_filters_a_grade_leads_by_top_category() -> None:
     assert scope == "MessageAttributes"
 
 
-def _subscribe_filtered_queue(stack: Stack, policy: dict[str, Any], scope: str) -> str:
-    sqs = stack.client("sqs")
-    url: str = sqs.create_queue(QueueName="enterprise-alerts")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    stack.client("sns").subscribe(
-        TopicArn=stack.outputs["AlertsTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": scope},
-        ReturnSubscriptionArn=True,
-    )
-    return url
-
-
-def _received(stack: Stack, url: str) -> list[dict[str, Any]]:
-    sqs = stack.client("sqs")
-    out = []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            out.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return out
-
-
 def _forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
     for n, name in enumerate(names):
         fields = {
@@ -91,7 +68,7 @@ def _forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
 
 def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> None:
     policy, scope = template_filter_policy()
-    url = _subscribe_filtered_queue(stack, policy, scope)
+    url = filtered_queue(stack, "enterprise-alerts", policy, scope)
     stack.upload_rules(example_rules_json())
     # A4, buying-signal: matches.
     for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
@@ -120,7 +97,7 @@ def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> Non
         "ari@acme.com": ("A3", "research", "sales_ready"),
     }
 
-    routed = _received(stack, url)
+    routed = received(stack, url)
     assert sorted(json.loads(n["Message"])["lead"]["email"] for n in routed) == [DANA, "kim@acme.com"]
     for note in routed:
         assert note["MessageAttributes"]["grade"]["Value"].startswith("A")

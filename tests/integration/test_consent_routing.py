@@ -15,6 +15,7 @@ import pytest
 from leadscore.models.event import CanonicalEvent, Identity
 
 from tests.support import RULES_EXAMPLE_YAML, Stack
+from tests.support.routing import filtered_queue, received
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 UNSUBSCRIBED_AT = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
@@ -55,32 +56,9 @@ def _forms(stack: Stack, email: str) -> None:
         assert response["statusCode"] == 202, response
 
 
-def _filtered_queue(stack: Stack, policy: dict[str, Any]) -> str:
-    sqs = stack.client("sqs")
-    url: str = sqs.create_queue(QueueName="may-email")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    stack.client("sns").subscribe(
-        TopicArn=stack.outputs["AlertsTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"},
-    )
-    return url
-
-
-def _received(stack: Stack, url: str) -> list[dict[str, Any]]:
-    sqs = stack.client("sqs")
-    out = []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            out.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return out
-
-
 def test_unsubscribed_lead_alert_says_do_not_email_and_filter_policies_can_drop_it(stack: Stack) -> None:
     stack.upload_rules(RULES_EXAMPLE_YAML)
-    url = _filtered_queue(stack, {"do_not_email": ["false"]})
+    url = filtered_queue(stack, "may-email", {"do_not_email": ["false"]})
     _queue_unsubscribe(stack, KIM)
     stack.drain()
     _forms(stack, KIM)
@@ -97,7 +75,7 @@ def test_unsubscribed_lead_alert_says_do_not_email_and_filter_policies_can_drop_
     }
     assert alerts[KIM]["MessageAttributes"]["do_not_email"]["Value"] == "true"
     assert alerts[ARI]["MessageAttributes"]["do_not_email"]["Value"] == "false"
-    assert [json.loads(n["Message"])["lead"]["email"] for n in _received(stack, url)] == [ARI]
+    assert [json.loads(n["Message"])["lead"]["email"] for n in received(stack, url)] == [ARI]
 
     response = stack.call_http("GET", f"/leads/{quote(KIM)}", None, SIGNED)
     card = json.loads(response["body"])
