@@ -4,7 +4,6 @@ and adjustments, against the stack built from template.yaml."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,7 @@ from leadscore.api.service import encode_cursor
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import ROOT, Stack, example_rules_json, load_event
+from tests.support import Stack, example_rules_json, load_event, serving
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -420,19 +419,13 @@ def test_unknown_routes_and_methods_are_json_4xx(scored: Stack) -> None:
 
 def test_the_local_server_refuses_unsigned_requests_and_serves_signed_ones(scored: Stack) -> None:
     """`make serve`'s HTTP server applies the template's AWS_IAM authorizer the local way."""
-    from tools.local.runner import LOCAL_AUTHORIZATION, Console, LocalStack, http_get
+    from tools.local.runner import LOCAL_AUTHORIZATION, http_get
 
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(ROOT, Console(sink))
-        local._stack = scored
-        base = local.serve_http("127.0.0.1", 0)
+    with serving(scored) as base:
         port = int(base.rsplit(":", 1)[1])
-        try:
-            status, body = http_get(port, "/leads")
-            assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
-            status, body = http_get(port, f"/leads/{DANA}", {"authorization": LOCAL_AUTHORIZATION})
-            assert status == 200 and json.loads(body)["email"] == DANA
-            status, body = http_get(port, "/_local/hot?tier=sales_ready")  # local-only view, no IAM
-            assert status == 200 and [r["email"] for r in json.loads(body)["leads"]] == [DANA]
-        finally:
-            local.stop()
+        status, body = http_get(port, "/leads")
+        assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+        status, body = http_get(port, f"/leads/{DANA}", {"authorization": LOCAL_AUTHORIZATION})
+        assert status == 200 and json.loads(body)["email"] == DANA
+        status, body = http_get(port, "/_local/hot?tier=sales_ready")  # local-only view, no IAM
+        assert status == 200 and [r["email"] for r in json.loads(body)["leads"]] == [DANA]

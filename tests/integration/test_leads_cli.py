@@ -7,7 +7,6 @@ template.yaml provides the table and the CloudFormation output ``--stack`` reads
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.scoring.state import Adjustment, Contribution, LeadState, SalesOutcome, ScoreCard
 
-from tests.support import ROOT, Stack
+from tests.support import Stack, serving
 from tools.cli import main
 
 T0 = int(datetime(2026, 11, 23, 15, 0, tzinfo=UTC).timestamp())
@@ -280,16 +279,8 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 @pytest.fixture
 def local_server(stack: Stack, leads: LeadRepository) -> Iterator[str]:
     """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
-    from tools.local.runner import Console, LocalStack
-
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(ROOT, Console(sink))
-        local._stack = stack
-        base = local.serve_http("127.0.0.1", 0)
-        try:
-            yield base
-        finally:
-            local.stop()
+    with serving(stack) as base:
+        yield base
 
 
 def test_local_reads_through_the_serve_endpoints(

@@ -4,7 +4,6 @@ rules in force gives back the stack's own cards."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,14 @@ import pytest
 from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import ROOT, RULES_EXAMPLE_YAML, Stack, example_rules_json, explained_card, load_event
+from tests.support import (
+    RULES_EXAMPLE_YAML,
+    Stack,
+    example_rules_json,
+    explained_card,
+    load_event,
+    serving,
+)
 from tools.cli import main
 
 SAMPLES = (
@@ -78,16 +84,8 @@ def test_export_of_a_table_scores_back_to_the_stacks_own_cards(
 @pytest.fixture
 def local_url(scored: Stack) -> Iterator[str]:
     """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
-    from tools.local.runner import Console, LocalStack
-
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(ROOT, Console(sink))
-        local._stack = scored
-        base = local.serve_http("127.0.0.1", 0)
-        try:
-            yield base
-        finally:
-            local.stop()
+    with serving(scored) as base:
+        yield base
 
 
 def test_export_of_the_local_stack_to_stdout(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import yaml
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import ROOT, RULES_EXAMPLE_YAML, Stack, example_rules_json, explained_card
+from tests.support import RULES_EXAMPLE_YAML, Stack, example_rules_json, explained_card, serving
 from tools.cli import main
 
 EMAIL = "ana@acme-fintech.com"
@@ -26,20 +25,12 @@ def form(stack: Stack, sid: str, **fields: Any) -> None:
 @pytest.fixture
 def served(stack: Stack) -> Iterator[str]:
     """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
-    from tools.local.runner import Console, LocalStack
-
     stack.upload_rules(example_rules_json())
     form(stack, "f1", job_title="CTO", industry="Software", company_size=800, country="US")
     form(stack, "f2", form="Request a demo")
     stack.drain()
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(ROOT, Console(sink))
-        local._stack = stack
-        base = local.serve_http("127.0.0.1", 0)
-        try:
-            yield base
-        finally:
-            local.stop()
+    with serving(stack) as base:
+        yield base
 
 
 def _heavier_demo(tmp_path: Path) -> Path:

@@ -27,7 +27,7 @@ from leadscore.models.event import CanonicalEvent
 from leadscore.scoring.engine import evaluate
 from leadscore.scoring.state import LeadState, SalesOutcome
 
-from tests.support import Stack
+from tests.support import Stack, serving
 from tools.cli import main
 from tools.review.cli import export_line
 from tools.review.features import DAY, Featurizer, Row
@@ -172,18 +172,8 @@ def test_a_stack_an_export_and_the_simulator_give_the_same_report(
     assert from_export["comparison"]["hand"] == from_stack["comparison"]["hand"]
 
     # --local: make serve's stack answers /_local/export, read by the same code as --input
-    import os
-
-    from tools.local.runner import Console, LocalStack
-
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(Path.cwd(), Console(sink))
-        local._stack = stack
-        base = local.serve_http("127.0.0.1", 0)
-        try:
-            from_local = _review(capsys, "--local", "--url", base, *common)
-        finally:
-            local.stop()
+    with serving(stack, Path.cwd()) as base:
+        from_local = _review(capsys, "--local", "--url", base, *common)
     for key in SAME:
         assert from_local[key] == from_stack[key], key
 

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from tests.support import ROOT, RULES_EXAMPLE_YAML, TEMPLATE, Stack
+from tests.support import ROOT, RULES_EXAMPLE_YAML, TEMPLATE, Stack, serving
 
 SITE = "https://www.example.com"
 THANKS = f"{SITE}/thanks"
@@ -60,18 +60,10 @@ class Site:
 
 @pytest.fixture
 def site(aws: None) -> Iterator[Site]:
-    from tools.local.runner import Console, LocalStack
-
     stack = Stack.create(TEMPLATE, parameters={"FormRedirectUrls": THANKS, "AllowedOrigins": SITE})
     stack.upload_rules(RULES_EXAMPLE_YAML)
-    with open(os.devnull, "w") as sink:
-        local = LocalStack(ROOT, Console(sink))
-        local._stack = stack
-        base = local.serve_http("127.0.0.1", 0)
-        try:
-            yield Site(stack, int(base.rsplit(":", 1)[1]))
-        finally:
-            local.stop()
+    with serving(stack) as base:
+        yield Site(stack, int(base.rsplit(":", 1)[1]))
 
 
 def form(**fields: str) -> str:

@@ -6,8 +6,10 @@ duplicates it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ __all__ = [
     "lambda_context",
     "load_event",
     "reset_caches",
+    "serving",
     "translate",
     "translated_template",
 ]
@@ -65,6 +68,22 @@ def example_rules() -> Any:
     from tools.rules_source import compiled_rules
 
     return compiled_rules(RULES_EXAMPLE_YAML)
+
+
+@contextlib.contextmanager
+def serving(stack: Stack, root: Path = ROOT) -> Iterator[str]:
+    """`make serve`'s HTTP server (tools.local.runner) in front of an already-created stack, on a
+    free port; yields its base URL and stops it afterwards."""
+    from tools.local.runner import Console, LocalStack
+
+    with open(os.devnull, "w") as sink:
+        local = LocalStack(root, Console(sink))
+        local.attach(stack)
+        base = local.serve_http("127.0.0.1", 0)
+        try:
+            yield base
+        finally:
+            local.stop()
 
 
 def lambda_context(function_name: str = "IngestFunction") -> LambdaContext:

@@ -94,6 +94,10 @@ class LocalStack:
         self._stop = threading.Event()
         self.log_requests = True
 
+    def attach(self, stack: Stack) -> None:
+        """Serve a stack created elsewhere (the tests' in-process one) instead of starting one."""
+        self._stack = stack
+
     @property
     def stack(self) -> Stack:
         if self._stack is None:
