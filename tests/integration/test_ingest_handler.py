@@ -26,7 +26,7 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event
+from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event, take_queued_events
 from tools.signing import signed_headers
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
@@ -91,14 +91,7 @@ class IngestQueue:
         return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
     def queued(self) -> list[CanonicalEvent]:
-        events: list[CanonicalEvent] = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return events
-            for message in messages:
-                events.append(CanonicalEvent.model_validate_json(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return take_queued_events(self.sqs, self.url)
 
 
 def accepted(n: int, **extra: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import http_api_event, lambda_context
+from tests.support import http_api_event, lambda_context, take_queued_events
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
 PROVIDER_SECRET_ENV = (
@@ -99,14 +99,7 @@ class Invoker:
     url: str
 
     def drain(self) -> list[CanonicalEvent]:
-        events: list[CanonicalEvent] = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return events
-            for message in messages:
-                events.append(CanonicalEvent.model_validate_json(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return take_queued_events(self.sqs, self.url)
 
     def check(self, event: dict[str, Any]) -> dict[str, Any]:
         response = lambda_handler(event, lambda_context())

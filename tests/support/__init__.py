@@ -50,6 +50,7 @@ __all__ = [
     "load_event",
     "reset_caches",
     "serving",
+    "take_queued_events",
     "translate",
     "translated_template",
 ]
@@ -84,6 +85,18 @@ def serving(stack: Stack, root: Path = ROOT) -> Iterator[str]:
             yield base
         finally:
             local.stop()
+
+
+def take_queued_events(sqs: Any, queue_url: str) -> list[Any]:
+    """Every CanonicalEvent on the queue, taken off it (received and deleted), oldest first."""
+    from leadscore.models.event import CanonicalEvent
+
+    events: list[CanonicalEvent] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            events.append(CanonicalEvent.model_validate_json(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return events
 
 
 def lambda_context(function_name: str = "IngestFunction") -> LambdaContext:
