@@ -878,9 +878,10 @@ def apply_events(
     outcome.after = after
     new.card = after
     outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold)
-    trace = next((e.trace_id for e in reversed(outcome.accepted) if e.trace_id), None)
-    for alert in outcome.alerts:  # the request that brought the latest event in follows the alert
-        alert.trace_id = trace
+    if outcome.alerts:  # the request that brought the latest event in follows the alert
+        trace = next((e.trace_id for e in reversed(outcome.accepted) if e.trace_id), None)
+        for alert in outcome.alerts:
+            alert.trace_id = trace
     return outcome
 
 
