@@ -113,7 +113,7 @@ class CardScore(BaseModel):
         )
 
 
-MODEL_FIELDS = ("model", "score", "fit", "activity", "tier", "grade", "threshold", "categories", "reasons")
+MODEL_FIELDS = ("model", "score", "fit", "activity", "tier", "grade", "threshold", "categories")
 
 
 def model_cards(state: LeadState) -> list[dict[str, Any]]:

@@ -390,13 +390,15 @@ def evaluate_all(
     state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
 ) -> tuple[ScoreCard, dict[str, ScoreCard]]:
     """The primary model's card (with its due day, unexplained: what the item stores) and the cards
-    of every other model that applies (``LeadState.cards``: no contributions, no due day)."""
+    of every other model that applies (``LeadState.cards``: no contributions, reasons or due day)."""
     facts: Facts = profile_facts(state)
     primary, others = rules.models_for(facts)
     card = _evaluate(state, rules, primary, facts, now, default_threshold, True, False)
-    return card, {
-        m.name: _evaluate(state, rules, m, facts, now, default_threshold, False, False) for m in others
-    }
+    cards = {}
+    for model in others:
+        # no reasons: ~100 packed bytes a model (bench/models.py); readers explain the card
+        cards[model.name] = _evaluate(state, rules, model, facts, now, default_threshold, False, False, 0)
+    return card, cards
 
 
 def _evaluate(
@@ -408,6 +410,7 @@ def _evaluate(
     default_threshold: float | None,
     due: bool,
     explain: bool,
+    top: int = TOP_REASONS,
 ) -> ScoreCard:
     now_s = epoch(now)
     now_day = now_s // DAY
@@ -474,7 +477,7 @@ def _evaluate(
         grade=_grade(model, fit, activity),
         categories={k: round(v, 2) for k, v in sorted(categories.items())},
         contributions=[c.model() for c in lines] if explain else [],
-        reasons=[clip(reason_text(c, now_s)) or "" for c in lines[:TOP_REASONS] if c.points or c.disqualify],
+        reasons=[clip(reason_text(c, now_s)) or "" for c in lines[:top] if c.points or c.disqualify],
         disqualified=disqualified,
         surge=_surge(model, state, now_day),
         model=model.name,

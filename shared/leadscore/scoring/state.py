@@ -283,8 +283,9 @@ class LeadState(_Model):
     updated_at: int = 0
     card: ScoreCard | None = None  # the primary model's card (the first whose applies_when matches)
     # Every other model whose applies_when matches (e.g. customer_expansion): its card, without
-    # contributions or reasons. Alert state of those models is keyed "<model>:<kind>" in ``armed`` and
-    # ``last_alert_at``; the primary model keeps the plain keys ("sales_ready", "cat:<category>").
+    # contributions or reasons (readers explain it). Alert state of those models is keyed
+    # "<model>:<kind>" in ``armed`` and ``last_alert_at``; the primary model keeps the plain keys
+    # ("sales_ready", "cat:<category>").
     cards: dict[str, ScoreCard] = Field(default_factory=dict)
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
