@@ -287,3 +287,24 @@ def test_the_lint_warns_of_a_category_threshold_no_rule_scores() -> None:
     assert any("categories.buyng" in f and "never alerts" in f and "buying" in f for f in findings)
     document["models"]["other"] = {"fit": []}
     assert any("model 'other'" in str(f) and "every lead" in str(f) for f in lint_document(document))
+
+
+def test_the_card_view_and_leads_show_list_every_model() -> None:
+    from leadscore.api.views import score_card
+
+    from tools.leads_cli import format_card
+
+    compiled = two_models()
+    state = apply_events(lead(CUSTOMER), [*sales_ready_events(), *usage(3)], compiled, NOW, 100).state
+    card = score_card(state, [])
+    assert [(m["model"], m["score"], m["tier"], m["primary"]) for m in card["models"]] == [
+        ("lead", 100, "sales_ready", True),
+        ("customer_expansion", 30, "sales_ready", False),
+    ]
+    lines = format_card(json.loads(json.dumps(card)))
+    at = lines.index("Models:")
+    assert lines[at + 1].split() == ["lead", "100", "sales_ready", "B4", "(primary)"]
+    assert lines[at + 2].split() == ["customer_expansion", "30", "sales_ready", "D3", "(threshold", "30)"]
+    # a lead one model scored shows no Models block
+    prospect = apply_events(lead(PROSPECT), usage(1, PROSPECT), compiled, NOW, 100).state
+    assert "Models:" not in format_card(json.loads(json.dumps(score_card(prospect, []))))
