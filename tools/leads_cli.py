@@ -248,6 +248,20 @@ def _timeline(points: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _models(models: list[dict[str, Any]]) -> list[str]:
+    """Each model's score, tier and grade, when more than one model scored the lead."""
+    if len(models) < 2:
+        return []
+    width = max(len(str(m.get("model"))) for m in models)
+    lines = ["", "Models:"]
+    for m in models:
+        note = "primary" if m.get("primary") else f"threshold {_num(m.get('threshold'))}"
+        score, tier = _num(m.get("score")), str(m.get("tier"))
+        row = f"  {m.get('model')!s:<{width}}  {score:>6}  {tier:<12} {m.get('grade')}"
+        lines.append(f"{row}  ({note})")
+    return lines
+
+
 def format_card(card: dict[str, Any]) -> list[str]:
     """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
     profile = card.get("profile") or {}
@@ -286,6 +300,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if categories:
         ranked = sorted(categories.items(), key=lambda kv: -kv[1])
         lines.append("Interest: " + ", ".join(f"{k} {_num(v)}" for k, v in ranked))
+    lines += _models(card.get("models") or [])
     lines += _timeline(card.get("score_history") or [])
     lines += ["", "Why:"] + [f"  - {r}" for r in card.get("reasons") or []]
     contributions = card.get("contributions") or []

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadscore.alerts import kind_of
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import apply_events, evaluate
@@ -89,7 +90,7 @@ def score_leads(
                 "grade": card.grade,
                 "categories": card.categories,
                 "reasons": card.reasons,
-                "alerts": [a.kind for a in outcome.alerts],
+                "alerts": [kind_of(a) for a in outcome.alerts],  # "customer_expansion:sales_ready"
             }
         )
     rows.sort(key=lambda r: (-r["score"], r["email"] or r["lead_id"]))

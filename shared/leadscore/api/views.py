@@ -113,6 +113,21 @@ class CardScore(BaseModel):
         )
 
 
+MODEL_FIELDS = ("model", "score", "fit", "activity", "tier", "grade", "threshold", "categories")
+
+
+def model_cards(state: LeadState) -> list[dict[str, Any]]:
+    """Every model that scored the lead: the primary first (its card is the lead's score), then the
+    others whose ``applies_when`` matched (e.g. customer_expansion), each with its own score, tier and
+    grade."""
+    cards = [state.card] if state.card is not None else []
+    cards += state.cards.values()
+    return [
+        CardScore.of(card).model_dump(mode="json", include=set(MODEL_FIELDS)) | {"primary": i == 0}
+        for i, card in enumerate(cards)
+    ]
+
+
 ROW_FIELDS = ("score", "tier", "grade", "surge", "top_category", "categories", "reasons")
 ROW_REASONS = 3
 
@@ -134,6 +149,7 @@ def score_card(
         "consent": consent_json(state),
         **CardScore.of(state.card).model_dump(mode="json"),
         "likelihood": likelihood(state.card),
+        "models": model_cards(state),
         "events_total": state.events_total,
         "created_at": iso(state.created_at or None),
         "updated_at": iso(state.updated_at or None),

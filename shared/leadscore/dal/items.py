@@ -82,6 +82,10 @@ def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
         entry["error"] = {"S": alert.error}
     if alert.trace_id is not None:
         entry["trace_id"] = {"S": alert.trace_id}
+    if alert.title is not None:
+        entry["title"] = {"S": alert.title}
+    if alert.category is not None:
+        entry["category"] = {"S": alert.category}
     entry["card"] = {"B": codec.pack(alert.card.model_dump_json(exclude_defaults=True).encode())}
     return {"M": entry}
 
@@ -106,6 +110,8 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
         next_attempt_at=_number(entry, "next_attempt_at"),
         error=entry.get("error", {}).get("S"),
         trace_id=entry.get("trace_id", {}).get("S"),
+        title=entry.get("title", {}).get("S"),
+        category=entry.get("category", {}).get("S"),
         card=card,
     )
 

@@ -29,6 +29,7 @@ from leadscore.rules.model import (
     Bots,
     Calibration,
     Cap,
+    CategoryThreshold,
     Condition,
     Decay,
     FieldCondition,
@@ -283,6 +284,8 @@ class CompiledModel:
     surge: Surge | None
     match_fit: Matcher
     calibration: Calibration | None = None
+    alert_title: str | None = None  # the rules' ``alert.title`` (e.g. "Upsell signal")
+    categories: Mapping[str, CategoryThreshold] = field(default_factory=dict)
 
     def sales_ready(self, default: float | None) -> float:
         """The rules file wins; else the SalesReadyThreshold template parameter; else 100."""
@@ -302,10 +305,20 @@ class CompiledRules:
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
 
     def model_for(self, facts: Facts) -> CompiledModel:
+        """The lead's primary model: the first that applies (the last when none does)."""
         for model in self.models:
             if model.applies is None or model.applies(facts):
                 return model
         return self.models[-1]
+
+    def models_for(self, facts: Facts) -> tuple[CompiledModel, tuple[CompiledModel, ...]]:
+        """The primary model and every other model whose ``applies_when`` matches (document order):
+        each runs with its own card and alerts."""
+        primary = self.model_for(facts)
+        if len(self.models) == 1:
+            return primary, ()
+        others = tuple(m for m in self.models if m is not primary and (m.applies is None or m.applies(facts)))
+        return primary, others
 
 
 # --------------------------------------------------------------------------- validation
@@ -757,6 +770,8 @@ def _compile_model(
         surge=model.surge,
         match_fit=Matcher(fit),
         calibration=model.calibration,
+        alert_title=model.alert.title if model.alert is not None else None,
+        categories=dict(model.categories),
     )
 
 

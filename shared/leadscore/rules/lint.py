@@ -118,21 +118,52 @@ def lint_document(raw: Any) -> list[Finding]:
     used_lists: set[str] = set()
     given_models = raw.get("models")
     models: dict[str, Any] = given_models if isinstance(given_models, dict) else {}
-    for model_name, model in models.items():
+    for position, (model_name, model) in enumerate(models.items()):
         if not isinstance(model, dict):
             continue
         findings.extend(_lint_thresholds(str(model_name), model.get("thresholds")))
         applies = _condition(model.get("applies_when"))
         if applies is not None:
             used_lists.update(fc.in_list for fc in field_conditions(applies) if fc.in_list)
+        elif position > 0 and model.get("applies_when") is None:
+            findings.append(_runs_for_everyone(str(model_name)))
+        categories: set[str] = set()
         for kind, rule in _rules(model):
             where = f"model '{model_name}' {kind} rule '{rule.id}'"
             used_lists.update(fc.in_list for fc in field_conditions(rule.when) if fc.in_list)
             findings.extend(_lint_rule(where, kind, rule, lists))
+            if rule.category:
+                categories.add(rule.category)
+        findings.extend(_lint_categories(str(model_name), model.get("categories"), categories))
     for name in lists:
         if name not in used_lists:
             findings.append(Finding("warning", f"lists.{name}", "defined but never used by any rule"))
     return sorted(findings, key=lambda f: f.level != "error")
+
+
+def _runs_for_everyone(model_name: str) -> Finding:
+    return Finding(
+        "warning",
+        f"model '{model_name}'",
+        "has no applies_when: it runs for every lead, beside the primary model (every model whose "
+        "applies_when matches runs, with its own alerts)",
+    )
+
+
+def _lint_categories(model_name: str, raw: Any, categories: set[str]) -> list[Finding]:
+    """A category threshold no rule of the model scores can never alert."""
+    if not isinstance(raw, dict):
+        return []
+    return [
+        Finding(
+            "warning",
+            f"model '{model_name}' categories.{name}",
+            "no rule of this model has this category: its threshold never alerts"
+            + did_you_mean(str(name), categories),
+        )
+        for name in raw
+        if name not in categories
+    ]
 
 
 def _rules(model: dict[str, Any]) -> Iterator[tuple[str, FitRule | ActivityRule]]:

@@ -59,7 +59,9 @@ CONSENT_RULE_FIELDS = (
     "consent.do_not_email",
     "consent.unsubscribed_any_list",
 )
-BOOLEAN_FIT_FIELDS = frozenset(CONSENT_RULE_FIELDS)
+# ``customer``: the lead converted (an outcome) -- the customer fact models' applies_when can test
+# (with ``email in_list`` a list of customer domains). Account grouping may set it too.
+BOOLEAN_FIT_FIELDS = frozenset({*CONSENT_RULE_FIELDS, "customer"})
 FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local", *BOOLEAN_FIT_FIELDS})
 NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})
 # Fields an activity rule may test, besides any ``properties.<name>``.
@@ -370,10 +372,36 @@ class Calibration(_Strict):
     fitted: str | None = Field(default=None, max_length=200, description="on what, for people")
 
 
-class ScoringModel(_Strict):
-    """One scoring model, e.g. ``lead`` for prospects or ``upsell`` for customers."""
+class ModelAlert(_Strict):
+    """How a model's alerts are headed, e.g. ``title: Upsell signal`` for a customer model."""
 
-    applies_when: Condition | None = Field(default=None, description="on the profile; first match wins")
+    title: str = Field(min_length=1, max_length=60, description="the alert's headline, e.g. 'Upsell signal'")
+
+
+class CategoryThreshold(_Strict):
+    """A category's own threshold (a product line, an interest): when the points of the model's rules
+    in that category cross it upwards, a ``category`` alert, with the same hysteresis and cooldown
+    mechanism as the model's main threshold."""
+
+    threshold: float = _number(0, MAX_SCORE, description="alert when the category's points reach this")
+    label: str | None = Field(
+        default=None, min_length=1, max_length=80, description="e.g. 'Predictive maintenance interest'"
+    )
+    hysteresis: float | None = _number(
+        0, MAX_SCORE, default=None, description="fall this far below to re-arm; default: the model's"
+    )
+
+
+class ScoringModel(_Strict):
+    """One scoring model, e.g. ``lead`` for prospects or ``customer_expansion`` for customers.
+
+    Every model whose ``applies_when`` matches runs, with its own score, tier, grade, thresholds and
+    alerts; the first that matches (in document order; the last model when none does) is the lead's
+    primary model: its card is the one the hot list, the API's score and the CLI rank by."""
+
+    applies_when: Condition | None = Field(
+        default=None, description="on the profile; every match runs, the first is the primary"
+    )
     fit: list[FitRule] = Field(default_factory=list)
     activity: list[ActivityRule] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -383,6 +411,20 @@ class ScoringModel(_Strict):
     calibration: Calibration | None = Field(
         default=None, description="the score as a probability of converting (from `leadscore review`)"
     )
+    alert: ModelAlert | None = None
+    categories: dict[str, CategoryThreshold] = Field(
+        default_factory=dict, description="per-category thresholds, by category name"
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _category_names(cls, categories: dict[str, CategoryThreshold]) -> dict[str, CategoryThreshold]:
+        import re
+
+        for name in categories:
+            if not re.match(RULE_ID, name):
+                raise ValueError(f"category '{name}' must be lower-case letters, digits, '-' or '_'")
+        return categories
 
 
 class Bots(_Strict):

@@ -21,7 +21,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 Scalar = str | int | float | bool
-AlertKind = Literal["sales_ready", "surge"]
+# ``category``: one category's points (a product line, an interest) crossed its own threshold.
+AlertKind = Literal["sales_ready", "surge", "category"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
@@ -203,6 +204,10 @@ class AlertEntry(_Model):
     error: str | None = None  # why it failed for good (never PII)
     card: ScoreCard
     trace_id: str | None = None  # the request whose event raised it: the logs' correlation id
+    # The headline the rules give it (a model's ``alert.title``, a category's label), e.g. "Upsell
+    # signal" or "Predictive maintenance interest crossed 50"; None: the kind's default title.
+    title: str | None = None
+    category: str | None = None  # a ``category`` alert: the category that crossed its threshold
 
     def retry_at(self) -> int | None:
         """When the sweep should re-drive this alert if the notifier has not delivered it."""
@@ -276,7 +281,12 @@ class LeadState(_Model):
     ver: int = 0
     created_at: int = 0
     updated_at: int = 0
-    card: ScoreCard | None = None
+    card: ScoreCard | None = None  # the primary model's card (the first whose applies_when matches)
+    # Every other model whose applies_when matches (e.g. customer_expansion): its card, without
+    # contributions or reasons (readers explain it). Alert state of those models is keyed
+    # "<model>:<kind>" in ``armed`` and ``last_alert_at``; the primary model keeps the plain keys
+    # ("sales_ready", "cat:<category>").
+    cards: dict[str, ScoreCard] = Field(default_factory=dict)
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
@@ -316,6 +326,7 @@ class LeadState(_Model):
                 "delivered": dict(self.delivered),
                 "consent": dict(self.consent),
                 "recent": list(self.recent),
+                "cards": dict(self.cards),
                 "armed": dict(self.armed),
                 "last_alert_at": dict(self.last_alert_at),
                 "outbox": dict(self.outbox),
