@@ -24,6 +24,7 @@ from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring import routing
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -877,6 +878,7 @@ def apply_events(
         after.due_at = stored
     outcome.after = after
     new.card = after
+    routing.assign(new, after, rules, now_s)
     outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold)
     if outcome.alerts:  # the request that brought the latest event in follows the alert
         trace = next((e.trace_id for e in reversed(outcome.accepted) if e.trace_id), None)
@@ -911,6 +913,7 @@ def rebuild(
         created_at=state.created_at,
         adjustments=list(state.adjustments),
         outcomes=list(state.outcomes),
+        **routing.kept(state),
     )
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
     new.ver = state.ver + 1
@@ -982,6 +985,7 @@ def rescore(
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
     new.card = card
+    routing.assign(new, card, rules, epoch(now))
     _prune(new, rules, epoch(now))
     model = next(m for m in rules.models if m.name == card.model)
     if card.score < _rearm_level(model, card.threshold):
