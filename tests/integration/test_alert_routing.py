@@ -260,6 +260,7 @@ def test_render_json_exactly() -> None:
             "name": "Ada Lovelace",
             "phone": "+44 20 7946 0000",
             "owner": "Maria Garcia",
+            "owner_queue": None,  # a form's owner: no routing queue
             "link": "https://crm.example.com/leads/e0123456789abcdef0123456789abcde",
             "first_touch": {
                 "at": "2026-11-02 09:00 UTC",
