@@ -413,7 +413,8 @@ MAX_EMPLOYEES = 10_000_000
 RoutingName = Annotated[str, StringConstraints(pattern=ROUTING_NAME)]
 Member = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 CountryGiven = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Names = RoutingName | list[RoutingName]
+Names = RoutingName | Annotated[list[RoutingName], Field(min_length=1, max_length=MAX_TERRITORIES)]
+Countries = Annotated[list[CountryGiven], Field(min_length=1, max_length=len(COUNTRIES))]
 
 
 def _no_booleans(countries: Any) -> Any:
@@ -490,7 +491,7 @@ class RouteWhen(_Strict):
     ``segment`` names segments, or ``unknown`` (no company size)."""
 
     region: Names | None = None
-    country: list[CountryGiven] | None = Field(default=None, min_length=1, max_length=250)
+    country: Countries | None = None
     segment: Names | None = None
     interest: Interest | None = None
     profile: Condition | None = Field(default=None, description="any fit condition on the profile")
@@ -511,9 +512,7 @@ class Route(_Strict):
 class Routing(_Strict):
     """Owner routing: which queue (and so which owner) a lead goes to once it is warm or better."""
 
-    territories: dict[RoutingName, list[CountryGiven]] = Field(
-        default_factory=dict, max_length=MAX_TERRITORIES
-    )
+    territories: dict[RoutingName, Countries] = Field(default_factory=dict, max_length=MAX_TERRITORIES)
     segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
     queues: dict[RoutingName, Queue] = Field(min_length=1, max_length=MAX_QUEUES)
     routes: list[Route] = Field(default_factory=list, max_length=MAX_ROUTES)
