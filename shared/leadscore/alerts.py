@@ -255,11 +255,27 @@ class _Alert:
             name = clean(key, MAX_KEY)
             if name and name not in self.profile:
                 self.profile[name] = _json_scalar(state.profile[key])
-        self.fields = [(label, clean(state.profile[key])) for key, label in _FIELDS if key in state.profile]
+        # The owner: the profile's (a form's owner field wins), else the one routing assigned.
+        given = state.profile.get("owner")
+        owner = given if given is not None and given != "" else state.owner
+        self.owner = clean(owner, MAX_NAME) if owner is not None and owner != "" else None
+        routed = owner is state.owner and state.owner_queue
+        self.owner_queue = clean(state.owner_queue, MAX_KEY) if routed and self.owner else None
+        self.fields = [
+            (label, clean(state.profile[key]) if key != "owner" else self._owner_text())
+            for key, label in _FIELDS
+            if key in state.profile or (key == "owner" and self.owner)
+        ]
         self.recent = list(reversed(state.recent[-MAX_RECENT:]))
         # Consent as the lead item holds it when the alert is rendered (newer than the card's snapshot).
         self.consent = consent_state.view(state.consent)
         self.do_not_email = consent_state.do_not_email(self.consent)
+
+    def _owner_text(self) -> str:
+        """ "Sam Ortiz", or "maria@x.com (queue na-mid-market)" when routing assigned it."""
+        if not self.owner:
+            return ""
+        return self.owner + (f" (queue {self.owner_queue})" if self.owner_queue else "")
 
 
 def _order(value: float) -> float:
@@ -416,7 +432,8 @@ def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") ->
             "email": a.email,
             "name": a.name,
             "phone": clean(state.profile["phone"]) if state.profile.get("phone") else None,
-            "owner": clean(state.profile["owner"], MAX_NAME) if state.profile.get("owner") else None,
+            "owner": a.owner,
+            "owner_queue": a.owner_queue,
             "link": a.link,
             "first_touch": _touch_json(a.first_touch),
             "latest_touch": _touch_json(a.last_touch),

@@ -12,6 +12,7 @@ from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring.routing import PROFILE_ROUTE
 from leadscore.scoring.state import LeadState, ScoreCard, likelihood
 
 HISTORY_LIMIT = 25
@@ -56,6 +57,25 @@ def consent_json(state: LeadState) -> dict[str, Any]:
         "complained_at": iso(view.complained_at),
         "undeliverable": view.undeliverable,
         "undeliverable_at": iso(view.undeliverable_at),
+    }
+
+
+def owner_json(state: LeadState) -> dict[str, Any]:
+    """Who owns the lead: the profile's owner (a form's) wins, else routing's assignment, with its
+    queue, route and when it was made (leadscore.scoring.routing)."""
+    given = state.profile.get("owner")
+    if given is not None and given != "":
+        return {
+            "owner": given,
+            "owner_queue": None,
+            "route": PROFILE_ROUTE,
+            "routed_at": iso(state.routed_at),
+        }
+    return {
+        "owner": state.owner,
+        "owner_queue": state.owner_queue,
+        "route": state.route,
+        "routed_at": iso(state.routed_at),
     }
 
 
@@ -147,6 +167,7 @@ def score_card(
         "name": display_name(state),
         "profile": dict(state.profile),
         "consent": consent_json(state),
+        **owner_json(state),
         **CardScore.of(state.card).model_dump(mode="json"),
         "likelihood": likelihood(state.card),
         "models": model_cards(state),
@@ -169,6 +190,7 @@ def hot_row(state: LeadState) -> dict[str, Any]:
         "email": state.email,
         "name": display_name(state),
         "company": state.profile.get("company"),
+        "owner": owner_json(state)["owner"],
         "do_not_email": consent_state.view(state.consent).do_not_email,
         **scored,
         "updated_at": iso(state.updated_at or None),

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -36,12 +36,16 @@ from leadscore.rules.model import (
     FitRule,
     Grade,
     NotCondition,
+    Routing,
     RulesDocument,
     ScoringModel,
     Surge,
     Thresholds,
     field_conditions,
 )
+
+if TYPE_CHECKING:
+    from leadscore.rules.routing import CompiledRouting
 
 Facts = Mapping[str, Any]
 Predicate = Callable[[Facts], bool]
@@ -303,6 +307,7 @@ class CompiledRules:
     activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+    routing: CompiledRouting | None = None  # owner routing (leadscore.rules.routing)
 
     def model_for(self, facts: Facts) -> CompiledModel:
         """The lead's primary model: the first that applies (the last when none does)."""
@@ -424,7 +429,8 @@ def _semantic_errors(doc: RulesDocument) -> list[str]:
         rules: list[tuple[str, str | None, Condition | None]] = [("fit", r.id, r.when) for r in model.fit]
         rules += [("activity", r.id, r.when) for r in model.activity]
         parts.append((model_name, model.applies_when, rules))
-    return _check_parts(list(doc.lists), parts, "lead" in doc.models)
+    errors = _check_parts(list(doc.lists), parts, "lead" in doc.models)
+    return errors + _routing_errors(doc.routing, list(doc.lists))
 
 
 def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
@@ -459,7 +465,17 @@ def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
                 rules.append((kind, str(rule_id) if rule_id else None, when))
         parts.append((str(model_name), applies, rules))
     # no model at all is already a validation error (at least one model): not reported twice
-    return _check_parts(list_names, parts, "lead" in models or not models)
+    errors = _check_parts(list_names, parts, "lead" in models or not models)
+    if raw.get("routing") is not None:
+        with contextlib.suppress(ValidationError):  # else reported by the document's validation
+            errors += _routing_errors(Routing.model_validate(raw["routing"]), list_names)
+    return errors
+
+
+def _routing_errors(routing: Routing | None, list_names: list[str]) -> list[str]:
+    from leadscore.rules.routing import routing_errors  # it imports this module
+
+    return routing_errors(routing, list_names)
 
 
 def _check_parts(list_names: list[str], parts: list[_ModelParts], has_lead: bool) -> list[str]:
@@ -790,7 +806,14 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         activity=activity,
         match_activity=Matcher(activity),
         by_id=by_id,
+        routing=_compiled_routing(doc, lists),
     )
+
+
+def _compiled_routing(doc: RulesDocument, lists: Mapping[str, frozenset[str]]) -> CompiledRouting | None:
+    from leadscore.rules.routing import compile_routing  # it imports this module
+
+    return compile_routing(doc.routing, lists) if doc.routing is not None else None
 
 
 def content_version(raw: bytes) -> str:

@@ -45,9 +45,11 @@ from leadscore.rules.model import (
     FieldCondition,
     FitRule,
     NotCondition,
+    Routing,
     Thresholds,
     field_conditions,
 )
+from leadscore.rules.routing import routing_errors, unrouted
 
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 # Properties the built-in sources produce (leadscore.ingest): page views and tracking calls, UTM and
@@ -135,6 +137,16 @@ def lint_document(raw: Any) -> list[Finding]:
             if rule.category:
                 categories.add(rule.category)
         findings.extend(_lint_categories(str(model_name), model.get("categories"), categories))
+    routing = _routing(raw.get("routing"))
+    if routing is not None:
+        used_lists.update(
+            fc.in_list
+            for r in routing.routes
+            if r.when.profile is not None
+            for fc in field_conditions(r.when.profile)
+            if fc.in_list
+        )
+        findings.extend(_lint_routing(routing, lists))
     for name in lists:
         if name not in used_lists:
             findings.append(Finding("warning", f"lists.{name}", "defined but never used by any rule"))
@@ -184,6 +196,39 @@ def _condition(raw: Any) -> Condition | None:
         return adapter.validate_python(raw)
     except ValidationError:
         return None
+
+
+def _routing(raw: Any) -> Routing | None:
+    if raw is None:
+        return None
+    try:
+        return Routing.model_validate(raw)
+    except ValidationError:
+        return None  # validation reports it
+
+
+MAX_UNROUTED_SHOWN = 10
+
+
+def _lint_routing(routing: Routing, raw_lists: dict[str, Any]) -> list[Finding]:
+    """Without a default, every (region, segment) a lead can be in, with no interest yet, needs a
+    route: the combinations none matches are an error, named."""
+    if routing.default is not None or routing_errors(routing, list(raw_lists)):
+        return []  # routed by the default, or references validation reports
+    lists = {k: frozenset(str(v).lower() for v in vs) for k, vs in raw_lists.items() if isinstance(vs, list)}
+    missing = unrouted(routing, lists)
+    if not missing:
+        return []
+    shown = "; ".join(missing[:MAX_UNROUTED_SHOWN])
+    more = f" and {len(missing) - MAX_UNROUTED_SHOWN} more" if len(missing) > MAX_UNROUTED_SHOWN else ""
+    return [
+        Finding(
+            "error",
+            "routing",
+            f"no default queue and {len(missing)} combination(s) match no route: {shown}{more}; "
+            "add `default: <queue>` or a route for them",
+        )
+    ]
 
 
 def _lint_thresholds(model_name: str, raw: Any) -> list[Finding]:

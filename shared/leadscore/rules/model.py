@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadscore.rules.countries import COUNTRIES, country_code, country_name
+
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
 # A float here may be NaN or infinite for validation to get past the union (whose errors would name
@@ -435,6 +437,193 @@ class Bots(_Strict):
     min_seconds_after_delivery: int = _integer(0, MAX_BOT_SECONDS, default=0)
 
 
+# --------------------------------------------------------------------------- owner routing
+# docs/architecture.md, "Owner routing". Territories map countries (ISO 3166-1 alpha-2) to regions,
+# segments map company sizes (employees) to names, routes (first match wins) send a lead to a queue,
+# and a queue names its owners. Every list is bounded like the rest of the document.
+ROUTING_NAME = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"  # territories, segments, queues: EMEA, enterprise-desk
+UNKNOWN = "unknown"  # a region or segment name for a lead without (a recognised) country or size
+OTHER_REGION = "other"  # a recognised country that is in no territory
+DEFAULT_ROUTE = "default"  # the route id of an assignment by `default`
+MAX_QUEUES = 100
+MAX_QUEUE_MEMBERS = 200
+MAX_ROUTES = 200
+MAX_TERRITORIES = 50
+MAX_SEGMENTS = 20
+MAX_EMPLOYEES = 10_000_000
+
+RoutingName = Annotated[str, StringConstraints(pattern=ROUTING_NAME)]
+Member = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CountryGiven = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Names = RoutingName | Annotated[list[RoutingName], Field(min_length=1, max_length=MAX_TERRITORIES)]
+Countries = Annotated[list[CountryGiven], Field(min_length=1, max_length=len(COUNTRIES))]
+
+
+def _no_booleans(countries: Any) -> Any:
+    """YAML 1.1 reads the unquoted country code NO (Norway) as false: say so, not "not a string"."""
+    if isinstance(countries, list) and any(isinstance(c, bool) for c in countries):
+        raise ValueError("a country is true/false: YAML reads NO (Norway) as false, write it as 'NO'")
+    return countries
+
+
+def _close(given: str, choices: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(given, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def names_of(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class Queue(_Strict):
+    """Owners (ids, emails or names, as the CRM knows them) that share leads: ``round_robin`` spreads
+    leads over them (by the lead id, so a lead keeps its owner), ``single`` gives every lead to the
+    first member (the others are named for people)."""
+
+    members: list[Member] = Field(min_length=1, max_length=MAX_QUEUE_MEMBERS)
+    strategy: Literal["round_robin", "single"] = "round_robin"
+    description: str | None = Field(default=None, max_length=120)
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, members: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for member in members:
+            if member.lower() in seen:
+                raise ValueError(f"member '{member}' is listed twice")
+            seen.add(member.lower())
+        return members
+
+
+class Segment(_Strict):
+    """Companies by size: ``min_employees`` <= company_size <= ``max_employees`` (either may be left out)."""
+
+    name: RoutingName
+    min_employees: int | None = _integer(0, MAX_EMPLOYEES, default=None)
+    max_employees: int | None = _integer(0, MAX_EMPLOYEES, default=None)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Segment:
+        if self.min_employees is None and self.max_employees is None:
+            raise ValueError(f"segment '{self.name}' needs min_employees or max_employees")
+        if (
+            self.min_employees is not None
+            and self.max_employees is not None
+            and self.min_employees > self.max_employees
+        ):
+            raise ValueError(f"segment '{self.name}': min_employees is above max_employees")
+        return self
+
+
+class Interest(_Strict):
+    """The lead's interest: ``category`` is the card's top category, or with ``min_points`` has at
+    least that many points (whatever the top one is)."""
+
+    category: str = Field(pattern=RULE_ID)
+    min_points: float | None = _number(-MAX_SCORE, MAX_SCORE, default=None)
+
+
+class RouteWhen(_Strict):
+    """What a route needs (every part given must match; nothing given matches every lead). ``region``
+    names territories, or ``unknown`` (no recognised country) or ``other`` (a country in no territory);
+    ``segment`` names segments, or ``unknown`` (no company size)."""
+
+    region: Names | None = None
+    country: Countries | None = None
+    segment: Names | None = None
+    interest: Interest | None = None
+    profile: Condition | None = Field(default=None, description="any fit condition on the profile")
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country_codes(cls, value: Any) -> Any:
+        return _no_booleans(value)
+
+
+class Route(_Strict):
+    id: str = Field(pattern=RULE_ID, description="unique; stored on the lead with its assignment")
+    description: str | None = Field(default=None, max_length=120)
+    when: RouteWhen = Field(default_factory=RouteWhen)
+    queue: RoutingName
+
+
+class Routing(_Strict):
+    """Owner routing: which queue (and so which owner) a lead goes to once it is warm or better."""
+
+    territories: dict[RoutingName, Countries] = Field(default_factory=dict, max_length=MAX_TERRITORIES)
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
+    queues: dict[RoutingName, Queue] = Field(min_length=1, max_length=MAX_QUEUES)
+    routes: list[Route] = Field(default_factory=list, max_length=MAX_ROUTES)
+    default: RoutingName | None = Field(default=None, description="the queue of a lead no route matches")
+
+    @field_validator("territories", mode="before")
+    @classmethod
+    def _country_codes(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for countries in value.values():
+                _no_booleans(countries)
+        return value
+
+
+def routing_problems(routing: Routing) -> list[str]:
+    """What makes a routing section unusable although each part validates: unknown queues, regions,
+    segments and countries (with "did you mean"), a country in two territories, reserved or repeated
+    names. :func:`leadscore.rules.compiler.parse_document` reports them with the other cross-checks."""
+    errors: list[str] = []
+    region_of: dict[str, str] = {}
+    for region, countries in routing.territories.items():
+        where = f"routing territory '{region}'"
+        if region.lower() in (UNKNOWN, OTHER_REGION):
+            errors.append(f"{where}: '{UNKNOWN}' and '{OTHER_REGION}' are reserved names")
+        for given in countries:
+            code = given.upper()
+            if code not in COUNTRIES:
+                errors.append(f"{where}: {_not_a_country(given)}")
+            elif region_of.setdefault(code, region) != region:
+                errors.append(f"{where}: {code} is in territory '{region_of[code]}' too")
+    names = [s.name for s in routing.segments]
+    for name in sorted({n for n in names if names.count(n) > 1 or n.lower() == UNKNOWN}):
+        errors.append(f"routing segment '{name}': listed twice, or the reserved name '{UNKNOWN}'")
+    regions = {*routing.territories, UNKNOWN, OTHER_REGION}
+    segments = {*names, UNKNOWN}
+    ids: set[str] = set()
+    for route in routing.routes:
+        where = f"routing route '{route.id}'"
+        if route.id in ids or route.id == DEFAULT_ROUTE:
+            errors.append(f"{where}: id already used, or the reserved id '{DEFAULT_ROUTE}'")
+        ids.add(route.id)
+        if route.queue not in routing.queues:
+            errors.append(f"{where}: unknown queue '{route.queue}'{_close(route.queue, routing.queues)}")
+        errors.extend(
+            f"{where}: unknown region '{r}'{_close(r, regions)}"
+            for r in names_of(route.when.region)
+            if r not in regions
+        )
+        errors.extend(
+            f"{where}: unknown segment '{s}'{_close(s, segments)}"
+            for s in names_of(route.when.segment)
+            if s not in segments
+        )
+        errors.extend(
+            f"{where}: {_not_a_country(c)}" for c in route.when.country or () if c.upper() not in COUNTRIES
+        )
+    if routing.default is not None and routing.default not in routing.queues:
+        errors.append(
+            f"routing default: unknown queue '{routing.default}'{_close(routing.default, routing.queues)}"
+        )
+    return errors
+
+
+def _not_a_country(given: str) -> str:
+    meant = country_code(given)
+    hint = f"; did you mean '{meant}' ({country_name(meant)})?" if meant else ""
+    return f"'{given}' is not an ISO 3166-1 alpha-2 country code{hint}"
+
+
 class RulesDocument(_Strict):
     schema_version: Literal[1] = 1
     version: str | None = Field(default=None, max_length=100, description="a label for people, e.g. a date")
@@ -444,6 +633,7 @@ class RulesDocument(_Strict):
     lists: dict[str, list[ListEntry]] = Field(default_factory=dict)
     bots: Bots = Field(default_factory=Bots)
     models: dict[str, ScoringModel] = Field(min_length=1)
+    routing: Routing | None = Field(default=None, description="owner routing (docs/architecture.md)")
 
     @field_validator("lists")
     @classmethod

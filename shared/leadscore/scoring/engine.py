@@ -25,6 +25,7 @@ from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
 from leadscore.rules.model import CategoryThreshold
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring import routing
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -1058,6 +1059,7 @@ def apply_events(
         after.due_at = stored
     outcome.after = after
     new.card = after
+    routing.assign(new, after, rules, now_s)
     others_before = _others_before(state, new, rules, now, default_threshold)
     outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold, others_before)
     if outcome.alerts:  # the request that brought the latest event in follows the alert
@@ -1105,6 +1107,7 @@ def rebuild(
         created_at=state.created_at,
         adjustments=list(state.adjustments),
         outcomes=list(state.outcomes),
+        **routing.kept(state),
     )
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
     new.ver = state.ver + 1
@@ -1185,6 +1188,7 @@ def rescore(
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
     new.card, new.cards = card, cards
+    routing.assign(new, card, rules, epoch(now))
     _prune(new, rules, epoch(now))
     _rearm(new, rules)
     return new

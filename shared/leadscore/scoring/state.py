@@ -299,6 +299,13 @@ class LeadState(_Model):
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)
     rebuild_at: int | None = None  # events arrived too late to score live: rebuild from history then
+    # Owner routing (leadscore.scoring.routing): who owns the lead, from which queue and route, since
+    # when. Kept once assigned, so a rules change does not reshuffle leads; events and the CRM read
+    # ``owner``. A form's ``profile.owner`` wins (route ``profile.owner``, no queue).
+    owner: str | None = None
+    owner_queue: str | None = None
+    route: str | None = None
+    routed_at: int | None = None
     # Legacy (formats 1-2) day counters, kept until the engine, which has the rules, converts them.
     legacy_counters: dict[str, dict[str, int]] = Field(default_factory=dict)
     # Transient, written beside the state by the storage layer in the same atomic write (never in the
