@@ -89,6 +89,12 @@ def test_rules_test_prints_each_sample_leads_owner(capsys: pytest.CaptureFixture
         "sam.ortiz@example.com (na-mid-market)" in dana or "maria.garcia@example.com (na-mid-market)" in dana
     )
     assert out[-2].startswith("routing: 5 of 5 lead(s) have an owner, 2 assigned now")
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", "2026-11-23", "--json"]) == 0
+    rows = {r["email"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (
+        rows["dana.reyes@northwindlabs.io"]["route_reason"]
+        == "route na-mid-market: region NA, segment mid-market"
+    )
 
 
 def test_rules_test_fails_when_a_lead_has_no_route(
