@@ -347,3 +347,17 @@ def test_items_written_before_routing_read_as_unassigned_and_cost_nothing_more()
         "enterprise-desk",
         "emea-enterprise",
     )
+
+
+def test_leads_show_and_hot_print_the_owner() -> None:
+    from tools.leads_cli import format_card, format_hot
+
+    state, alert = _routed_alert()
+    state.card = alert.card
+    lines = format_card(score_card(state, []))
+    assert "Owner:    tom.berg@example.com (queue enterprise-desk, route emea-enterprise)" in lines
+    rows = [hot_row(state), hot_row(LeadState(lead_id="lead-b", email="bo@acme.com", card=alert.card))]
+    table = format_hot(rows)
+    assert table[0].split()[:5] == ["score", "tier", "grade", "lead", "owner"]
+    assert "tom.berg@example.com" in table[1] and " - " in table[2]
+    assert "owner" not in format_hot(rows[1:])[0]  # no owner on the page: no column
