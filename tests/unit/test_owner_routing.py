@@ -361,3 +361,26 @@ def test_leads_show_and_hot_print_the_owner() -> None:
     assert table[0].split()[:5] == ["score", "tier", "grade", "lead", "owner"]
     assert "tom.berg@example.com" in table[1] and " - " in table[2]
     assert "owner" not in format_hot(rows[1:])[0]  # no owner on the page: no column
+
+
+def test_validate_routes_the_sample_leads_beside_the_rules_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = example()
+    del raw["routing"]["default"]
+    # covers every made-up (region, segment) lead, which has no title, but no real sample lead with one
+    raw["routing"]["routes"] = [
+        {
+            "id": "untitled",
+            "when": {"profile": {"field": "job_title", "exists": False}},
+            "queue": "inbound-sdr",
+        }
+    ]
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(raw))
+    assert main(["rules", "validate", str(path)]) == 0  # no sample leads beside it: combinations only
+    (tmp_path / "sample-leads.jsonl").write_text(LEADS.read_text())
+    assert main(["rules", "validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "routing: sample lead dana.reyes@northwindlabs.io (sample-leads.jsonl) matches no route" in err
+    assert "spy@rivalscore.com" not in err  # no title: routed
