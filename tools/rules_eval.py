@@ -100,15 +100,16 @@ def score_leads(
 
 
 def _owner(state: LeadState, card: ScoreCard, rules: CompiledRules) -> dict[str, Any]:
-    """Who routing gives the lead to (``owner``, ``queue``, ``route``), whatever its tier, and whether
+    """Who routing gives the lead to (``owner``, ``queue``, ``route`` and why), whatever its tier, and whether
     the scorer has stored it yet (``assigned``: only once the lead is above cold)."""
     assignment = routing.route(state, card, rules)
     if assignment is None:
-        return {"owner": None, "queue": None, "route": None, "assigned": False}
+        return {"owner": None, "queue": None, "route": None, "route_reason": None, "assigned": False}
     return {
         "owner": assignment.owner,
         "queue": assignment.queue,
         "route": assignment.route_id,
+        "route_reason": assignment.reason,
         "assigned": state.owner == assignment.owner,
     }
 

@@ -89,6 +89,12 @@ def test_rules_test_prints_each_sample_leads_owner(capsys: pytest.CaptureFixture
         "sam.ortiz@example.com (na-mid-market)" in dana or "maria.garcia@example.com (na-mid-market)" in dana
     )
     assert out[-2].startswith("routing: 5 of 5 lead(s) have an owner, 2 assigned now")
+    assert main(["rules", "test", str(EXAMPLE), "--leads", str(LEADS), "--now", "2026-11-23", "--json"]) == 0
+    rows = {r["email"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (
+        rows["dana.reyes@northwindlabs.io"]["route_reason"]
+        == "route na-mid-market: region NA, segment mid-market"
+    )
 
 
 def test_rules_test_fails_when_a_lead_has_no_route(
@@ -341,3 +347,40 @@ def test_items_written_before_routing_read_as_unassigned_and_cost_nothing_more()
         "enterprise-desk",
         "emea-enterprise",
     )
+
+
+def test_leads_show_and_hot_print_the_owner() -> None:
+    from tools.leads_cli import format_card, format_hot
+
+    state, alert = _routed_alert()
+    state.card = alert.card
+    lines = format_card(score_card(state, []))
+    assert "Owner:    tom.berg@example.com (queue enterprise-desk, route emea-enterprise)" in lines
+    rows = [hot_row(state), hot_row(LeadState(lead_id="lead-b", email="bo@acme.com", card=alert.card))]
+    table = format_hot(rows)
+    assert table[0].split()[:5] == ["score", "tier", "grade", "lead", "owner"]
+    assert "tom.berg@example.com" in table[1] and " - " in table[2]
+    assert "owner" not in format_hot(rows[1:])[0]  # no owner on the page: no column
+
+
+def test_validate_routes_the_sample_leads_beside_the_rules_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = example()
+    del raw["routing"]["default"]
+    # covers every made-up (region, segment) lead, which has no title, but no real sample lead with one
+    raw["routing"]["routes"] = [
+        {
+            "id": "untitled",
+            "when": {"profile": {"field": "job_title", "exists": False}},
+            "queue": "inbound-sdr",
+        }
+    ]
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(raw))
+    assert main(["rules", "validate", str(path)]) == 0  # no sample leads beside it: combinations only
+    (tmp_path / "sample-leads.jsonl").write_text(LEADS.read_text())
+    assert main(["rules", "validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "routing: sample lead dana.reyes@northwindlabs.io (sample-leads.jsonl) matches no route" in err
+    assert "spy@rivalscore.com" not in err  # no title: routed

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from leadscore.rules.countries import COUNTRIES, country_code, country_name
+from leadscore.rules.countries import COUNTRIES
 
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
@@ -466,13 +466,6 @@ def _no_booleans(countries: Any) -> Any:
     return countries
 
 
-def _close(given: str, choices: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(given, sorted(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def names_of(value: str | list[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -567,61 +560,6 @@ class Routing(_Strict):
             for countries in value.values():
                 _no_booleans(countries)
         return value
-
-
-def routing_problems(routing: Routing) -> list[str]:
-    """What makes a routing section unusable although each part validates: unknown queues, regions,
-    segments and countries (with "did you mean"), a country in two territories, reserved or repeated
-    names. :func:`leadscore.rules.compiler.parse_document` reports them with the other cross-checks."""
-    errors: list[str] = []
-    region_of: dict[str, str] = {}
-    for region, countries in routing.territories.items():
-        where = f"routing territory '{region}'"
-        if region.lower() in (UNKNOWN, OTHER_REGION):
-            errors.append(f"{where}: '{UNKNOWN}' and '{OTHER_REGION}' are reserved names")
-        for given in countries:
-            code = given.upper()
-            if code not in COUNTRIES:
-                errors.append(f"{where}: {_not_a_country(given)}")
-            elif region_of.setdefault(code, region) != region:
-                errors.append(f"{where}: {code} is in territory '{region_of[code]}' too")
-    names = [s.name for s in routing.segments]
-    for name in sorted({n for n in names if names.count(n) > 1 or n.lower() == UNKNOWN}):
-        errors.append(f"routing segment '{name}': listed twice, or the reserved name '{UNKNOWN}'")
-    regions = {*routing.territories, UNKNOWN, OTHER_REGION}
-    segments = {*names, UNKNOWN}
-    ids: set[str] = set()
-    for route in routing.routes:
-        where = f"routing route '{route.id}'"
-        if route.id in ids or route.id == DEFAULT_ROUTE:
-            errors.append(f"{where}: id already used, or the reserved id '{DEFAULT_ROUTE}'")
-        ids.add(route.id)
-        if route.queue not in routing.queues:
-            errors.append(f"{where}: unknown queue '{route.queue}'{_close(route.queue, routing.queues)}")
-        errors.extend(
-            f"{where}: unknown region '{r}'{_close(r, regions)}"
-            for r in names_of(route.when.region)
-            if r not in regions
-        )
-        errors.extend(
-            f"{where}: unknown segment '{s}'{_close(s, segments)}"
-            for s in names_of(route.when.segment)
-            if s not in segments
-        )
-        errors.extend(
-            f"{where}: {_not_a_country(c)}" for c in route.when.country or () if c.upper() not in COUNTRIES
-        )
-    if routing.default is not None and routing.default not in routing.queues:
-        errors.append(
-            f"routing default: unknown queue '{routing.default}'{_close(routing.default, routing.queues)}"
-        )
-    return errors
-
-
-def _not_a_country(given: str) -> str:
-    meant = country_code(given)
-    hint = f"; did you mean '{meant}' ({country_name(meant)})?" if meant else ""
-    return f"'{given}' is not an ISO 3166-1 alpha-2 country code{hint}"
 
 
 class RulesDocument(_Strict):

@@ -11,8 +11,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from leadscore.rules.compiler import BUILTIN_LISTS, Facts, Predicate, _check_condition, compile_condition
-from leadscore.rules.countries import COUNTRIES, country_code
+from leadscore.rules.compiler import (
+    BUILTIN_LISTS,
+    Facts,
+    Predicate,
+    _check_condition,
+    compile_condition,
+    did_you_mean,
+)
+from leadscore.rules.countries import COUNTRIES, country_code, country_name
 from leadscore.rules.model import (
     DEFAULT_ROUTE,
     FIT_FIELDS,
@@ -23,7 +30,6 @@ from leadscore.rules.model import (
     Routing,
     Segment,
     names_of,
-    routing_problems,
 )
 
 
@@ -167,6 +173,63 @@ def routing_errors(routing: Routing | None, list_names: list[str]) -> list[str]:
             where = f"routing route '{route.id}' profile"
             errors.extend(_check_condition(route.when.profile, FIT_FIELDS, known, where))
     return errors
+
+
+def routing_problems(routing: Routing) -> list[str]:
+    """What makes a routing section unusable although each part validates: unknown queues, regions,
+    segments and countries (with "did you mean"), a country in two territories, reserved or repeated
+    names. :func:`leadscore.rules.compiler.parse_document` reports them with the other cross-checks
+    (through :func:`routing_errors`)."""
+    errors: list[str] = []
+    region_of: dict[str, str] = {}
+    for region, countries in routing.territories.items():
+        where = f"routing territory '{region}'"
+        if region.lower() in (UNKNOWN, OTHER_REGION):
+            errors.append(f"{where}: '{UNKNOWN}' and '{OTHER_REGION}' are reserved names")
+        for given in countries:
+            code = given.upper()
+            if code not in COUNTRIES:
+                errors.append(f"{where}: {_not_a_country(given)}")
+            elif region_of.setdefault(code, region) != region:
+                errors.append(f"{where}: {code} is in territory '{region_of[code]}' too")
+    names = [s.name for s in routing.segments]
+    for name in sorted({n for n in names if names.count(n) > 1 or n.lower() == UNKNOWN}):
+        errors.append(f"routing segment '{name}': listed twice, or the reserved name '{UNKNOWN}'")
+    regions = {*routing.territories, UNKNOWN, OTHER_REGION}
+    segments = {*names, UNKNOWN}
+    ids: set[str] = set()
+    for route in routing.routes:
+        where = f"routing route '{route.id}'"
+        if route.id in ids or route.id == DEFAULT_ROUTE:
+            errors.append(f"{where}: id already used, or the reserved id '{DEFAULT_ROUTE}'")
+        ids.add(route.id)
+        if route.queue not in routing.queues:
+            errors.append(
+                f"{where}: unknown queue '{route.queue}'{did_you_mean(route.queue, routing.queues)}"
+            )
+        errors.extend(
+            f"{where}: unknown region '{r}'{did_you_mean(r, regions)}"
+            for r in names_of(route.when.region)
+            if r not in regions
+        )
+        errors.extend(
+            f"{where}: unknown segment '{s}'{did_you_mean(s, segments)}"
+            for s in names_of(route.when.segment)
+            if s not in segments
+        )
+        errors.extend(
+            f"{where}: {_not_a_country(c)}" for c in route.when.country or () if c.upper() not in COUNTRIES
+        )
+    default = routing.default
+    if default is not None and default not in routing.queues:
+        errors.append(f"routing default: unknown queue '{default}'{did_you_mean(default, routing.queues)}")
+    return errors
+
+
+def _not_a_country(given: str) -> str:
+    meant = country_code(given)
+    hint = f"; did you mean '{meant}' ({country_name(meant)})?" if meant else ""
+    return f"'{given}' is not an ISO 3166-1 alpha-2 country code{hint}"
 
 
 def unrouted(routing: Routing, lists: Mapping[str, frozenset[str]]) -> list[str]:
