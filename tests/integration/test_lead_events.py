@@ -95,7 +95,7 @@ def test_every_change_kind_emits_exactly_one_event(stack: Stack) -> None:
     opted_out = next(e for e in consent if e["detail-type"] == "Lead Consent Changed")
     assert opted_out["detail"]["change"]["do_not_email"] == {"from": False, "to": True}
 
-    tier_before = _lead(stack).card.tier  # type: ignore[union-attr]
+    tier_before = _lead(stack).card.tier
     clock.pin(NOW + timedelta(days=120))  # decay: the sweep's rescore moves the tier, and says so
     run_sweep(stack)
     stack.drain()
@@ -158,8 +158,7 @@ def test_a_refused_entry_fails_alone_and_blocks_neither_the_others_nor_the_alert
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import leadscore.services.lead_events as delivery
-
-    original = delivery.put_events_entry
+    from leadscore.scoring.changes import put_events_entry as original
 
     def malformed_grade(lead_id: str, entry: Any, bus: str, link: str | None) -> dict[str, Any]:
         request = original(lead_id, entry, bus, link)

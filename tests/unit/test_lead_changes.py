@@ -30,7 +30,7 @@ def lead(ver: int = 1, tier: str = "cold", grade: str = "C1", **kw: object) -> L
         "updated_at": 1000 + ver,
     }
     fields.update(kw)
-    return LeadState(lead_id=LEAD, ver=ver, **fields)  # type: ignore[arg-type]
+    return LeadState(lead_id=LEAD, ver=ver, **fields)
 
 
 def write(before: LeadState, **update: object) -> tuple[LeadState, changes.Recorded]:
