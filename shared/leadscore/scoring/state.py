@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serial
 Scalar = str | int | float | bool
 # ``category``: one category's points (a product line, an interest) crossed its own threshold.
 AlertKind = Literal["sales_ready", "surge", "category"]
+# Lead events (leadscore.scoring.changes, docs/events.md): what changed in one write of a lead.
+EventKind = Literal["ready", "tier", "grade", "consent", "stage"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
@@ -35,6 +37,7 @@ MAX_MERGED = 50
 MAX_ADJUSTMENTS = 50
 MAX_OUTCOMES = 20
 MAX_PENDING_ALERTS = 10
+MAX_PENDING_EVENTS = 10  # lead events waiting for EventBridge (coalesced per kind first: changes.py)
 MAX_ALERT_CONTRIBUTIONS = 20
 MAX_TEXT = 200  # characters of a path, an event name or a reason kept in the item
 MAX_DEDUPE_PAGES = 64  # dedupe pages a lead remembers; beyond, the oldest are forgotten
@@ -218,6 +221,37 @@ class AlertEntry(_Model):
         return None
 
 
+class EventEntry(_Model):
+    """A lead event in the lead's outbox, beside the alerts and with their delivery fields (claim,
+    lease, backoff, failure), but compact: the change and the card's headline values, no
+    contributions (docs/events.md). Its ``id`` (``ev.<kind>-<ver>``) is the outbox key."""
+
+    id: str
+    kind: EventKind
+    status: Literal["pending", "sending", "sent", "failed"] = "pending"
+    created_at: int
+    lease_until: int = 0
+    lease_token: str | None = None
+    sent_at: int | None = None
+    attempts: int = 0
+    next_attempt_at: int = 0
+    error: str | None = None
+    change: dict[str, object] = Field(default_factory=dict)  # e.g. {"from": "warm", "to": "hot"}
+    score: float = 0.0
+    tier: str = ""
+    grade: str = ""
+    model: str = "lead"
+    rules_version: str = ""
+
+    def retry_at(self) -> int | None:
+        """When the sweep should re-drive this event if the notifier has not delivered it."""
+        if self.status == "sending":
+            return self.lease_until
+        if self.status == "pending":
+            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
+        return None
+
+
 class Adjustment(_Model):
     """A manual change by a person (e.g. sales marks a lead as a competitor): audited, explained."""
 
@@ -290,6 +324,8 @@ class LeadState(_Model):
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
+    # Lead events waiting for EventBridge: stored in the item's ``outbox`` map beside the alerts.
+    events: dict[str, EventEntry] = Field(default_factory=dict)
     merged_into: str | None = None  # an anonymous visitor, once identified: the known lead's id
     absorbed: bool = False  # an anonymous visitor whose history the known lead has taken in
     # Erased (privacy forget): when. Events received before then are dropped, so what was still
@@ -337,6 +373,7 @@ class LeadState(_Model):
                 "armed": dict(self.armed),
                 "last_alert_at": dict(self.last_alert_at),
                 "outbox": dict(self.outbox),
+                "events": dict(self.events),
                 "merged_from": list(self.merged_from),
                 "adjustments": list(self.adjustments),
                 "outcomes": list(self.outcomes),
@@ -350,6 +387,10 @@ class LeadState(_Model):
     @property
     def pending_alerts(self) -> list[AlertEntry]:
         return [a for a in self.outbox.values() if a.status in ("pending", "sending")]
+
+    @property
+    def pending_events(self) -> list[EventEntry]:
+        return [e for e in self.events.values() if e.status in ("pending", "sending")]
 
     @property
     def remembered(self) -> int:
