@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from leadscore.errors import RulesValidationError
+from leadscore.rules.accounts import CompiledAccounts, compile_accounts
 from leadscore.rules.model import (
     ACTIVITY_FIELDS,
     BOOLEAN_FIT_FIELDS,
@@ -300,6 +301,7 @@ class CompiledRules:
     activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+    accounts: CompiledAccounts | None = None  # the ``accounts`` section (leadscore.rules.accounts)
 
     def model_for(self, facts: Facts) -> CompiledModel:
         for model in self.models:
@@ -775,6 +777,7 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         activity=activity,
         match_activity=Matcher(activity),
         by_id=by_id,
+        accounts=compile_accounts(doc.accounts, lists),
     )
 
 
