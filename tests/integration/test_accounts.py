@@ -291,3 +291,25 @@ def test_api_serves_the_account_hot_list_page_by_page_and_the_account_card(stack
     assert status == 400 and "cursor" in json.dumps(body)
     status, body = get(stack, "/accounts", {"tier": "cold"})
     assert status == 422 and "tier" in json.dumps(body)
+
+
+def test_cli_accounts_hot_and_show(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    from tools.cli import main
+
+    stack.upload_rules(example_rules_json())
+    score(stack, [e for email, title in PEOPLE.items() for e in events(email, title)])
+    capsys.readouterr()
+    assert main(["accounts", "hot", "--table", table(stack)]) == 0
+    out = capsys.readouterr().out
+    assert "contoso.com" in out and "sales_ready" in out and "complete" in out
+    assert main(["accounts", "show", "contoso.com", "--table", table(stack)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Account contoso.com" in out
+        and "committee: complete" in out
+        and "Ada: form_submit Request a demo" in out
+    )
+    assert main(["accounts", "show", "contoso.com", "--json", "--table", table(stack)]) == 0
+    assert json.loads(capsys.readouterr().out)["members"] == 3
+    assert main(["accounts", "show", "nobody.example", "--table", table(stack)]) == 1
+    assert "no account nobody.example" in capsys.readouterr().err
