@@ -777,7 +777,7 @@ def account_sns_message(alert: AccountAlert) -> dict[str, Any]:
     }
     body = _dumps(doc)
     message = dict.fromkeys(_PROTOCOLS_TEXT, text) | dict.fromkeys(_PROTOCOLS_JSON, body)
-    country = next((m.profile.get("country") for m in alert.people if m.profile.get("country")), None)
+    country = card.profile.get("country")
     attrs = {
         "kind": alert.kind,
         "tier": _token(card.tier, "unknown"),

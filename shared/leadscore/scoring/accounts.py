@@ -24,13 +24,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.rules.accounts import CompiledAccounts
-from leadscore.rules.model import MAX_ACCOUNT_N
+from leadscore.rules.model import MAX_ACCOUNT_N, Accounts
 from leadscore.scoring.state import LeadState, Scalar, clip
 
 DAY = 86_400
 MEMBER_SHARDS = 16  # member items per account: a hot account's member writes spread over 16 keys
-TOP_K = MAX_ACCOUNT_N  # members per shard digest by score (>= any roll-up's n or weights)
-MAX_ACTIVE = 25  # recently active members per shard digest (committee, surge, alert people)
+MIN_TOP = 5  # members per shard digest by score: max(this, the roll-up's n, its weights), <= 50
+MAX_ACTIVE = 8  # recently active members per shard digest (committee, surge, the alert's people)
 MAX_PEOPLE = 10  # people an account alert names
 PROFILE_FIELDS = ("industry", "company_size", "country")  # account fit reads these (no PII)
 AccountAlertKind = Literal["account_sales_ready", "account_surge"]
@@ -58,12 +58,19 @@ class Member(_Model):
 
 
 class Digest(_Model):
-    """What the summary keeps of one member shard, as of the shard's ``ver``."""
+    """What the summary keeps of one member shard, as of the shard's ``ver``: its top members by
+    score, its most recently active ones (without profiles), its engaged count and roles as of the
+    write (for a shard with more engaged members than ``active`` holds), and the profile of its
+    best-fitting member (account fit reads it)."""
 
     ver: int = 0
     members: int = 0
     top: list[Member] = Field(default_factory=list)
     active: list[Member] = Field(default_factory=list)
+    engaged: int = 0
+    roles: dict[str, int] = Field(default_factory=dict)
+    profile: dict[str, Scalar] = Field(default_factory=dict)
+    profile_fit: float = 0.0
 
 
 class AccountCard(_Model):
@@ -81,6 +88,7 @@ class AccountCard(_Model):
     surge: bool = False
     top: list[Member] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
+    profile: dict[str, Scalar] = Field(default_factory=dict)  # the best profile: industry, size, country
     threshold: float = 0.0
     computed_at: int = 0
 
@@ -192,15 +200,40 @@ def _engaged(member: Member, since: int) -> bool:
     return member.activity > 0 and member.active_at >= since
 
 
+def top_k(spec: Accounts) -> int:
+    """Members per shard digest by score: the account's top N is among the shards' top K."""
+    return min(MAX_ACCOUNT_N, max(MIN_TOP, spec.rollup.n, len(spec.rollup.weights)))
+
+
 def digest(members: Mapping[str, Member], ver: int, accounts: CompiledAccounts, now: int) -> Digest:
-    """A shard's digest: its top ``TOP_K`` by score and its ``MAX_ACTIVE`` most recently active."""
+    """A shard's digest (see :class:`Digest`)."""
     spec = accounts.spec
     horizon = now - DAY * max(spec.committee.engaged_days, spec.surge.days)
+    engaged_since = now - DAY * spec.committee.engaged_days
     ranked = sorted(members.values(), key=lambda m: (-m.score, m.lead_id))
     active = sorted(
         (m for m in members.values() if _engaged(m, horizon)), key=lambda m: (-m.active_at, m.lead_id)
     )
-    return Digest(ver=ver, members=len(members), top=ranked[:TOP_K], active=active[:MAX_ACTIVE])
+    engaged = [m for m in active if _engaged(m, engaged_since)]
+    roles: dict[str, int] = {}
+    for m in engaged:
+        if m.role:
+            roles[m.role] = roles.get(m.role, 0) + 1
+    best = max((m for m in members.values() if m.profile), key=lambda m: (m.fit, m.lead_id), default=None)
+
+    def bare(m: Member) -> Member:
+        return m.model_copy(update={"profile": {}}) if m.profile else m
+
+    return Digest(
+        ver=ver,
+        members=len(members),
+        top=[bare(m) for m in ranked[: top_k(spec)]],
+        active=[bare(m) for m in active[:MAX_ACTIVE]],
+        engaged=len(engaged),
+        roles=roles,
+        profile=best.profile if best is not None else {},
+        profile_fit=best.fit if best is not None else 0.0,
+    )
 
 
 def merge_digests(current: Mapping[str, Digest], new: Mapping[str, Digest]) -> dict[str, Digest] | None:
@@ -229,24 +262,43 @@ def roll_up(scores: Iterable[float], accounts: CompiledAccounts) -> float:
     return sum(ranked[: rollup.n])
 
 
-def _best_profile(top: list[Member]) -> dict[str, Scalar]:
+def _best_profile(digests: Iterable[Digest]) -> dict[str, Scalar]:
     """The profile of the best-fitting member who has one (account fit reads it)."""
-    with_profile = [m for m in top if m.profile]
+    with_profile = [d for d in digests if d.profile]
     if not with_profile:
         return {}
-    return max(with_profile, key=lambda m: (m.fit, len(m.profile), m.lead_id)).profile
+    return max(with_profile, key=lambda d: (d.profile_fit, len(d.profile), sorted(d.profile.items()))).profile
 
 
-def _committee(engaged: list[Member], accounts: CompiledAccounts) -> tuple[dict[str, int], str, list[str]]:
+def _engaged_in(
+    digests: Iterable[Digest], accounts: CompiledAccounts, now: int
+) -> tuple[int, dict[str, int]]:
+    """Engaged contacts and their roles: from each shard's active members as of ``now``, or, for a
+    shard with more engaged members than its digest lists, its counts as of its last write."""
+    since = now - DAY * accounts.spec.committee.engaged_days
     roles = {name: 0 for name, _ in accounts.roles}
-    for m in engaged:
-        if m.role in roles:
-            roles[m.role] += 1
+    total = 0
+    for d in digests:
+        if len(d.active) >= MAX_ACTIVE and d.engaged > len(d.active):
+            total += d.engaged
+            for role, n in d.roles.items():
+                if role in roles:
+                    roles[role] += n
+            continue
+        for m in d.active:
+            if _engaged(m, since):
+                total += 1
+                if m.role in roles:
+                    roles[m.role] += 1
+    return total, roles
+
+
+def _committee(roles: dict[str, int]) -> tuple[str, list[str]]:
     missing = [r for r, n in roles.items() if n == 0]
     grade: Literal["complete", "partial", "none"] = (
         "complete" if not missing else ("none" if len(missing) == len(roles) else "partial")
     )
-    return roles, grade, missing
+    return grade, missing
 
 
 def account_card(
@@ -256,7 +308,7 @@ def account_card(
     spec = accounts.spec
     top = sorted((m for d in digests.values() for m in d.top), key=lambda m: (-m.score, m.lead_id))
     rollup = roll_up((m.score for m in top), accounts)
-    profile = _best_profile(top)
+    profile = _best_profile(digests.values())
     fit, reasons = 0.0, []
     facts = {**profile, "email_domain": domain}
     for rule in accounts.fit:
@@ -269,8 +321,8 @@ def account_card(
         "sales_ready" if score >= thresholds.sales_ready else ("warm" if score >= thresholds.warm else "cold")
     )
     active = [m for d in digests.values() for m in d.active]
-    engaged = [m for m in active if _engaged(m, now - DAY * spec.committee.engaged_days)]
-    roles, grade, missing = _committee(engaged, accounts)
+    engaged, roles = _engaged_in(digests.values(), accounts, now)
+    grade, missing = _committee(roles)
     recent = {m.lead_id for m in active if _engaged(m, now - DAY * spec.surge.days)}
     shown = max(spec.rollup.n, len(spec.rollup.weights)) if spec.rollup.method != "max" else 1
     return AccountCard(
@@ -280,7 +332,7 @@ def account_card(
         fit=fit,
         tier=tier,
         members=sum(d.members for d in digests.values()),
-        engaged=len(engaged),
+        engaged=engaged,
         roles=roles,
         committee=grade,
         missing_roles=missing,
@@ -288,6 +340,7 @@ def account_card(
         surge=len(recent) >= spec.surge.people,
         top=top[: max(shown, 5)],
         reasons=reasons,
+        profile=profile,
         threshold=thresholds.sales_ready,
         computed_at=now,
     )
