@@ -313,3 +313,30 @@ def test_cli_accounts_hot_and_show(stack: Stack, capsys: pytest.CaptureFixture[s
     assert json.loads(capsys.readouterr().out)["members"] == 3
     assert main(["accounts", "show", "nobody.example", "--table", table(stack)]) == 1
     assert "no account nobody.example" in capsys.readouterr().err
+
+
+def test_a_failed_roll_up_fails_its_leads_events_and_their_retry_repairs_the_account(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.upload_rules(example_rules_json())
+    batch = [e for email, title in PEOPLE.items() for e in events(email, title, demo=False)]
+    original = AccountStore.put
+    calls = {"n": 0}
+
+    def flaky(self: AccountStore, item: dict[str, Any], expected_ver: int) -> Any:
+        calls["n"] += 1
+        if item["sk"]["S"] == "ACCT":  # the member shards are written, the summary is not
+            raise RuntimeError("throttled")
+        return original(self, item, expected_ver)
+
+    monkeypatch.setattr(AccountStore, "put", flaky)
+    report = score_batch(LeadRepository(table(stack)), batch, rules(), NOW, 100, 30)
+    repo = LeadRepository(table(stack))
+    assert set(report.failures) == {repo.get_by_email(e).lead_id for e in PEOPLE}  # type: ignore[union-attr]
+    assert AccountStore(table(stack)).get("contoso.com") is None
+    monkeypatch.setattr(AccountStore, "put", original)
+    # SQS redelivers the events: duplicates for the leads (nothing rewritten), the account is repaired.
+    again = score_batch(LeadRepository(table(stack)), batch, rules(), NOW, 100, 30)
+    assert again.failures == {} and again.duplicates == len(batch)
+    card = account(stack).card
+    assert card is not None and card.members == 3 and card.score == expected_score(stack, list(PEOPLE))
