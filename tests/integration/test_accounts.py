@@ -332,7 +332,7 @@ def test_a_failed_roll_up_fails_its_leads_events_and_their_retry_repairs_the_acc
     monkeypatch.setattr(AccountStore, "put", flaky)
     report = score_batch(LeadRepository(table(stack)), batch, rules(), NOW, 100, 30)
     repo = LeadRepository(table(stack))
-    assert set(report.failures) == {repo.get_by_email(e).lead_id for e in PEOPLE}  # type: ignore[union-attr]
+    assert set(report.failures) == {repo.get_by_email(e).lead_id for e in PEOPLE}
     assert AccountStore(table(stack)).get("contoso.com") is None
     monkeypatch.setattr(AccountStore, "put", original)
     # SQS redelivers the events: duplicates for the leads (nothing rewritten), the account is repaired.
