@@ -340,3 +340,25 @@ def test_a_failed_roll_up_fails_its_leads_events_and_their_retry_repairs_the_acc
     assert again.failures == {} and again.duplicates == len(batch)
     card = account(stack).card
     assert card is not None and card.members == 3 and card.score == expected_score(stack, list(PEOPLE))
+
+
+def test_a_large_account_moves_its_members_to_shard_items_and_keeps_counting_right(stack: Stack) -> None:
+    stack.upload_rules(example_rules_json())
+    emails = [f"p{i:03d}@bigco.example" for i in range(120)]
+    score(stack, [e for email in emails for e in events(email, "Engineer", n=2, demo=False)])
+    acc = account(stack, "bigco.example")
+    sharded = [s for s, d in acc.digests.items() if not d.inline]
+    assert sharded and len(sharded) < 16  # the busy shards have a member item, the others live inline
+    assert acc.card is not None and acc.card.members == 120 and acc.card.engaged == 120
+    assert acc.card.score == expected_score(stack, emails)
+    items = stack.client("dynamodb").scan(TableName=table(stack))["Items"]
+    assert len([i for i in items if i["sk"]["S"] == "MEM"]) == len(sharded)
+    # A member of a sharded shard is erased: the counts and the roll-up follow.
+    from leadscore.scoring.accounts import shard_of_member
+
+    repo = LeadRepository(table(stack))
+    leaving = next(e for e in emails if str(shard_of_member(repo.get_by_email(e).lead_id)) in sharded)
+    stack.invoke("ErasureFunction", {"email": leaving})
+    acc = account(stack, "bigco.example")
+    assert acc.card is not None and acc.card.members == 119
+    assert acc.card.score == expected_score(stack, [e for e in emails if e != leaving])

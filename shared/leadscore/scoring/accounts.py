@@ -71,6 +71,9 @@ class Digest(_Model):
     roles: dict[str, int] = Field(default_factory=dict)
     profile: dict[str, Scalar] = Field(default_factory=dict)
     profile_fit: float = 0.0
+    # A shard small enough to live in the summary (at most top_k members): ``top`` holds all of them,
+    # profiles included, and no member item exists. The summary's conditional write orders its writers.
+    inline: bool = False
 
 
 class AccountCard(_Model):
@@ -234,6 +237,17 @@ def digest(members: Mapping[str, Member], ver: int, accounts: CompiledAccounts, 
         profile=best.profile if best is not None else {},
         profile_fit=best.fit if best is not None else 0.0,
     )
+
+
+def inline_digest(members: Mapping[str, Member], accounts: CompiledAccounts, now: int) -> Digest:
+    """The digest of a shard that lives in the summary: every member, as recorded."""
+    d = digest(members, 0, accounts, now)
+    ranked = sorted(members.values(), key=lambda m: (-m.score, m.lead_id))
+    return d.model_copy(update={"top": ranked, "inline": True})
+
+
+def inline_members(d: Digest | None) -> dict[str, Member]:
+    return {m.lead_id: m for m in d.top} if d is not None else {}
 
 
 def merge_digests(current: Mapping[str, Digest], new: Mapping[str, Digest]) -> dict[str, Digest] | None:

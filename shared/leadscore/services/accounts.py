@@ -42,9 +42,12 @@ from leadscore.scoring.accounts import (
     account_of,
     apply_members,
     digest,
+    inline_digest,
+    inline_members,
     member_of,
     merge_digests,
     shard_of_member,
+    top_k,
     updated,
     without,
 )
@@ -109,20 +112,58 @@ def _write_shard(
     raise AccountConflictError(f"account shard {shard.domain}#{shard.shard}: kept changing")
 
 
+def _read_shard(store: AccountStore, domain: str, shard: int) -> MemberShard:
+    items = store.read([shard_key(domain, shard)])
+    return shard_from_item(items[0]) if items else MemberShard(domain, shard, 0, {})
+
+
+def _apply_inline(
+    store: AccountStore,
+    account: Account,
+    shards: dict[int, dict[str, Member | None]],
+    accounts: CompiledAccounts,
+    now: int,
+) -> Account | None:
+    """The summary with member changes applied to its inline shards (None: nothing changed). A shard
+    that outgrows its digest moves to its member item (written here, idempotent: versions decide);
+    one another writer moved meanwhile is written through its item."""
+    digests = dict(account.digests)
+    changed = False
+    for shard, changes in shards.items():
+        current = digests.get(str(shard))
+        if current is not None and not current.inline:
+            new = _write_shard(store, _read_shard(store, account.domain, shard), changes, accounts, now)
+        else:
+            members = apply_members(inline_members(current), changes)
+            if members is None:
+                continue
+            if len(members) <= top_k(accounts.spec):
+                new = inline_digest(members, accounts, now)
+            else:
+                stored = _read_shard(store, account.domain, shard)
+                new = _write_shard(store, stored, dict(members), accounts, now)
+        if new != current:
+            digests[str(shard)] = new
+            changed = True
+    return account.model_copy(update={"digests": digests}) if changed else None
+
+
 def write_account(
     store: AccountStore,
     account: Account,
     digests: dict[str, Digest],
     accounts: CompiledAccounts,
     now: int,
-    edit: Callable[[Account], Account] | None = None,
+    edit: Callable[[Account], Account | None] | None = None,
 ) -> tuple[Account, list[AccountAlert]]:
     """Put the shards' new digests in the summary (conditional on its ver), with the alerts the
-    change crosses. ``edit`` changes the summary first (erasure takes a person out)."""
+    change crosses. ``edit`` changes the summary first (inline shards; erasure takes a person out),
+    again on the winner after a lost race; None from it: no change."""
     for attempt in range(1, MAX_ATTEMPTS_PER_ITEM + 1):
-        base = edit(account) if edit is not None else account
+        edited = edit(account) if edit is not None else None
+        base = edited or account
         merged = merge_digests(base.digests, digests)
-        if merged is None and edit is None:
+        if merged is None and edited is None:
             return account, []
         new = updated(base, merged if merged is not None else dict(base.digests), accounts, now)
         winner = store.put(account_to_item(new), account.ver)
@@ -134,28 +175,58 @@ def write_account(
     raise AccountConflictError(f"account {account.domain}: kept changing")
 
 
+def _roll_domain(
+    store: AccountStore,
+    account: Account,
+    shards: dict[int, dict[str, Member | None]],
+    stored: dict[int, MemberShard],
+    accounts: CompiledAccounts,
+    now: int,
+    also: Callable[[Account], Account] | None = None,
+) -> list[AccountAlert]:
+    """One account's changes: its member items first (shards that have one), then its summary
+    (inline shards and the new digests) in one conditional write."""
+    digests: dict[str, Digest] = {}
+    inline: dict[int, dict[str, Member | None]] = {}
+    for shard, members in shards.items():
+        current = account.digests.get(str(shard))
+        if current is None or current.inline:
+            inline[shard] = members
+        else:
+            start = stored.get(shard) or MemberShard(account.domain, shard, 0, {})
+            digests[str(shard)] = _write_shard(store, start, members, accounts, now)
+
+    def edit(a: Account) -> Account | None:
+        edited = _apply_inline(store, a, inline, accounts, now) if inline else None
+        return also(edited or a) if also is not None else edited
+
+    _, raised = write_account(store, account, digests, accounts, now, edit)
+    return raised
+
+
 def apply_changes(
     store: AccountStore, changes: Changes, accounts: CompiledAccounts, now: int
 ) -> RollupReport:
-    """Write every account touched: its changed member shards, then its summary, once each."""
+    """Write every account touched: its changed member items, then its summary, once each. Reads:
+    the summaries, then the member items of the shards that have one (strongly consistent)."""
     report = RollupReport(accounts=len(changes))
-    keys = [account_key(d) for d in changes] + [
-        shard_key(d, s) for d, shards in changes.items() for s in shards
+    found = {i["pk"]["S"]: account_from_item(i) for i in store.read([account_key(d) for d in changes])}
+    summaries = {d: found.get(account_key(d)["pk"]["S"]) or Account(domain=d) for d in changes}
+    wanted = [
+        shard_key(d, s)
+        for d, shards in changes.items()
+        for s in shards
+        if (g := summaries[d].digests.get(str(s))) is not None and not g.inline
     ]
-    found = {(i["pk"]["S"], i["sk"]["S"]): i for i in store.read(keys)} if keys else {}
+    stored: dict[str, dict[int, MemberShard]] = defaultdict(dict)
+    for item in store.read(wanted) if wanted else []:
+        shard = shard_from_item(item)
+        stored[shard.domain][shard.shard] = shard
     for domain, shards in changes.items():
         try:
-            digests: dict[str, Digest] = {}
-            for shard, members in shards.items():
-                key = shard_key(domain, shard)
-                item = found.get((key["pk"]["S"], key["sk"]["S"]))
-                current = shard_from_item(item) if item else MemberShard(domain, shard, 0, {})
-                digests[str(shard)] = _write_shard(store, current, members, accounts, now)
-            key = account_key(domain)
-            item = found.get((key["pk"]["S"], key["sk"]["S"]))
-            account = account_from_item(item) if item else Account(domain=domain)
-            _, raised = write_account(store, account, digests, accounts, now)
-            report.alerts.extend(raised)
+            report.alerts.extend(
+                _roll_domain(store, summaries[domain], shards, stored[domain], accounts, now)
+            )
         except Exception as exc:  # reported per account: its leads' events are retried
             report.failures[domain] = exc
     return report
@@ -190,15 +261,20 @@ def leave(table: str, state: LeadState, accounts: CompiledAccounts | None, now: 
     if domain is None:
         return False
     store = AccountStore(table, batch_reads=False)
-    shard = shard_of_member(state.lead_id)
-    items = store.read([shard_key(domain, shard)])
-    current = shard_from_item(items[0]) if items else MemberShard(domain, shard, 0, {})
-    new_digest = _write_shard(store, current, {state.lead_id: None}, accounts, now)
     account = store.get(domain)
     if account is None:
         return False
-    write_account(
-        store, account, {str(shard): new_digest}, accounts, now, edit=lambda a: without(a, state.lead_id)
+    shard = shard_of_member(state.lead_id)
+    current = account.digests.get(str(shard))
+    stored = {shard: _read_shard(store, domain, shard)} if current is not None and not current.inline else {}
+    _roll_domain(
+        store,
+        account,
+        {shard: {state.lead_id: None}},
+        stored,
+        accounts,
+        now,
+        also=lambda a: without(a, state.lead_id),
     )
     return True
 
