@@ -110,14 +110,18 @@ def test_committee_counts_engaged_contacts_by_role_and_grades_it() -> None:
         "c": member("c", 60, role="champion", days_ago=45),  # not engaged: active 45 days ago
         "d": member("d", 0, role="technical_evaluator"),  # no activity score: not engaged
         "e": member("e", 55),  # engaged, no role
+        "g": member("g", 60, role="champion", days_ago=20),  # engaged now, not in 15 days
     }
-    card = account_card("x.com", {"0": digest(members, 1, acc, NOW)}, acc, NOW)
-    assert card.members == 5 and card.engaged == 3
-    assert card.roles == {"decision_maker": 1, "champion": 1, "technical_evaluator": 0}
+    shard = digest(members, 1, acc, NOW)
+    card = account_card("x.com", {"0": shard}, acc, NOW)
+    assert card.members == 6 and card.engaged == 4
+    assert card.roles == {"decision_maker": 1, "champion": 2, "technical_evaluator": 0}
     assert card.committee == "partial" and card.missing_roles == ["technical_evaluator"]
+    later = account_card("x.com", {"0": shard}, acc, NOW + 15 * DAY)  # the same digest, read later
+    assert later.engaged == 3 and later.roles["champion"] == 1
     members["f"] = member("f", 65, role="technical_evaluator")
     card = account_card("x.com", {"0": digest(members, 2, acc, NOW)}, acc, NOW)
-    assert card.committee == "complete" and card.missing_roles == [] and card.engaged == 4
+    assert card.committee == "complete" and card.missing_roles == [] and card.engaged == 5
 
 
 def test_a_shard_with_more_engaged_members_than_its_digest_lists_counts_them_all() -> None:
