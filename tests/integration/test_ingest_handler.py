@@ -436,7 +436,7 @@ def test_logs_carry_no_email_addresses_or_bodies(ingest, caplog):
         ingest.invoke(load_event(name))
     formatter = logger.registered_formatter  # the JSON lines exactly as CloudWatch would get them
     out = "\n".join(formatter.format(record) for record in caplog.records)
-    assert out.count('"message":"ingested"') == 6
+    assert out.count('"message":"ingested"') == 7
     assert out.count('"message":"request rejected"') == 10
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out

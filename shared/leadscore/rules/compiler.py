@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from leadscore.errors import RulesValidationError
+from leadscore.rules.accounts import CompiledAccounts, compile_accounts
 from leadscore.rules.model import (
     ACTIVITY_FIELDS,
     BOOLEAN_FIT_FIELDS,
@@ -308,6 +309,7 @@ class CompiledRules:
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
     routing: CompiledRouting | None = None  # owner routing (leadscore.rules.routing)
+    accounts: CompiledAccounts | None = None  # the ``accounts`` section (leadscore.rules.accounts)
 
     def model_for(self, facts: Facts) -> CompiledModel:
         """The lead's primary model: the first that applies (the last when none does)."""
@@ -807,6 +809,7 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         match_activity=Matcher(activity),
         by_id=by_id,
         routing=_compiled_routing(doc, lists),
+        accounts=compile_accounts(doc.accounts, lists),
     )
 
 
