@@ -253,6 +253,8 @@ def test_render_json_exactly() -> None:
         "schema": "leadscore.alert/1",
         "alert_id": "e0123456789abcdef0123456789abcde/sales_ready-3",
         "kind": "sales_ready",
+        "model": "lead",
+        "title": "Sales-ready lead",
         "created_at": "2026-11-23 15:00 UTC",
         "lead": {
             "id": "e0123456789abcdef0123456789abcde",

@@ -452,7 +452,8 @@ def test_logs_carry_no_email_addresses_or_bodies(ingest, caplog):
         ingest.invoke(load_event(name))
     formatter = logger.registered_formatter  # the JSON lines exactly as CloudWatch would get them
     out = "\n".join(formatter.format(record) for record in caplog.records)
-    assert out.count('"message":"ingested"') == 6
+    accepted = [p for p in EVENTS.glob("http-*.json") if not p.name.startswith("http-bad-")]
+    assert out.count('"message":"ingested"') == len(accepted) >= 6
     assert out.count('"message":"request rejected"') == 10
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out
