@@ -212,3 +212,46 @@ def test_no_stream_reader_runs_when_both_crms_are_off(stack: Stack) -> None:
     mappings = [m for m in stack.translation.mappings if m.function == "CrmSyncFunction"]
     assert mappings == []  # Enabled: false when neither secret is set
     assert clock.seconds() > 0
+
+
+def test_the_template_wires_the_sync_as_the_streams_second_and_last_reader() -> None:
+    from tools.localstack import passes_filters, translate
+
+    tr = translate(
+        TEMPLATE, {"HubSpotTokenSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:h"}
+    )
+    readers = [m for m in tr.mappings if m.kind == "dynamodb" and m.source == "LeadsTable"]
+    assert sorted(m.function for m in readers) == ["CrmSyncFunction", "NotifierFunction"]  # at most two
+    (sync,) = [m for m in readers if m.function == "CrmSyncFunction"]
+    assert sync.on_failure == "CrmSyncDLQ" and sync.batch_size == 100 and sync.reports_item_failures
+
+    def change(keys_sk: str, image: dict[str, Any]) -> dict[str, Any]:
+        return {"dynamodb": {"Keys": {"pk": {"S": "LEAD#x"}, "sk": {"S": keys_sk}}, "NewImage": image}}
+
+    assert passes_filters(change("LEAD", {"crm": {"S": "0123456789abcdef"}}), sync.filters)
+    assert not passes_filters(change("LEAD", {"erased_at": {"N": "1"}}), sync.filters)  # tombstone
+    assert not passes_filters(change("LEAD", {"ver": {"N": "2"}}), sync.filters)  # anonymous / unscored
+    assert not passes_filters(change("EV#000000000001#0000#ab", {"ev": {"B": ""}}), sync.filters)
+    res = tr.resources
+    hub = res["CrmSyncHubSpotSecretPolicy"]
+    assert hub["Condition"] == "HubSpotSyncOn" and hub["Properties"]["Roles"] == [{"Ref": "CrmSyncRole"}]
+    (statement,) = hub["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == {"Ref": "HubSpotTokenSecretArn"}  # that one secret only
+    assert res["CrmSyncSalesforceSecretPolicy"]["Condition"] == "SalesforceSyncOn"
+    retry = res["CrmSyncRetryQueue"]["Properties"]
+    assert retry["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["CrmSyncDLQ", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert retry["VisibilityTimeout"] == 6 * res["CrmSyncFunction"]["Properties"]["Timeout"]
+
+
+def test_lead_items_carry_the_crm_fingerprint_only_when_synced() -> None:
+    from leadscore.dal.items import to_item
+    from leadscore.scoring.state import LeadState, ScoreCard
+
+    card = ScoreCard(score=5, fit=0, activity=5, tier="cold", grade="C1")
+    assert len(to_item(LeadState(lead_id="a", email="a@b.io", card=card))["crm"]["S"]) == 16
+    assert "crm" not in to_item(LeadState(lead_id="a", card=card))  # anonymous
+    assert "crm" not in to_item(LeadState(lead_id="a", email="a@b.io"))  # not scored yet
