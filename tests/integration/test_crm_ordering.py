@@ -39,7 +39,6 @@ def record(n: int, ver: int, score: float = 10.0, email: str | None = None) -> C
 def fakes() -> Iterator[tuple[FakeHubSpot, FakeSalesforce]]:
     crm_sync.reset_cache()
     with FakeHubSpot(token="t") as hubspot, FakeSalesforce(access_token="sf") as salesforce:
-        assert isinstance(hubspot, FakeHubSpot) and isinstance(salesforce, FakeSalesforce)
         from leadscore.crm.mapping import HUBSPOT_PROPERTIES
 
         hubspot.properties |= set(HUBSPOT_PROPERTIES)

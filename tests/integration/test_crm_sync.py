@@ -252,6 +252,6 @@ def test_lead_items_carry_the_crm_fingerprint_only_when_synced() -> None:
     from leadscore.scoring.state import LeadState, ScoreCard
 
     card = ScoreCard(score=5, fit=0, activity=5, tier="cold", grade="C1")
-    assert len(to_item(LeadState(lead_id="a", email="a@b.io", card=card))["crm"]["S"]) == 16
+    assert len(to_item(LeadState(lead_id="a", email="a@b.io", card=card))["crm"]["S"]) == 8
     assert "crm" not in to_item(LeadState(lead_id="a", card=card))  # anonymous
     assert "crm" not in to_item(LeadState(lead_id="a", email="a@b.io"))  # not scored yet

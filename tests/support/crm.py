@@ -46,7 +46,6 @@ def crm_stack(template: Any, *, parameters: dict[str, Any] | None = None, **fake
     with ExitStack() as stack_of:
         hubspot = stack_of.enter_context(FakeHubSpot(token=HUBSPOT_TOKEN, **fakes.get("hubspot", {})))
         salesforce = stack_of.enter_context(FakeSalesforce(**fakes.get("salesforce", {})))
-        assert isinstance(hubspot, FakeHubSpot) and isinstance(salesforce, FakeSalesforce)
         salesforce.define_leadscore_fields()
         from leadscore.crm.mapping import HUBSPOT_PROPERTIES
 

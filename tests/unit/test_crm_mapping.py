@@ -36,7 +36,7 @@ def test_the_fingerprint_ignores_time_and_version_but_not_what_a_rep_sees() -> N
     later = lead(ver=9, card=base.card.model_copy(update={"computed_at": 99}))
     assert fingerprint(base) == fingerprint(later)
     assert fingerprint(base) != fingerprint(lead(card=base.card.model_copy(update={"tier": "hot"})))
-    assert len(fingerprint(base) or "") == 16
+    assert len(fingerprint(base) or "") == 8
 
 
 def test_hubspot_input_uses_every_created_property_and_epoch_milliseconds() -> None:

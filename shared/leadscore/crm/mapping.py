@@ -48,9 +48,10 @@ class CrmRecord(BaseModel):
 
 
 def fingerprint_of(score: float, tier: str, grade: str, reasons: str, probability: float | None) -> str:
-    """16 hex digits naming the values a rep sees (the time and the version excluded)."""
+    """8 hex digits (32 bits) naming the values a rep sees (the time and the version excluded). Short:
+    it rides in every lead item; a collision would skip one change, and the next change heals it."""
     raw = json.dumps([score, tier, grade, reasons, probability], separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return hashlib.sha256(raw.encode()).hexdigest()[:8]
 
 
 def reasons_text(card: ScoreCard) -> str:

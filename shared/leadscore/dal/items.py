@@ -204,7 +204,7 @@ def to_item(state: LeadState) -> dict[str, Any]:
     if state.seen or state.dd_pages:
         item[DEDUPE] = {"B": pack_dedupe(state)}
     synced = crm_fingerprint(state)
-    if synced is not None:  # CrmSyncFunction's stream filter: a known, scored, live lead (16 B)
+    if synced is not None:  # CrmSyncFunction's stream filter: a known, scored, live lead (11 B with its name)
         item[CRM] = {"S": synced}
     if tombstone(state):
         item["ttl"] = {"N": str(int(state.erased_at or 0) + ERASED_KEEP_SECONDS)}
