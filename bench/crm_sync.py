@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leadscore.crm.limits import TokenBucket
+from leadscore.crm.limits import RollingWindow
 from leadscore.crm.mapping import HUBSPOT_PROPERTIES, CrmRecord, record_of
 from leadscore.dal import items
 from leadscore.dal.crm_http import CrmHttp
@@ -91,7 +91,7 @@ def _clients(
     hubspot: FakeHubSpot, salesforce: FakeSalesforce, per_10s: float, window: float
 ) -> dict[Any, Any]:
     def http() -> CrmHttp:
-        return CrmHttp(bucket=TokenBucket(capacity=per_10s, window=window))
+        return CrmHttp(bucket=RollingWindow(capacity=per_10s, window=window))
 
     return {
         "hubspot": HubSpot(http=http(), secret=lambda _: HubSpotSecret(token="t", base_url=hubspot.url)),
@@ -155,7 +155,7 @@ def seconds_per_1000_leads(n: int = 1000) -> dict[str, Any]:
         with FakeHubSpot(token="t", limit=10, window=10 / SCALE, retry_after="0.1") as hubspot:
             hubspot.properties |= set(HUBSPOT_PROPERTIES)
             client = HubSpot(
-                http=CrmHttp(bucket=TokenBucket(capacity=9, window=10 / SCALE), time_left=lambda: 10**6),
+                http=CrmHttp(bucket=RollingWindow(capacity=9, window=10 / SCALE), time_left=lambda: 10**6),
                 secret=lambda _: HubSpotSecret(token="t", base_url=hubspot.url),
             )
             records = _records(n)

@@ -30,7 +30,7 @@ def _arn(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     """``hubspot create-properties [--secret-arn ARN]``; 0 when every property exists afterwards."""
-    from leadscore.crm.limits import TokenBucket
+    from leadscore.crm.limits import RollingWindow
     from leadscore.dal.crm_http import CrmError, CrmHttp
     from leadscore.dal.crm_secrets import hubspot_secret
     from leadscore.dal.hubspot import HubSpot
@@ -45,7 +45,7 @@ def main(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
         print("usage: leadscore crm hubspot create-properties --secret-arn ARN", file=sys.stderr)
         return 2
     client = HubSpot(
-        http=CrmHttp(bucket=TokenBucket(capacity=10, window=10)),
+        http=CrmHttp(bucket=RollingWindow(capacity=10, window=10)),
         secret=lambda fresh: hubspot_secret(arn, fresh=fresh),
     )
     try:

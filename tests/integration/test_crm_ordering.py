@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from leadscore.crm.limits import TokenBucket
+from leadscore.crm.limits import RollingWindow
 from leadscore.crm.mapping import CrmRecord
 from leadscore.dal.crm_http import CrmHttp
 from leadscore.dal.crm_secrets import HubSpotSecret, SalesforceSecret
@@ -49,7 +49,7 @@ def fakes() -> Iterator[tuple[FakeHubSpot, FakeSalesforce]]:
 
 def clients(hubspot: FakeHubSpot, salesforce: FakeSalesforce) -> dict[Any, Any]:
     def http() -> CrmHttp:
-        return CrmHttp(bucket=TokenBucket(capacity=1000, window=10))
+        return CrmHttp(bucket=RollingWindow(capacity=1000, window=10))
 
     return {
         "hubspot": HubSpot(http=http(), secret=lambda fresh: HubSpotSecret(token="t", base_url=hubspot.url)),
@@ -81,8 +81,9 @@ def test_an_older_version_after_a_newer_one_never_overwrites_it(fakes: Any) -> N
     hubspot, salesforce = fakes
     p, _ = ports(clients(hubspot, salesforce))
     report = crm_sync.Report()
-    # In one batch, the older version listed last; then, in a later batch, an older version again.
-    crm_sync.sync_records([record(1, 7, score=70), record(1, 5, score=50)], p, report)
+    # In one batch, versions out of order (the newest neither first nor last); then, in a later batch,
+    # an older version again.
+    crm_sync.sync_records([record(1, 5, score=50), record(1, 7, score=70), record(1, 6, score=60)], p, report)
     assert stored_version(hubspot, salesforce, 1) == (7, 7)
     crm_sync.sync_records([record(1, 6, score=60)], p, report)
     assert stored_version(hubspot, salesforce, 1) == (7, 7)
@@ -120,6 +121,30 @@ def test_a_redrive_racing_a_newer_version_ends_with_the_newer_one(fakes: Any) ->
     assert hubspot.contacts["p1@acme.io"]["leadscore_version"] == "6"
     assert hubspot.count(UPSERT) == 2  # wrote 5, read 6, wrote 6, read 6: done
     assert stream_ports is not None
+
+
+def test_the_client_keeps_under_the_per_window_limit(fakes: Any) -> None:
+    """The fake allows 3 requests per 0.2 s; the client's bucket 2 per 0.2 s: no 429 at all."""
+    hubspot, _ = fakes
+    hubspot.limit, hubspot.window = 3, 0.2
+    client = HubSpot(
+        http=CrmHttp(bucket=RollingWindow(capacity=2, window=0.2)),
+        secret=lambda fresh: HubSpotSecret(token="t", base_url=hubspot.url),
+    )
+    for n in range(12):
+        client.upsert([record(n, 1)])
+    assert hubspot.count(UPSERT, 429) == 0 and len(hubspot.contacts) == 12
+
+
+def test_a_new_version_that_changes_nothing_a_rep_sees_is_not_sent(fakes: Any) -> None:
+    hubspot, salesforce = fakes
+    p, _ = ports(clients(hubspot, salesforce))
+    report = crm_sync.Report()
+    crm_sync.sync_records([record(1, 2)], p, report)
+    crm_sync.sync_records([record(1, 3)], p, report)  # a recount to the same score, tier, grade...
+    assert hubspot.count(UPSERT) == 1 and report.skipped == 2  # once per CRM
+    crm_sync.sync_records([record(1, 4, score=11)], p, report)
+    assert hubspot.count(UPSERT) == 2
 
 
 def test_batches_are_split_within_each_apis_limit(fakes: Any) -> None:

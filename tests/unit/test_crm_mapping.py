@@ -3,7 +3,7 @@ and the rate-limit maths."""
 
 from __future__ import annotations
 
-from leadscore.crm.limits import TokenBucket, parse_retry_after, retry_delay
+from leadscore.crm.limits import RollingWindow, parse_retry_after, retry_delay
 from leadscore.crm.mapping import (
     HUBSPOT_PROPERTIES,
     MAX_REASONS_CHARS,
@@ -69,11 +69,12 @@ def test_newest_keeps_the_highest_version_per_lead() -> None:
     assert [r.ver for r in newest(records)] == [9]
 
 
-def test_the_bucket_keeps_within_the_window() -> None:
-    bucket = TokenBucket(capacity=10, window=10)
-    waits = [bucket.wait_for(0.0) for _ in range(12)]
-    assert waits[:10] == [0.0] * 10 and waits[10] > 0
-    assert bucket.wait_for(100.0) == 0.0  # refilled
+def test_the_rolling_window_keeps_within_the_limit() -> None:
+    window = RollingWindow(capacity=10, window=10)
+    waits = [window.wait_for(0.0) for _ in range(12)]
+    assert waits == [0.0] * 10 + [10.0, 10.0]  # never more than 10 in any 10 seconds
+    assert window.wait_for(15.0) == 0.0  # the first ten left the window at 10 s
+    assert window.wait_for(100.0) == 0.0
 
 
 def test_retry_after_is_honoured_else_jittered_backoff() -> None:

@@ -1,13 +1,14 @@
-"""Rate limits, pure: a token bucket over the CRM's documented window, and retry delays.
+"""Rate limits, pure: a rolling-window limiter over the CRM's documented window, and retry delays.
 
 HubSpot allows a private app 100-190 requests per 10 seconds (by tier) and answers 429 with
 ``Retry-After`` past it; Salesforce counts requests per 24 hours (403 ``REQUEST_LIMIT_EXCEEDED``).
-The bucket keeps a container under the per-window limit; :func:`retry_delay` honours ``Retry-After``
+The window keeps a container under the per-window limit; :func:`retry_delay` honours ``Retry-After``
 and otherwise backs off exponentially with full jitter. Time and randomness are passed in.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,34 +17,23 @@ BASE_BACKOFF_SECONDS = 0.5
 
 
 @dataclass
-class TokenBucket:
-    """``capacity`` requests per ``window`` seconds, refilled continuously."""
+class RollingWindow:
+    """At most ``capacity`` requests in any ``window`` seconds, as HubSpot counts them (a rolling
+    window: a token bucket of the same size would let twice as many through one window)."""
 
     capacity: float
     window: float
-    tokens: float = field(default=-1.0)
-    updated: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.tokens < 0:
-            self.tokens = self.capacity
+    sent: deque[float] = field(default_factory=deque)
 
     def wait_for(self, now: float) -> float:
-        """Seconds to wait before the next request may go (0 when a token is there); takes the token."""
-        rate = self.capacity / self.window
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        wait = (1 - self.tokens) / rate
-        self.tokens -= 1  # borrowed: the caller sleeps ``wait`` and then sends
-        return wait
-
-    def drain(self, now: float) -> None:
-        """The server said 429: assume the window is spent."""
-        self.tokens = 0.0
-        self.updated = now
+        """Seconds to wait before the next request may go (0 when it may go now); reserves its slot."""
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        at = now
+        if len(self.sent) >= self.capacity:
+            at = self.sent[-int(self.capacity)] + self.window  # when the oldest of the last N leaves
+        self.sent.append(at)
+        return at - now
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -1,6 +1,6 @@
 """JSON over HTTPS for the CRM clients, with the stdlib only (no ``requests`` in the layer: cold start).
 
-:class:`CrmHttp` sends one request at a time through a :class:`~leadscore.crm.limits.TokenBucket`,
+:class:`CrmHttp` sends one request at a time through a :class:`~leadscore.crm.limits.RollingWindow`,
 retries 429 (honouring ``Retry-After``), 5xx and network errors with backoff, and never waits past the
 time the invocation has left: then it raises :class:`CrmUnavailable` and the caller parks the work on
 the retry queue. Anything else (2xx, 207, 4xx) is returned for the client to interpret. Tokens travel
@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadscore.crm.limits import TokenBucket, parse_retry_after, retry_delay
+from leadscore.crm.limits import RollingWindow, parse_retry_after, retry_delay
 from leadscore.errors import LeadscoreError
 
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -61,9 +61,9 @@ class Response:
 
 @dataclass
 class CrmHttp:
-    """One CRM's HTTP channel: its bucket, its clock, how much time is left."""
+    """One CRM's HTTP channel: its rate limiter, its clock, how much time is left."""
 
-    bucket: TokenBucket
+    bucket: RollingWindow
     time_left: Callable[[], float] = lambda: 60.0
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
@@ -95,7 +95,6 @@ class CrmHttp:
                 why = f"HTTP {response.status}"
                 if response.status == 429:
                     self.throttled += 1
-                    self.bucket.drain(self.monotonic())
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
             if attempt < self.max_attempts:
                 self._pause(retry_delay(attempt, retry_after, self.random), why)

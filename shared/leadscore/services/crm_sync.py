@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from leadscore.crm.limits import TokenBucket
+from leadscore.crm.limits import RollingWindow
 from leadscore.crm.mapping import CrmRecord, newest, record_of
 from leadscore.dal.crm_http import CrmError, CrmHttp
 from leadscore.dal.hubspot import HubSpot, SyncResult
@@ -228,8 +228,8 @@ def parked_body(message: Parked) -> str:
     return json.dumps(message.model_dump(), separators=(",", ":"))
 
 
-def bucket(per_10s: int) -> TokenBucket:
-    return TokenBucket(capacity=float(per_10s), window=WINDOW_SECONDS)
+def bucket(per_10s: int) -> RollingWindow:
+    return RollingWindow(capacity=float(per_10s), window=WINDOW_SECONDS)
 
 
 def hubspot_client(arn: str, http: CrmHttp) -> HubSpot:
