@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tools.review.cli import add_parser as add_review_parser
 
     add_review_parser(sub)  # leadscore review
+    from tools.crm_cli import add_parser as add_crm_parser
+
+    add_crm_parser(sub)  # leadscore crm hubspot create-properties
     return parser
 
 
