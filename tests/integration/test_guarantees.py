@@ -73,7 +73,7 @@ def subjects(stack: Stack) -> list[tuple[str, str]]:
     out = []
     for note in stack.inbox():
         alert = json.loads(note["Message"])
-        out.append((alert["kind"], alert["lead"]["email"]))
+        out.append((alert["kind"], alert["lead"]["email"] if "lead" in alert else alert["account"]["domain"]))
     return sorted(out)
 
 

@@ -316,6 +316,8 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         ("GET", "/leads", None),
         ("GET", f"/leads/{dana}", None),
         ("POST", f"/leads/{dana}/outcome", '{"status": "converted", "amount": 1200}'),
+        ("GET", "/accounts", None),  # Dana and Sam (events/http-07): northwindlabs.io
+        ("GET", "/accounts/northwindlabs.io", None),
     ):
         response = stack.call_http(method, route, body, auth)
         assert response["statusCode"] < 300, (route, response)

@@ -80,13 +80,16 @@ def test_requests_without_credentials_are_refused_before_the_function(
 
 def test_every_leads_route_is_iam_protected_and_ingest_routes_are_not(stack: Stack) -> None:
     auth = {(r.method, r.path): r.auth for r in stack.routes}
-    assert {k: v for k, v in auth.items() if k[1].startswith("/leads")} == {
+    api = ("/leads", "/accounts")
+    assert {k: v for k, v in auth.items() if k[1].startswith(api)} == {
         ("GET", "/leads"): "AWS_IAM",
         ("GET", "/leads/{lead}"): "AWS_IAM",
         ("POST", "/leads/{lead}/outcome"): "AWS_IAM",
         ("POST", "/leads/{lead}/adjustments"): "AWS_IAM",
+        ("GET", "/accounts"): "AWS_IAM",
+        ("GET", "/accounts/{domain}"): "AWS_IAM",
     }
-    assert {v for k, v in auth.items() if not k[1].startswith("/leads")} == {""}
+    assert {v for k, v in auth.items() if not k[1].startswith(api)} == {""}
 
 
 # ---------------------------------------------------------------------------------------------- score card

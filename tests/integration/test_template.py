@@ -31,6 +31,8 @@ LEADS_ROUTES = {
     ("GET", "/leads/{lead}"),
     ("POST", "/leads/{lead}/outcome"),
     ("POST", "/leads/{lead}/adjustments"),
+    ("GET", "/accounts"),  # accounts (docs/architecture.md, "Accounts")
+    ("GET", "/accounts/{domain}"),
 }
 
 # Each function's inline IAM statements as (action, resource) pairs, resources by logical id.
@@ -116,6 +118,9 @@ EXPECTED_ACTIONS = {
         ("sqs:ChangeMessageVisibility", "EventsDLQ"),  # the others' made visible again
         ("sqs:GetQueueAttributes", "EventsDLQ"),
         ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
+        ("s3:GetObject", "RulesBucket/rules/*"),  # the accounts section: the erased lead's account follows
+        ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
+        ("s3:ListBucketVersions", "RulesBucket"),  # conditioned on s3:prefix rules/*
     },
     # AWS-native sources: each relays to EventsQueue and may send nothing else anywhere.
     "ServerEventsFunction": {
@@ -579,6 +584,9 @@ def test_function_environments_match_the_architecture(res):
         **common,
         "LEADS_TABLE": {"Ref": "LeadsTable"},
         "EVENTS_DLQ_URL": {"Ref": "EventsDLQ"},
+        "RULES_BUCKET": {"Ref": "RulesBucket"},  # the erased lead's account is recomputed
+        "RULES_KEY": "rules/current.json",
+        "RULES_REFRESH_SECONDS": {"Ref": "RulesRefreshSeconds"},
     }
     for relay in ("ServerEventsFunction", "SesEventsFunction", "CustomEventsFunction"):
         assert env[relay] == {**common, "EVENTS_QUEUE_URL": {"Ref": "EventsQueue"}}, relay

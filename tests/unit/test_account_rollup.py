@@ -161,3 +161,10 @@ def test_surge_when_several_people_are_active_within_the_window() -> None:
     alert = next(iter(account.outbox.values()))
     assert alert.kind == "account_surge"
     assert [p.lead_id for p in alert.people] == ["m0", "m1", "m2"]  # who was active, newest first
+
+
+def test_one_engaged_person_is_not_an_account_alert() -> None:
+    acc = accounts()  # min_people 2: a lone sales-ready lead has its own lead alert
+    members = {"m0": member("m0", 300)}
+    account = updated(Account(domain="x.com"), {"0": digest(members, 1, acc, NOW)}, acc, NOW)
+    assert account.card is not None and account.card.tier == "sales_ready" and account.outbox == {}

@@ -580,6 +580,9 @@ class AccountRollup(_Strict):
 class AccountThresholds(_Strict):
     sales_ready: float = _number(0, MAX_SCORE, default=200)
     warm: float = _number(0, MAX_SCORE, default=100, description="below it, the alert re-arms")
+    min_people: int = _integer(
+        1, 1_000, default=2, description="engaged contacts an account needs to alert (one has a lead alert)"
+    )
 
 
 class AccountSurge(_Strict):

@@ -368,12 +368,13 @@ def _people(digests: Mapping[str, Digest], since: int) -> list[Member]:
 
 
 def updated(account: Account, digests: dict[str, Digest], accounts: CompiledAccounts, now: int) -> Account:
-    """The account with new digests: its card, and an alert per crossing (``account_sales_ready``:
-    the score reaches the threshold; ``account_surge``: ``surge.people`` active within
-    ``surge.days``). Each alert is raised once and re-arms when the account falls back (below
-    ``warm``; fewer people active); a write that crosses both raises the sales-ready one only (it
-    names the people). Decided from the account this write replaces, so concurrent
-    writers (conditional on ``ver``) raise one alert per crossing."""
+    """The account with new digests: its card, and an alert per crossing.
+
+    ``account_sales_ready``: the score reaches the threshold with ``min_people`` engaged;
+    ``account_surge``: ``surge.people`` active within ``surge.days``. Each alert is raised once and
+    re-arms when the account falls back (below ``warm``; fewer people active); a write that crosses
+    both raises the sales-ready one only (it names the people). Decided from the account this write
+    replaces, so concurrent writers (conditional on ``ver``) raise one alert per crossing."""
     spec = accounts.spec
     card = account_card(account.domain, digests, accounts, now)
     new = account.model_copy(
@@ -387,7 +388,11 @@ def updated(account: Account, digests: dict[str, Digest], accounts: CompiledAcco
         }
     )
     crossings: list[tuple[AccountAlertKind, bool, bool]] = [
-        ("account_sales_ready", card.score >= spec.thresholds.sales_ready, card.score < spec.thresholds.warm),
+        (
+            "account_sales_ready",
+            card.score >= spec.thresholds.sales_ready and card.engaged >= spec.thresholds.min_people,
+            card.score < spec.thresholds.warm,
+        ),
         ("account_surge", card.surge, card.active_people < spec.surge.people),
     ]
     raised = False
