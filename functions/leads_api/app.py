@@ -4,6 +4,7 @@
     GET  /leads/{lead}                                  the score card ({lead}: lead id or email)
     POST /leads/{lead}/outcome                          {"status": "converted"|"lost", "amount"?, ...}
     POST /leads/{lead}/adjustments                      {"points": n, "reason": "...", "disqualify"?}
+    POST /leads/{lead}/stage                            {"stage": "sal"|"rejected"|..., "reason"?, "note"?}
 
 Each route parses its input with a pydantic model (:mod:`leadscore.api.edge`), calls
 :mod:`leadscore.api.service` once and maps the result. Errors map to JSON bodies naming the field
@@ -51,7 +52,7 @@ def get_lead(lead: str) -> Response[str]:
 def post_outcome(lead: str) -> Response[str]:
     body = edge.body(app.current_event, OutcomeRequest)
     state, outcome = service.record_outcome(
-        edge.leads(), lead, body, edge.caller(app.current_event), clock.now()
+        edge.leads(), lead, body, edge.caller(app.current_event), clock.now(), edge.lifecycle()
     )
     count("OutcomesRecorded", status=outcome.status)
     logger.info("outcome recorded", extra={"lead_id": state.lead_id, "status": outcome.status})
@@ -75,6 +76,11 @@ def post_adjustment(lead: str) -> Response[str]:
     return json_response(
         HTTPStatus.CREATED, {"adjustment": adjustment.model_dump(mode="json"), "lead": hot_row(state)}
     )
+
+
+@app.post("/leads/<lead>/stage")
+def post_stage(lead: str) -> Response[str]:
+    return edge.stage_answer(app.current_event, lead, clock.now())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

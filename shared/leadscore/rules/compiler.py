@@ -34,6 +34,7 @@ from leadscore.rules.model import (
     FieldCondition,
     FitRule,
     Grade,
+    Lifecycle,
     NotCondition,
     RulesDocument,
     ScoringModel,
@@ -300,6 +301,7 @@ class CompiledRules:
     activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def model_for(self, facts: Facts) -> CompiledModel:
         for model in self.models:
@@ -775,6 +777,7 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         activity=activity,
         match_activity=Matcher(activity),
         by_id=by_id,
+        lifecycle=doc.lifecycle,
     )
 
 

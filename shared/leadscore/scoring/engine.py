@@ -24,6 +24,7 @@ from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring import crm, lifecycle
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -694,13 +695,17 @@ def _decide_alerts(
     def raise_alert(kind: AlertKind) -> None:
         card = _snapshot(state, rules, now, default_threshold)
         card.due_at = after.due_at
-        entry = AlertEntry(id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=card)
+        entry = AlertEntry(
+            id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=card, stage=state.stage
+        )
         state.outbox[entry.id] = entry
         state.last_alert_at[kind] = now_s
         alerts.append(entry)
 
     armed = state.armed.get("sales_ready", True) or before.score < rearm_below
     crossed = before.score < threshold <= after.score and not after.disqualified
+    if crossed:  # the lead becomes an MQL where its sales_ready alert is decided
+        lifecycle.on_sales_ready(state, now_s, after.score, threshold)
     if crossed and armed and not cooling("sales_ready", cooldown):
         raise_alert("sales_ready")
         state.armed["sales_ready"] = False
@@ -794,6 +799,18 @@ def _count_activity(
     return matched
 
 
+def _crm_applied(
+    new: LeadState, event: CanonicalEvent, rules: CompiledRules, occurred: int, outcome: Outcome
+) -> bool:
+    """An outcome or stage move the CRM reports (leadscore.scoring.crm): recorded, never scored."""
+    if event.type not in crm.CRM_EVENTS:
+        return False
+    note = crm.apply(new, event, rules.lifecycle, occurred)
+    if note is not None:
+        outcome.unscored.append((event, note))
+    return True
+
+
 def apply_events(
     state: LeadState,
     events: Iterable[CanonicalEvent],
@@ -828,6 +845,9 @@ def apply_events(
         _remember(new, digest, now_hour)
         outcome.accepted.append(event)
         new.events_total += 1
+        if _crm_applied(new, event, rules, occurred, outcome):
+            continue
+        lifecycle.on_event(new, event.type, occurred)
         _merge_profile(new, event)
         if event.identity.email is not None and event.identity.email == new.email:
             # Consent is state by event time, however late the event: applied before the late check.
@@ -911,6 +931,10 @@ def rebuild(
         created_at=state.created_at,
         adjustments=list(state.adjustments),
         outcomes=list(state.outcomes),
+        stage=state.stage,
+        stage_at=state.stage_at,
+        stage_moves=list(state.stage_moves),
+        recycle_until=state.recycle_until,
     )
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
     new.ver = state.ver + 1
