@@ -28,6 +28,7 @@ ROUTES = (
     ("GET", f"/leads/{DANA}"),
     ("POST", f"/leads/{DANA}/outcome"),
     ("POST", f"/leads/{DANA}/adjustments"),
+    ("POST", f"/leads/{DANA}/stage"),
 )
 
 

@@ -30,6 +30,7 @@ LEADS_ROUTES = {
     ("GET", "/leads/{lead}"),
     ("POST", "/leads/{lead}/outcome"),
     ("POST", "/leads/{lead}/adjustments"),
+    ("POST", "/leads/{lead}/stage"),
 }
 
 # Each function's inline IAM statements as (action, resource) pairs, resources by logical id.
@@ -608,6 +609,7 @@ def test_parameters_and_defaults(tr):
                 "MailchimpWebhookKeyParam",
                 "MandrillWebhookKeyParam",
                 "BrevoWebhookTokenParam",
+                "SalesforceWebhookKeyParam",
                 "SesSnsTopicArns",
                 "HubspotWebhookBaseUrl",
                 "MandrillWebhookUrl",
