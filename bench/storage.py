@@ -127,7 +127,13 @@ def deliver_alerts(ctx: Ctx, at_epoch: float) -> int:
             else a
             for k, a in state.outbox.items()
         }
-        state = state.model_copy(update={"outbox": outbox, "ver": state.ver + 1})
+        events = {  # lead events: the same outbox updates (docs/events.md)
+            k: e.model_copy(update={"status": "sent", "sent_at": int(at_epoch)})
+            if e.status == "pending"
+            else e
+            for k, e in state.events.items()
+        }
+        state = state.model_copy(update={"outbox": outbox, "events": events, "ver": state.ver + 1})
         new = to_item(state)
         m.items[key] = new
         m.sizes[key] = item_size(new)

@@ -67,7 +67,7 @@ def evaluation_time(text: str | None) -> datetime:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from tools.rules_eval import LeadsFileError, read_leads, score_leads, stamp, summary
+    from tools.rules_eval import LeadsFileError, read_leads, routing_summary, score_leads, stamp, summary
 
     _, rules = compile_file(Path(args.file))
     now = evaluation_time(args.now)
@@ -77,17 +77,27 @@ def cmd_test(args: argparse.Namespace) -> int:
         raise SystemExit(str(exc)) from None
     rows = score_leads(leads, rules, now, args.threshold)
     line = summary(rows, rules, now)
+    routed = routing_summary(rows, rules)  # a lead routing leaves without an owner fails the test
+    code = 1 if routed is not None and any(not r["owner"] for r in rows) else 0
     if args.json:
         print(json.dumps(rows, indent=1))
-        print(line, file=sys.stderr)  # stdout stays JSON
-        return 0
+        print("\n".join(x for x in (line, routed) if x), file=sys.stderr)  # stdout stays JSON
+        return code
     print(f"evaluated at {stamp(now)} with {args.file} (version {rules.version})")
-    print(f"{'lead':<34} {'score':>7} {'tier':<13} {'grade':<5} top reasons")
+    owner_head = f" {'owner (queue)':<44}" if routed is not None else ""
+    print(f"{'lead':<34} {'score':>7} {'tier':<13} {'grade':<5}{owner_head} top reasons")
     for r in rows:
         label = r["email"] or r["lead_id"]
-        print(f"{label:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5} {'; '.join(r['reasons'][:3])}")
+        owner = ""
+        if routed is not None:
+            owner = f"{r['owner']} ({r['queue'] or r['route']})" if r["owner"] else "NO ROUTE"
+            owner = f" {owner + ('' if r['assigned'] or not r['owner'] else ' *'):<44}"
+        reasons = "; ".join(r["reasons"][:3])
+        print(f"{label:<34} {r['score']:>7g} {r['tier']:<13} {r['grade']:<5}{owner} {reasons}")
+    if routed is not None:
+        print(routed)
     print(line)
-    return 0
+    return code
 
 
 def _bucket_from_stack(stack: str) -> str:

@@ -248,6 +248,20 @@ def _timeline(points: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _models(models: list[dict[str, Any]]) -> list[str]:
+    """Each model's score, tier and grade, when more than one model scored the lead."""
+    if len(models) < 2:
+        return []
+    width = max(len(str(m.get("model"))) for m in models)
+    lines = ["", "Models:"]
+    for m in models:
+        note = "primary" if m.get("primary") else f"threshold {_num(m.get('threshold'))}"
+        score, tier = _num(m.get("score")), str(m.get("tier"))
+        row = f"  {m.get('model')!s:<{width}}  {score:>6}  {tier:<12} {m.get('grade')}"
+        lines.append(f"{row}  ({note})")
+    return lines
+
+
 def format_card(card: dict[str, Any]) -> list[str]:
     """A score card (the API's GET /leads/{lead} JSON) as a rep reads it."""
     profile = card.get("profile") or {}
@@ -263,6 +277,9 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if role or details:
         lines.append(role + (f" ({', '.join(details)})" if details else ""))
     lines.append(f"lead id {card['lead_id']}")
+    if card.get("owner"):
+        queue = f" (queue {card['owner_queue']}, route {card['route']})" if card.get("owner_queue") else ""
+        lines.append(f"Owner:    {card['owner']}{queue}")
     summary = (card.get("consent") or {}).get("summary")
     if summary:
         lines.append(str(summary))  # "Do not email: unsubscribed 2026-11-18"
@@ -286,6 +303,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
     if categories:
         ranked = sorted(categories.items(), key=lambda kv: -kv[1])
         lines.append("Interest: " + ", ".join(f"{k} {_num(v)}" for k, v in ranked))
+    lines += _models(card.get("models") or [])
     lines += _timeline(card.get("score_history") or [])
     lines += ["", "Why:"] + [f"  - {r}" for r in card.get("reasons") or []]
     contributions = card.get("contributions") or []
@@ -356,15 +374,21 @@ def format_hot(rows: list[dict[str, Any]]) -> list[str]:
     who = [str(r.get("email") or r["lead_id"]) for r in rows]
     width = max(5, *(len(w) for w in who))
     tier = max(4, *(len(str(r.get("tier"))) for r in rows))
+    # an owner column once routing (or a form) gave any lead on the page an owner
+    owners = [str(r.get("owner") or "-") for r in rows] if any(r.get("owner") for r in rows) else None
+    owner_width = max(5, *(len(o) for o in owners)) if owners else 0
+    owner_head = f"{'owner':<{owner_width}}  " if owners else ""
     lines = [
-        f"{'score':>6}  {'tier':<{tier}}  {'grade':<5}  {'lead':<{width}}  {'top interest':<14}  top reasons"
+        f"{'score':>6}  {'tier':<{tier}}  {'grade':<5}  {'lead':<{width}}  {owner_head}"
+        f"{'top interest':<14}  top reasons"
     ]
-    for row, name in zip(rows, who, strict=True):
+    for n, (row, name) in enumerate(zip(rows, who, strict=True)):
         reasons = "; ".join(row.get("reasons") or []) or "-"
         surge = " SURGE" if row.get("surge") else ""
         score, grade = _num(row.get("score")), str(row.get("grade"))
+        owner = f"{owners[n]:<{owner_width}}  " if owners else ""
         lines.append(
-            f"{score:>6}  {row.get('tier')!s:<{tier}}  {grade:<5}  {name:<{width}}  "
+            f"{score:>6}  {row.get('tier')!s:<{tier}}  {grade:<5}  {name:<{width}}  {owner}"
             f"{row.get('top_category') or '-':<14}  {reasons}{surge}"
         )
     return lines

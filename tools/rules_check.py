@@ -47,9 +47,35 @@ def check_file(path: Path, *, lint: bool = True) -> Check:
         findings: list[Finding] = lint_document(raw)
         check.errors.extend(str(f) for f in findings if f.level == "error")
         check.warnings.extend(str(f) for f in findings if f.level == "warning")
+    if check.rules is not None and check.rules.routing is not None:
+        check.errors.extend(unrouted_samples(path, check.rules))
     if check.errors:
         check.rules = None
     return check
+
+
+SAMPLE_LEADS = "sample-leads.jsonl"
+
+
+def unrouted_samples(path: Path, rules: CompiledRules) -> list[str]:
+    """The sample leads beside the rules file (``sample-leads.jsonl``) that routing gives no owner."""
+    from datetime import UTC, datetime
+
+    from tools.rules_eval import LeadsFileError, read_leads, score_leads
+
+    samples = path.parent / SAMPLE_LEADS
+    if not samples.is_file():
+        return []
+    try:
+        rows = score_leads(read_leads(samples), rules, datetime.now(UTC), None)
+    except LeadsFileError as exc:
+        return [f"routing: cannot route {samples}: {exc}"]
+    return [
+        f"routing: sample lead {r['email'] or r['lead_id']} ({samples.name}) matches no route and there is "
+        "no default queue"
+        for r in rows
+        if not r["owner"]
+    ]
 
 
 def report(check: Check, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadscore.alerts import kind_of
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
+from leadscore.scoring import routing
 from leadscore.scoring.engine import apply_events, evaluate
-from leadscore.scoring.state import LeadState
+from leadscore.scoring.state import LeadState, ScoreCard
 
 
 class LeadsFileError(Exception):
@@ -89,11 +91,41 @@ def score_leads(
                 "grade": card.grade,
                 "categories": card.categories,
                 "reasons": card.reasons,
-                "alerts": [a.kind for a in outcome.alerts],
+                "alerts": [kind_of(a) for a in outcome.alerts],  # "customer_expansion:sales_ready"
+                **_owner(outcome.state, card, rules),
             }
         )
     rows.sort(key=lambda r: (-r["score"], r["email"] or r["lead_id"]))
     return rows
+
+
+def _owner(state: LeadState, card: ScoreCard, rules: CompiledRules) -> dict[str, Any]:
+    """Who routing gives the lead to (``owner``, ``queue``, ``route`` and why), whatever its tier, and whether
+    the scorer has stored it yet (``assigned``: only once the lead is above cold)."""
+    assignment = routing.route(state, card, rules)
+    if assignment is None:
+        return {"owner": None, "queue": None, "route": None, "route_reason": None, "assigned": False}
+    return {
+        "owner": assignment.owner,
+        "queue": assignment.queue,
+        "route": assignment.route_id,
+        "route_reason": assignment.reason,
+        "assigned": state.owner == assignment.owner,
+    }
+
+
+def routing_summary(rows: list[dict[str, Any]], rules: CompiledRules) -> str | None:
+    """``routing: 5 of 5 lead(s) have an owner, 2 assigned now (* 3 once above cold, ...)``; None
+    without routing in the rules."""
+    if rules.routing is None:
+        return None
+    owned = [r for r in rows if r["owner"]]
+    assigned = sum(1 for r in owned if r["assigned"])
+    line = f"routing: {len(owned)} of {len(rows)} lead(s) have an owner, {assigned} assigned now"
+    if len(owned) > assigned:
+        line += f" (* {len(owned) - assigned} once above cold, never while disqualified)"
+    missing = [r["email"] or r["lead_id"] for r in rows if not r["owner"]]
+    return line + (f"; no route for {', '.join(missing)}" if missing else "")
 
 
 def tier_order(rules: CompiledRules) -> list[str]:

@@ -36,7 +36,24 @@ from leadscore.scoring import consent as consent_state
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, Touch, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
-_TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge"}
+_TITLES = {"sales_ready": "Sales-ready lead", "surge": "Buying surge", "category": "Interest crossed"}
+PRIMARY_MODEL = "lead"  # the model every rules file has; alerts of other models name theirs
+
+
+def title(alert: AlertEntry) -> str:
+    """The alert's headline: the rules' (a model's ``alert.title``, a category's label), else the
+    kind's ("Sales-ready lead"), cleaned."""
+    return clean(alert.title, MAX_NAME) if alert.title else _TITLES[alert.kind]
+
+
+def kind_of(alert: AlertEntry) -> str:
+    """The ``kind`` attribute: the kind, prefixed with the model for models other than ``lead``
+    ("customer_expansion:sales_ready"), so a filter policy can take one model's alerts (a prefix
+    match) while ``sales_ready`` subscriptions keep receiving the lead model's only."""
+    model = alert.card.model
+    return alert.kind if model == PRIMARY_MODEL else f"{_token(model, 'other')}:{alert.kind}"
+
+
 _FIELDS = (
     ("phone", "Phone"),
     ("job_title", "Title"),
@@ -211,7 +228,9 @@ class _Alert:
     def __init__(self, state: LeadState, alert: AlertEntry, link_template: str = "") -> None:
         card = alert.card
         self.state, self.alert, self.card = state, alert, card
-        self.title = _TITLES[alert.kind]
+        self.title = title(alert)
+        self.model = clean(card.model, MAX_KEY)
+        self.category = clean(alert.category, MAX_KEY) if alert.category else None
         self.name = _name(state)
         self.email = clean(state.email, MAX_EMAIL) if state.email else None
         self.link = lead_link(link_template, state.lead_id)
@@ -237,11 +256,27 @@ class _Alert:
             name = clean(key, MAX_KEY)
             if name and name not in self.profile:
                 self.profile[name] = _json_scalar(state.profile[key])
-        self.fields = [(label, clean(state.profile[key])) for key, label in _FIELDS if key in state.profile]
+        # The owner: the profile's (a form's owner field wins), else the one routing assigned.
+        given = state.profile.get("owner")
+        owner = given if given is not None and given != "" else state.owner
+        self.owner = clean(owner, MAX_NAME) if owner is not None and owner != "" else None
+        routed = owner is state.owner and state.owner_queue
+        self.owner_queue = clean(state.owner_queue, MAX_KEY) if routed and self.owner else None
+        self.fields = [
+            (label, clean(state.profile[key]) if key != "owner" else self._owner_text())
+            for key, label in _FIELDS
+            if key in state.profile or (key == "owner" and self.owner)
+        ]
         self.recent = list(reversed(state.recent[-MAX_RECENT:]))
         # Consent as the lead item holds it when the alert is rendered (newer than the card's snapshot).
         self.consent = consent_state.view(state.consent)
         self.do_not_email = consent_state.do_not_email(self.consent)
+
+    def _owner_text(self) -> str:
+        """ "Sam Ortiz", or "maria@x.com (queue na-mid-market)" when routing assigned it."""
+        if not self.owner:
+            return ""
+        return self.owner + (f" (queue {self.owner_queue})" if self.owner_queue else "")
 
 
 def _order(value: float) -> float:
@@ -282,9 +317,28 @@ def _touch_json(touch: Touch | None) -> dict[str, Any] | None:
     }
 
 
+def _score_lines(a: _Alert) -> list[str]:
+    """Score, tier and grade, the model (other than ``lead``), the interests and the likelihood."""
+    card = a.card
+    lines = [
+        f"Score:    {_score(card.score)} (fit {_score(card.fit)}, activity {_score(card.activity)});"
+        f" threshold {_score(card.threshold)}",
+        f"Tier:     {a.tier}    Grade: {a.grade}    Stage: {a.stage}"
+        + ("    SURGE: sudden buying signal" if card.surge else ""),
+    ]
+    if a.model != PRIMARY_MODEL:
+        lines.append(f"Model:    {a.model}")
+    if a.categories:
+        shown = list(a.categories.items())[:MAX_CATEGORIES_TEXT]
+        lines.append("Interest: " + ", ".join(f"{k} {_score(v)}" for k, v in shown))
+    chance = likelihood(card)
+    if chance:
+        lines.append(f"Likely:   {chance}")
+    return lines
+
+
 def _text(a: _Alert) -> tuple[str, int, int]:
     """The email text, and how many reasons and activity lines it leaves off."""
-    card = a.card
     head = [f"{a.title}: {a.name}", ""]
     if a.do_not_email:
         head += [a.do_not_email, ""]
@@ -293,19 +347,7 @@ def _text(a: _Alert) -> tuple[str, int, int]:
     for label, value in a.fields:
         if value:
             head.append(f"{label + ':':<9} {value}")
-    head += [
-        "",
-        f"Score:    {_score(card.score)} (fit {_score(card.fit)}, activity {_score(card.activity)});"
-        f" threshold {_score(card.threshold)}",
-        f"Tier:     {a.tier}    Grade: {a.grade}    Stage: {a.stage}"
-        + ("    SURGE: sudden buying signal" if card.surge else ""),
-    ]
-    if a.categories:
-        shown = list(a.categories.items())[:MAX_CATEGORIES_TEXT]
-        head.append("Interest: " + ", ".join(f"{k} {_score(v)}" for k, v in shown))
-    chance = likelihood(card)
-    if chance:
-        head.append(f"Likely:   {chance}")
+    head += ["", *_score_lines(a)]
     touches = []
     if a.first_touch is not None:
         touches.append(f"First touch:   {_touch_text(a.first_touch)}")
@@ -349,7 +391,7 @@ def subject(state: LeadState, alert: AlertEntry) -> str:
     who = ascii_fold(_name(state)) or ascii_fold(state.lead_id) or "lead"
     company = ascii_fold(state.profile.get("company", ""))
     who += f" ({company})" if company else ""
-    text = f"{_TITLES[alert.kind]}: {who} - {_score(card.score)} {ascii_fold(card.grade, MAX_KEY)}"
+    text = f"{title(alert)}: {who} - {_score(card.score)} {ascii_fold(card.grade, MAX_KEY)}"
     return ascii_fold(text, SNS_MAX_SUBJECT_CHARS)
 
 
@@ -384,13 +426,16 @@ def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") ->
         "schema": ALERT_SCHEMA,
         "alert_id": f"{a.lead_id}/{a.alert_id}",
         "kind": alert.kind,
+        "model": a.model,
+        "title": a.title,
         "created_at": _date(alert.created_at),
         "lead": {
             "id": a.lead_id,
             "email": a.email,
             "name": a.name,
             "phone": clean(state.profile["phone"]) if state.profile.get("phone") else None,
-            "owner": clean(state.profile["owner"], MAX_NAME) if state.profile.get("owner") else None,
+            "owner": a.owner,
+            "owner_queue": a.owner_queue,
             "link": a.link,
             "first_touch": _touch_json(a.first_touch),
             "latest_touch": _touch_json(a.last_touch),
@@ -421,6 +466,8 @@ def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") ->
             "horizon_days": card.horizon_days,
             "likelihood": likelihood(card),
         }
+    if a.category:  # a category alert: which category crossed its threshold
+        doc["category"] = a.category
     if alert.trace_id:  # the request whose event raised it: the correlation id in every log on its way
         doc["trace_id"] = clean(alert.trace_id, MAX_ID)
 
@@ -494,11 +541,13 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
     PII or not filterable: they are in the Message only."""
     card = alert.card
     top = "none"
-    if card.categories:
+    if alert.category:  # a category alert: the category that crossed
+        top = alert.category
+    elif card.categories:
         top = max(card.categories.items(), key=lambda kv: _order(kv[1]))[0]
     grade = _token(card.grade, "none")
     attrs = {
-        "kind": alert.kind,
+        "kind": kind_of(alert),
         "tier": _token(card.tier, "unknown"),
         "grade": grade,
         "fit": grade[0] if grade != "none" else "none",

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     rules_refresh_seconds: int = Field(default=60, ge=1, le=3600, alias="RULES_REFRESH_SECONDS")
     events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
     alerts_topic_arn: str = Field(default="", alias="ALERTS_TOPIC_ARN")
+    lead_events_bus: str = Field(default="", alias="LEAD_EVENTS_BUS")  # docs/events.md
     sales_ready_threshold: float | None = Field(
         default=None, allow_inf_nan=False, alias="SALES_READY_THRESHOLD"
     )  # finite: it becomes the stored threshold when the rules give none

@@ -253,6 +253,8 @@ def test_render_json_exactly() -> None:
         "schema": "leadscore.alert/1",
         "alert_id": "e0123456789abcdef0123456789abcde/sales_ready-3",
         "kind": "sales_ready",
+        "model": "lead",  # several models may run on one lead: which one alerts
+        "title": "Sales-ready lead",
         "created_at": "2026-11-23 15:00 UTC",
         "lead": {
             "id": "e0123456789abcdef0123456789abcde",
@@ -260,6 +262,7 @@ def test_render_json_exactly() -> None:
             "name": "Ada Lovelace",
             "phone": "+44 20 7946 0000",
             "owner": "Maria Garcia",
+            "owner_queue": None,  # a form's owner: no routing queue
             "link": "https://crm.example.com/leads/e0123456789abcdef0123456789abcde",
             "first_touch": {
                 "at": "2026-11-02 09:00 UTC",

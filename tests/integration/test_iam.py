@@ -99,6 +99,9 @@ def _resource_of(stack: Stack, service: str, params: dict[str, Any]) -> str:
         return physical.get(params.get("QueueUrl", ""), "?")
     if service == "sns":
         return physical.get(params.get("TopicArn", ""), "?")
+    if service == "events":  # PutEvents: each entry names its bus; one resource per call
+        buses = {str(entry.get("EventBusName", "default")) for entry in params.get("Entries", [])}
+        return physical.get(buses.pop(), "?") if len(buses) == 1 else "?"
     return "*"
 
 
@@ -310,6 +313,18 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self, request)
 
     monkeypatch.setattr(Topic, "publish", flaky)
+    # The buyer's lead events: EventBridge fails the first request, so the sweep re-drives them.
+    from leadscore.dal.eventbus import EventBus
+
+    bus_failures = iter([True])
+    original_put = EventBus.put
+
+    def flaky_put(self: EventBus, entries: Any) -> Any:
+        if next(bus_failures, False):
+            raise PublishFailed("ThrottlingException")
+        return original_put(self, entries)
+
+    monkeypatch.setattr(EventBus, "put", flaky_put)
     buyer = {
         "email": "buyer@acme-fintech.com",
         "submission_id": "b1",

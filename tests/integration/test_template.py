@@ -67,6 +67,7 @@ EXPECTED_ACTIONS = {
         ("dynamodb:GetShardIterator", "LeadsTable"),
         ("dynamodb:ListStreams", "LeadsTable/stream/*"),
         ("sns:Publish", "AlertsTopic"),
+        ("events:PutEvents", "LeadEventsBus"),  # lead events (docs/events.md)
         ("dynamodb:UpdateItem", "LeadsTable"),
         ("sqs:SendMessage", "NotifierDLQ"),
     },
@@ -99,6 +100,7 @@ EXPECTED_ACTIONS = {
         ("dynamodb:Scan", "LeadsTable"),
         ("dynamodb:UpdateItem", "LeadsTable"),
         ("sns:Publish", "AlertsTopic"),
+        ("events:PutEvents", "LeadEventsBus"),  # lead events (docs/events.md)
         ("sqs:SendMessage", "SweepQueue"),
         ("s3:GetObject", "RulesBucket/rules/*"),
         ("s3:GetObjectVersion", "RulesBucket/rules/*"),  # RulesStore's cold-container fallback
@@ -530,6 +532,7 @@ def test_function_environments_match_the_architecture(res):
         **common,
         "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
         "LEADS_TABLE": {"Ref": "LeadsTable"},
+        "LEAD_EVENTS_BUS": {"Fn::GetAtt": ["LeadEventsBus", "Name"]},
         "LEAD_URL_TEMPLATE": {"Ref": "LeadUrlTemplate"},
     }
     reader = {
@@ -547,6 +550,7 @@ def test_function_environments_match_the_architecture(res):
         **reader,
         **jobs,
         "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
+        "LEAD_EVENTS_BUS": {"Fn::GetAtt": ["LeadEventsBus", "Name"]},  # and lead events
         "LEAD_URL_TEMPLATE": {"Ref": "LeadUrlTemplate"},  # it re-drives alerts
     }
     assert env["ErasureFunction"] == {
@@ -572,6 +576,7 @@ def test_outputs(tr):
         "ImportsBucketName",
         "ServerEventsQueueUrl",
         "ServerEventsQueueArn",
+        "LeadEventsBusName",
     }
 
 

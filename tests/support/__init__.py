@@ -148,7 +148,16 @@ def run_sweep(stack: Stack) -> dict[str, Any]:
         worker.work = original
     totals: dict[str, Any] = {"jobs": len(summaries), "moves": Counter()}
     for summary in summaries:
-        for key in ("due", "rescored", "rebuilt", "unchanged", "missing", "failed", "alerts_sent"):
+        for key in (
+            "due",
+            "rescored",
+            "rebuilt",
+            "unchanged",
+            "missing",
+            "failed",
+            "alerts_sent",
+            "events_sent",
+        ):
             totals[key] = totals.get(key, 0) + summary[key]
         totals["moves"].update(summary["moves"])
     totals["moves"] = dict(totals["moves"])

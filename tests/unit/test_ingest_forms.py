@@ -22,6 +22,7 @@ from leadscore.ingest.request import IngestRequest, from_http_api_event
 from leadscore.models.event import Profile, content_event_id
 
 from tests.support import http_api_event
+from tests.support.samples import dana_profile
 
 RECEIVED_MS = 1_795_449_600_000  # 2026-11-23T16:00:00Z
 RECEIVED = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
@@ -147,15 +148,7 @@ def test_json_form_becomes_one_form_submit_event():
     assert event.identity.email == "dana.reyes@northwindlabs.io"
     assert event.occurred_at == RECEIVED
     assert event.received_at == RECEIVED
-    assert event.profile == Profile(
-        first_name="Dana",
-        last_name="Reyes",
-        job_title="VP of Engineering",
-        company="Northwind Labs",
-        company_size=500,
-        industry="Software",
-        country="United States",
-    )
+    assert event.profile == dana_profile()
     assert event.properties == {
         "form": "demo-request",
         "page_url": "https://www.leadscore.example/demo?utm_source=google&utm_campaign=q4",

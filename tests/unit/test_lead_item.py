@@ -53,7 +53,7 @@ def test_codec_round_trips_and_refuses_unknown_formats() -> None:
 
 def test_codec_packs_with_zstd_and_still_reads_deflate_blobs() -> None:
     state = scored([event("form_submit", name="Book a demo", profile={"job_title": "VP Sales"})])
-    data = state.model_dump_json().encode()
+    data = state.model_dump_json(exclude_defaults=True).encode()  # as the lead item stores it
     blob = codec.pack(data)
     assert blob[0] == 3 and codec.unpack_tagged(blob) == (3, data)
     deflate = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=codec._DICTIONARY_V1)

@@ -72,7 +72,7 @@ def test_the_example_has_no_finding_and_lint_says_ok(capsys: pytest.CaptureFixtu
     assert lint_document(yaml.safe_load(EXAMPLE.read_text())) == []
     assert main(["rules", "lint", str(EXAMPLE)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.startswith(f"ok: {EXAMPLE}: 1 model(s)") and captured.err == ""
+    assert captured.out.startswith(f"ok: {EXAMPLE}: 2 model(s)") and captured.err == ""
 
 
 def test_points_given_as_a_string_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,7 @@ from tools.local.runner import (
     format_score,
     free_port,
     http_get,
+    lead_events_summary,
     lead_summary,
     replay_request,
     resign_sendgrid,
@@ -152,6 +153,9 @@ def _demo(local: LocalStack, events_dir: Path) -> int:
     say(f"SNS notifications ({len(notifications)}):")
     for note in notifications:
         local.print_notification(note)
+    say("")
+    events = local.stack.lead_events()
+    say(f"Lead events on LeadEventsBus ({len(events)}): {lead_events_summary(events)}")
     say("")
     _print_lead_api(local, port)
     say("")

@@ -245,6 +245,11 @@ class LocalStack:
         notifications = self.stack.inbox()
         for note in notifications:
             self.print_notification(note)
+        for event in self.stack.lead_events():
+            detail = event.get("detail") or {}
+            change = detail.get("change") or {}
+            moved = f"  {change.get('from')} -> {change.get('to')}" if "to" in change else ""
+            self.console(f"EVENT  {event.get('detail-type')}  lead {detail.get('lead_id')}{moved}")
         return results, notifications
 
     def report(self, result: PumpResult) -> None:
@@ -818,3 +823,11 @@ def signals_to(event: threading.Event) -> Iterator[None]:
 def shorten(text: str, width: int = 160) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def lead_events_summary(events: list[dict[str, Any]]) -> str:
+    """``Lead Became Sales Ready ×1, Lead Tier Changed ×3``: what the bus received, by detail type."""
+    from collections import Counter
+
+    counts = Counter(str(e.get("detail-type")) for e in events)
+    return ", ".join(f"{kind} \u00d7{n}" for kind, n in sorted(counts.items())) or "none"

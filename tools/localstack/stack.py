@@ -52,6 +52,7 @@ from tools.localstack.template import (
 )
 
 INBOX_QUEUE = "leadscore-local-inbox"
+LEAD_EVENTS_INBOX = "leadscore-local-lead-events"  # a rule on each bus of the template drains here
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 
@@ -113,6 +114,7 @@ class Stack:
         self._api_ids: dict[str, str] = {}
         self._streams: dict[str, _StreamState] = {}
         self._inbox_url = ""
+        self._lead_events_url = ""
 
     # ------------------------------------------------------------------------------------------ creation
     @classmethod
@@ -180,12 +182,14 @@ class Stack:
             variables = (config.get("Environment") or {}).get("Variables") or {}
             self._env[logical_id] = {k: _env_str(v) for k, v in variables.items()}
             self._arns[logical_id] = config["FunctionArn"]
+        self._name_event_buses()
         self._apply_what_moto_skips()
         # Before anything writes: iterators at TRIM_HORIZON, and the SNS mirror.
         for mapping in self.translation.mappings:
             if mapping.kind == "dynamodb":
                 self._streams[mapping.logical_id] = self._open_stream(mapping)
         self._create_inbox()
+        self._create_lead_events_inbox()
 
     def _upload_artifact(self) -> None:
         s3 = self._client("s3")
@@ -289,6 +293,56 @@ class Stack:
         ]["QueueArn"]
         for topic_arn in topics:
             self._client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+
+    def _name_event_buses(self) -> None:
+        """moto's CloudFormation gives an ``AWS::Events::EventBus`` no physical id: it is the bus's name
+        (``Name``, a plain string or ``!Sub`` of the stack name)."""
+        for logical_id, bus in self.translation.of_type("AWS::Events::EventBus").items():
+            if self._physical.get(logical_id):
+                continue
+            name = (bus.get("Properties") or {}).get("Name")
+            if isinstance(name, Mapping) and isinstance(name.get("Fn::Sub"), str):
+                name = name["Fn::Sub"].replace("${AWS::StackName}", self.name)
+            if isinstance(name, str):
+                self._physical[logical_id] = name
+
+    def _create_lead_events_inbox(self) -> None:
+        """What a customer's rule would see: every ``leadscore`` event put on the template's buses goes,
+        through a rule with an SQS target (moto delivers those), to one local queue (``lead_events``)."""
+        buses = [
+            self.physical_id(b)
+            for b in self.translation.of_type("AWS::Events::EventBus")
+            if b in self._physical
+        ]
+        if not buses:
+            return
+        sqs = self._client("sqs")
+        self._lead_events_url = sqs.create_queue(QueueName=f"{self.name}-{LEAD_EVENTS_INBOX}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self._lead_events_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events = self._client("events")
+        for bus in buses:
+            rule = f"{self.name}-lead-events-drain"
+            events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["leadscore"]}))
+            events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "inbox", "Arn": arn}])
+
+    def lead_events(self) -> list[dict[str, Any]]:
+        """Lead events put on the stack's buses since the last call (EventBridge envelopes, with
+        ``detail-type`` and ``detail``), in the order they were put."""
+        if not self._lead_events_url:
+            return []
+        sqs = self._client("sqs")
+        received: list[dict[str, Any]] = []
+        while messages := sqs.receive_message(
+            QueueUrl=self._lead_events_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", []):
+            received += [json.loads(m["Body"]) for m in messages]
+            sqs.delete_message_batch(
+                QueueUrl=self._lead_events_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return received
 
     # ------------------------------------------------------------------------------------------ lookups
     @property

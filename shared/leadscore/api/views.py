@@ -13,6 +13,7 @@ from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.scoring import consent as consent_state
 from leadscore.scoring.lifecycle import current as current_stage
+from leadscore.scoring.routing import PROFILE_ROUTE
 from leadscore.scoring.state import LeadState, ScoreCard, likelihood
 
 HISTORY_LIMIT = 25
@@ -57,6 +58,25 @@ def consent_json(state: LeadState) -> dict[str, Any]:
         "complained_at": iso(view.complained_at),
         "undeliverable": view.undeliverable,
         "undeliverable_at": iso(view.undeliverable_at),
+    }
+
+
+def owner_json(state: LeadState) -> dict[str, Any]:
+    """Who owns the lead: the profile's owner (a form's) wins, else routing's assignment, with its
+    queue, route and when it was made (leadscore.scoring.routing)."""
+    given = state.profile.get("owner")
+    if given is not None and given != "":
+        return {
+            "owner": given,
+            "owner_queue": None,
+            "route": PROFILE_ROUTE,
+            "routed_at": iso(state.routed_at),
+        }
+    return {
+        "owner": state.owner,
+        "owner_queue": state.owner_queue,
+        "route": state.route,
+        "routed_at": iso(state.routed_at),
     }
 
 
@@ -114,6 +134,21 @@ class CardScore(BaseModel):
         )
 
 
+MODEL_FIELDS = ("model", "score", "fit", "activity", "tier", "grade", "threshold", "categories")
+
+
+def model_cards(state: LeadState) -> list[dict[str, Any]]:
+    """Every model that scored the lead: the primary first (its card is the lead's score), then the
+    others whose ``applies_when`` matched (e.g. customer_expansion), each with its own score, tier and
+    grade."""
+    cards = [state.card] if state.card is not None else []
+    cards += state.cards.values()
+    return [
+        CardScore.of(card).model_dump(mode="json", include=set(MODEL_FIELDS)) | {"primary": i == 0}
+        for i, card in enumerate(cards)
+    ]
+
+
 ROW_FIELDS = ("score", "tier", "grade", "surge", "top_category", "categories", "reasons")
 ROW_REASONS = 3
 
@@ -133,8 +168,10 @@ def score_card(
         "name": display_name(state),
         "profile": dict(state.profile),
         "consent": consent_json(state),
+        **owner_json(state),
         **CardScore.of(state.card).model_dump(mode="json"),
         "likelihood": likelihood(state.card),
+        "models": model_cards(state),
         "events_total": state.events_total,
         "created_at": iso(state.created_at or None),
         "updated_at": iso(state.updated_at or None),
@@ -165,6 +202,7 @@ def hot_row(state: LeadState) -> dict[str, Any]:
         "email": state.email,
         "name": display_name(state),
         "company": state.profile.get("company"),
+        "owner": owner_json(state)["owner"],
         "do_not_email": consent_state.view(state.consent).do_not_email,
         "stage": current_stage(state),
         **scored,

@@ -60,6 +60,11 @@ def sqs() -> SQSClient:
     return client
 
 
+def events() -> Any:
+    """EventBridge (no type stubs installed: ``leadscore.dal.eventbus`` is its only caller)."""
+    return _client("events")
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests, or after changing the endpoint)."""
     _client.cache_clear()

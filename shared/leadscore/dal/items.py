@@ -40,6 +40,7 @@ from leadscore.scoring.state import (
     UNLISTED_TIERS,
     AlertEntry,
     DedupePage,
+    EventEntry,
     LeadState,
     ScoreCard,
 )
@@ -82,6 +83,10 @@ def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
         entry["error"] = {"S": alert.error}
     if alert.trace_id is not None:
         entry["trace_id"] = {"S": alert.trace_id}
+    if alert.title is not None:
+        entry["title"] = {"S": alert.title}
+    if alert.category is not None:
+        entry["category"] = {"S": alert.category}
     entry["card"] = {"B": codec.pack(alert.card.model_dump_json(exclude_defaults=True).encode())}
     return {"M": entry}
 
@@ -106,7 +111,54 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
         next_attempt_at=_number(entry, "next_attempt_at"),
         error=entry.get("error", {}).get("S"),
         trace_id=entry.get("trace_id", {}).get("S"),
+        title=entry.get("title", {}).get("S"),
+        category=entry.get("category", {}).get("S"),
         card=card,
+    )
+
+
+# Lead events share the ``outbox`` map (and so the alerts' claim/mark updates), keyed ``ev.<kind>-<ver>``;
+# their payload is one compact JSON string ``d`` (no score card: docs/events.md, "What an event costs").
+EVENT_PREFIX_KEY = "ev."
+_EVENT_PAYLOAD = {"change", "score", "tier", "grade", "model", "rules_version"}
+
+
+def _event_to_dynamo(event: EventEntry) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "kind": {"S": event.kind},
+        "status": {"S": event.status},
+        "created_at": {"N": str(event.created_at)},
+        "lease_until": {"N": str(event.lease_until)},
+    }
+    if event.sent_at is not None:
+        entry["sent_at"] = {"N": str(event.sent_at)}
+    if event.lease_token is not None:
+        entry["lease_token"] = {"S": event.lease_token}
+    if event.attempts:
+        entry["attempts"] = {"N": str(event.attempts)}
+    if event.next_attempt_at:
+        entry["next_attempt_at"] = {"N": str(event.next_attempt_at)}
+    if event.error is not None:
+        entry["error"] = {"S": event.error}
+    entry["d"] = {"S": event.model_dump_json(include=_EVENT_PAYLOAD, exclude_defaults=True)}
+    return {"M": entry}
+
+
+def _event_from_dynamo(event_id: str, value: dict[str, Any]) -> EventEntry:
+    entry = value["M"]
+    payload = json.loads(entry["d"]["S"]) if "d" in entry else {}
+    return EventEntry(
+        id=event_id,
+        kind=entry["kind"]["S"],
+        status=entry["status"]["S"],
+        created_at=_number(entry, "created_at"),
+        lease_until=_number(entry, "lease_until"),
+        sent_at=int(entry["sent_at"]["N"]) if "sent_at" in entry else None,
+        lease_token=entry.get("lease_token", {}).get("S"),
+        attempts=_number(entry, "attempts"),
+        next_attempt_at=_number(entry, "next_attempt_at"),
+        error=entry.get("error", {}).get("S"),
+        **payload,
     )
 
 
@@ -167,12 +219,13 @@ def due_time(state: LeadState) -> int | None:
     """When the sweep must visit the lead: decay changes its tier or re-arms it, it waits for a
     rebuild, or an alert the notifier was interrupted on needs re-driving."""
     times = [a.retry_at() for a in state.outbox.values()]
+    times += [e.retry_at() for e in state.events.values()]
     times += [state.card.due_at if state.card is not None else None, state.rebuild_at]
     present = [t for t in times if t is not None]
     return min(present) if present else None
 
 
-_STATE_EXCLUDE: dict[str, Any] = {"ver": True, "outbox": True, "card": {"contributions"}}
+_STATE_EXCLUDE: dict[str, Any] = {"ver": True, "outbox": True, "events": True, "card": {"contributions"}}
 
 
 def to_item(state: LeadState) -> dict[str, Any]:
@@ -192,9 +245,10 @@ def to_item(state: LeadState) -> dict[str, Any]:
     if due is not None:
         item["due_pk"] = {"S": due_pk(shard_of(state.lead_id, DUE_SHARDS))}
         item["due_at"] = {"N": str(due)}
-    if state.outbox:
+    if state.outbox or state.events:
         item["outbox"] = {"M": {a.id: _alert_to_dynamo(a) for a in state.outbox.values()}}
-    pending = sorted(a.id for a in state.pending_alerts)
+        item["outbox"]["M"].update({e.id: _event_to_dynamo(e) for e in state.events.values()})
+    pending = sorted([a.id for a in state.pending_alerts] + [e.id for e in state.pending_events])
     if pending:
         item["alert_pending"] = {"SS": pending}
     if state.journal:
@@ -217,7 +271,11 @@ def from_item(item: dict[str, Any]) -> LeadState:
     legacy_layout = tag in codec.LEGACY_TAGS
     state = legacy.state_from_json(raw) if legacy_layout else LeadState.model_validate_json(raw)
     state.ver = int(item["ver"]["N"])
-    state.outbox = {k: _alert_from_dynamo(k, v) for k, v in item.get("outbox", {}).get("M", {}).items()}
+    entries = item.get("outbox", {}).get("M", {})
+    state.outbox = {
+        k: _alert_from_dynamo(k, v) for k, v in entries.items() if not k.startswith(EVENT_PREFIX_KEY)
+    }
+    state.events = {k: _event_from_dynamo(k, v) for k, v in entries.items() if k.startswith(EVENT_PREFIX_KEY)}
     if JOURNAL in item:
         state.journal = [_compact(entry) for entry in json.loads(codec.unpack(blob(item[JOURNAL])))]
     if DEDUPE in item:

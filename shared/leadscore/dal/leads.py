@@ -48,6 +48,8 @@ from leadscore.dal.keys import (
     lead_pk,
 )
 from leadscore.models.event import CanonicalEvent, lead_id_for_email
+from leadscore.observability import count
+from leadscore.scoring import changes
 from leadscore.scoring.state import LeadState
 
 __all__ = [
@@ -64,6 +66,16 @@ __all__ = [
     "reset_repositories",
     "to_item",
 ]
+
+
+def _count_events(recorded: changes.Recorded) -> None:
+    for name, value in (
+        ("LeadEventsRecorded", len(recorded.added)),
+        ("LeadEventsCoalesced", recorded.coalesced),
+        ("LeadEventsDropped", recorded.dropped),
+    ):
+        if value:
+            count(name, value)
 
 
 class ConflictError(Exception):
@@ -233,9 +245,11 @@ class LeadRepository:
             new = change(current)
             if new is None:
                 return None
+            events = changes.record(current, new)  # this write's lead events, in this write
             winner, new, trimmed = self._put(new, current.ver)
             if winner is None:
                 self._remember(new)
+                _count_events(events)
                 return Saved(before=current, after=new, attempts=attempt, trimmed=trimmed)
             current = winner
             self._remember(winner)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -29,6 +29,7 @@ from leadscore.rules.model import (
     Bots,
     Calibration,
     Cap,
+    CategoryThreshold,
     Condition,
     Decay,
     FieldCondition,
@@ -36,12 +37,16 @@ from leadscore.rules.model import (
     Grade,
     Lifecycle,
     NotCondition,
+    Routing,
     RulesDocument,
     ScoringModel,
     Surge,
     Thresholds,
     field_conditions,
 )
+
+if TYPE_CHECKING:
+    from leadscore.rules.routing import CompiledRouting
 
 Facts = Mapping[str, Any]
 Predicate = Callable[[Facts], bool]
@@ -284,6 +289,8 @@ class CompiledModel:
     surge: Surge | None
     match_fit: Matcher
     calibration: Calibration | None = None
+    alert_title: str | None = None  # the rules' ``alert.title`` (e.g. "Upsell signal")
+    categories: Mapping[str, CategoryThreshold] = field(default_factory=dict)
 
     def sales_ready(self, default: float | None) -> float:
         """The rules file wins; else the SalesReadyThreshold template parameter; else 100."""
@@ -302,12 +309,23 @@ class CompiledRules:
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    routing: CompiledRouting | None = None  # owner routing (leadscore.rules.routing)
 
     def model_for(self, facts: Facts) -> CompiledModel:
+        """The lead's primary model: the first that applies (the last when none does)."""
         for model in self.models:
             if model.applies is None or model.applies(facts):
                 return model
         return self.models[-1]
+
+    def models_for(self, facts: Facts) -> tuple[CompiledModel, tuple[CompiledModel, ...]]:
+        """The primary model and every other model whose ``applies_when`` matches (document order):
+        each runs with its own card and alerts."""
+        primary = self.model_for(facts)
+        if len(self.models) == 1:
+            return primary, ()
+        others = tuple(m for m in self.models if m is not primary and (m.applies is None or m.applies(facts)))
+        return primary, others
 
 
 # --------------------------------------------------------------------------- validation
@@ -413,7 +431,8 @@ def _semantic_errors(doc: RulesDocument) -> list[str]:
         rules: list[tuple[str, str | None, Condition | None]] = [("fit", r.id, r.when) for r in model.fit]
         rules += [("activity", r.id, r.when) for r in model.activity]
         parts.append((model_name, model.applies_when, rules))
-    return _check_parts(list(doc.lists), parts, "lead" in doc.models)
+    errors = _check_parts(list(doc.lists), parts, "lead" in doc.models)
+    return errors + _routing_errors(doc.routing, list(doc.lists))
 
 
 def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
@@ -448,7 +467,17 @@ def _salvaged_semantic_errors(raw: dict[str, Any]) -> list[str]:
                 rules.append((kind, str(rule_id) if rule_id else None, when))
         parts.append((str(model_name), applies, rules))
     # no model at all is already a validation error (at least one model): not reported twice
-    return _check_parts(list_names, parts, "lead" in models or not models)
+    errors = _check_parts(list_names, parts, "lead" in models or not models)
+    if raw.get("routing") is not None:
+        with contextlib.suppress(ValidationError):  # else reported by the document's validation
+            errors += _routing_errors(Routing.model_validate(raw["routing"]), list_names)
+    return errors
+
+
+def _routing_errors(routing: Routing | None, list_names: list[str]) -> list[str]:
+    from leadscore.rules.routing import routing_errors  # it imports this module
+
+    return routing_errors(routing, list_names)
 
 
 def _check_parts(list_names: list[str], parts: list[_ModelParts], has_lead: bool) -> list[str]:
@@ -759,6 +788,8 @@ def _compile_model(
         surge=model.surge,
         match_fit=Matcher(fit),
         calibration=model.calibration,
+        alert_title=model.alert.title if model.alert is not None else None,
+        categories=dict(model.categories),
     )
 
 
@@ -778,7 +809,14 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         match_activity=Matcher(activity),
         by_id=by_id,
         lifecycle=doc.lifecycle,
+        routing=_compiled_routing(doc, lists),
     )
+
+
+def _compiled_routing(doc: RulesDocument, lists: Mapping[str, frozenset[str]]) -> CompiledRouting | None:
+    from leadscore.rules.routing import compile_routing  # it imports this module
+
+    return compile_routing(doc.routing, lists) if doc.routing is not None else None
 
 
 def content_version(raw: bytes) -> str:

@@ -45,9 +45,11 @@ from leadscore.rules.model import (
     FieldCondition,
     FitRule,
     NotCondition,
+    Routing,
     Thresholds,
     field_conditions,
 )
+from leadscore.rules.routing import routing_errors, unrouted
 
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 # Properties the built-in sources produce (leadscore.ingest): page views and tracking calls, UTM and
@@ -118,21 +120,62 @@ def lint_document(raw: Any) -> list[Finding]:
     used_lists: set[str] = set()
     given_models = raw.get("models")
     models: dict[str, Any] = given_models if isinstance(given_models, dict) else {}
-    for model_name, model in models.items():
+    for position, (model_name, model) in enumerate(models.items()):
         if not isinstance(model, dict):
             continue
         findings.extend(_lint_thresholds(str(model_name), model.get("thresholds")))
         applies = _condition(model.get("applies_when"))
         if applies is not None:
             used_lists.update(fc.in_list for fc in field_conditions(applies) if fc.in_list)
+        elif position > 0 and model.get("applies_when") is None:
+            findings.append(_runs_for_everyone(str(model_name)))
+        categories: set[str] = set()
         for kind, rule in _rules(model):
             where = f"model '{model_name}' {kind} rule '{rule.id}'"
             used_lists.update(fc.in_list for fc in field_conditions(rule.when) if fc.in_list)
             findings.extend(_lint_rule(where, kind, rule, lists))
+            if rule.category:
+                categories.add(rule.category)
+        findings.extend(_lint_categories(str(model_name), model.get("categories"), categories))
+    routing = _routing(raw.get("routing"))
+    if routing is not None:
+        used_lists.update(
+            fc.in_list
+            for r in routing.routes
+            if r.when.profile is not None
+            for fc in field_conditions(r.when.profile)
+            if fc.in_list
+        )
+        findings.extend(_lint_routing(routing, lists))
     for name in lists:
         if name not in used_lists:
             findings.append(Finding("warning", f"lists.{name}", "defined but never used by any rule"))
     return sorted(findings, key=lambda f: f.level != "error")
+
+
+def _runs_for_everyone(model_name: str) -> Finding:
+    return Finding(
+        "warning",
+        f"model '{model_name}'",
+        "has no applies_when: it runs for every lead, beside the primary model (every model whose "
+        "applies_when matches runs, with its own alerts)",
+    )
+
+
+def _lint_categories(model_name: str, raw: Any, categories: set[str]) -> list[Finding]:
+    """A category threshold no rule of the model scores can never alert."""
+    if not isinstance(raw, dict):
+        return []
+    return [
+        Finding(
+            "warning",
+            f"model '{model_name}' categories.{name}",
+            "no rule of this model has this category: its threshold never alerts"
+            + did_you_mean(str(name), categories),
+        )
+        for name in raw
+        if name not in categories
+    ]
 
 
 def _rules(model: dict[str, Any]) -> Iterator[tuple[str, FitRule | ActivityRule]]:
@@ -153,6 +196,39 @@ def _condition(raw: Any) -> Condition | None:
         return adapter.validate_python(raw)
     except ValidationError:
         return None
+
+
+def _routing(raw: Any) -> Routing | None:
+    if raw is None:
+        return None
+    try:
+        return Routing.model_validate(raw)
+    except ValidationError:
+        return None  # validation reports it
+
+
+MAX_UNROUTED_SHOWN = 10
+
+
+def _lint_routing(routing: Routing, raw_lists: dict[str, Any]) -> list[Finding]:
+    """Without a default, every (region, segment) a lead can be in, with no interest yet, needs a
+    route: the combinations none matches are an error, named."""
+    if routing.default is not None or routing_errors(routing, list(raw_lists)):
+        return []  # routed by the default, or references validation reports
+    lists = {k: frozenset(str(v).lower() for v in vs) for k, vs in raw_lists.items() if isinstance(vs, list)}
+    missing = unrouted(routing, lists)
+    if not missing:
+        return []
+    shown = "; ".join(missing[:MAX_UNROUTED_SHOWN])
+    more = f" and {len(missing) - MAX_UNROUTED_SHOWN} more" if len(missing) > MAX_UNROUTED_SHOWN else ""
+    return [
+        Finding(
+            "error",
+            "routing",
+            f"no default queue and {len(missing)} combination(s) match no route: {shown}{more}; "
+            "add `default: <queue>` or a route for them",
+        )
+    ]
 
 
 def _lint_thresholds(model_name: str, raw: Any) -> list[Finding]:

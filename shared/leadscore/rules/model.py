@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadscore.rules.countries import COUNTRIES
+
 ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
 
 # A float here may be NaN or infinite for validation to get past the union (whose errors would name
@@ -59,7 +61,9 @@ CONSENT_RULE_FIELDS = (
     "consent.do_not_email",
     "consent.unsubscribed_any_list",
 )
-BOOLEAN_FIT_FIELDS = frozenset(CONSENT_RULE_FIELDS)
+# ``customer``: the lead converted (an outcome) -- the customer fact models' applies_when can test
+# (with ``email in_list`` a list of customer domains). Account grouping may set it too.
+BOOLEAN_FIT_FIELDS = frozenset({*CONSENT_RULE_FIELDS, "customer"})
 FIT_FIELDS = frozenset({*PROFILE_FIELDS, "email", "email_domain", "email_local", *BOOLEAN_FIT_FIELDS})
 NUMERIC_FIT_FIELDS = frozenset({"company_size", "revenue"})
 # Fields an activity rule may test, besides any ``properties.<name>``.
@@ -370,10 +374,36 @@ class Calibration(_Strict):
     fitted: str | None = Field(default=None, max_length=200, description="on what, for people")
 
 
-class ScoringModel(_Strict):
-    """One scoring model, e.g. ``lead`` for prospects or ``upsell`` for customers."""
+class ModelAlert(_Strict):
+    """How a model's alerts are headed, e.g. ``title: Upsell signal`` for a customer model."""
 
-    applies_when: Condition | None = Field(default=None, description="on the profile; first match wins")
+    title: str = Field(min_length=1, max_length=60, description="the alert's headline, e.g. 'Upsell signal'")
+
+
+class CategoryThreshold(_Strict):
+    """A category's own threshold (a product line, an interest): when the points of the model's rules
+    in that category cross it upwards, a ``category`` alert, with the same hysteresis and cooldown
+    mechanism as the model's main threshold."""
+
+    threshold: float = _number(0, MAX_SCORE, description="alert when the category's points reach this")
+    label: str | None = Field(
+        default=None, min_length=1, max_length=80, description="e.g. 'Predictive maintenance interest'"
+    )
+    hysteresis: float | None = _number(
+        0, MAX_SCORE, default=None, description="fall this far below to re-arm; default: the model's"
+    )
+
+
+class ScoringModel(_Strict):
+    """One scoring model, e.g. ``lead`` for prospects or ``customer_expansion`` for customers.
+
+    Every model whose ``applies_when`` matches runs, with its own score, tier, grade, thresholds and
+    alerts; the first that matches (in document order; the last model when none does) is the lead's
+    primary model: its card is the one the hot list, the API's score and the CLI rank by."""
+
+    applies_when: Condition | None = Field(
+        default=None, description="on the profile; every match runs, the first is the primary"
+    )
     fit: list[FitRule] = Field(default_factory=list)
     activity: list[ActivityRule] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -383,6 +413,20 @@ class ScoringModel(_Strict):
     calibration: Calibration | None = Field(
         default=None, description="the score as a probability of converting (from `leadscore review`)"
     )
+    alert: ModelAlert | None = None
+    categories: dict[str, CategoryThreshold] = Field(
+        default_factory=dict, description="per-category thresholds, by category name"
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _category_names(cls, categories: dict[str, CategoryThreshold]) -> dict[str, CategoryThreshold]:
+        import re
+
+        for name in categories:
+            if not re.match(RULE_ID, name):
+                raise ValueError(f"category '{name}' must be lower-case letters, digits, '-' or '_'")
+        return categories
 
 
 class Bots(_Strict):
@@ -422,6 +466,131 @@ class Lifecycle(_Strict):
         return reasons
 
 
+# --------------------------------------------------------------------------- owner routing
+# docs/architecture.md, "Owner routing". Territories map countries (ISO 3166-1 alpha-2) to regions,
+# segments map company sizes (employees) to names, routes (first match wins) send a lead to a queue,
+# and a queue names its owners. Every list is bounded like the rest of the document.
+ROUTING_NAME = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"  # territories, segments, queues: EMEA, enterprise-desk
+UNKNOWN = "unknown"  # a region or segment name for a lead without (a recognised) country or size
+OTHER_REGION = "other"  # a recognised country that is in no territory
+DEFAULT_ROUTE = "default"  # the route id of an assignment by `default`
+MAX_QUEUES = 100
+MAX_QUEUE_MEMBERS = 200
+MAX_ROUTES = 200
+MAX_TERRITORIES = 50
+MAX_SEGMENTS = 20
+MAX_EMPLOYEES = 10_000_000
+
+RoutingName = Annotated[str, StringConstraints(pattern=ROUTING_NAME)]
+Member = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CountryGiven = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Names = RoutingName | Annotated[list[RoutingName], Field(min_length=1, max_length=MAX_TERRITORIES)]
+Countries = Annotated[list[CountryGiven], Field(min_length=1, max_length=len(COUNTRIES))]
+
+
+def _no_booleans(countries: Any) -> Any:
+    """YAML 1.1 reads the unquoted country code NO (Norway) as false: say so, not "not a string"."""
+    if isinstance(countries, list) and any(isinstance(c, bool) for c in countries):
+        raise ValueError("a country is true/false: YAML reads NO (Norway) as false, write it as 'NO'")
+    return countries
+
+
+def names_of(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class Queue(_Strict):
+    """Owners (ids, emails or names, as the CRM knows them) that share leads: ``round_robin`` spreads
+    leads over them (by the lead id, so a lead keeps its owner), ``single`` gives every lead to the
+    first member (the others are named for people)."""
+
+    members: list[Member] = Field(min_length=1, max_length=MAX_QUEUE_MEMBERS)
+    strategy: Literal["round_robin", "single"] = "round_robin"
+    description: str | None = Field(default=None, max_length=120)
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, members: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for member in members:
+            if member.lower() in seen:
+                raise ValueError(f"member '{member}' is listed twice")
+            seen.add(member.lower())
+        return members
+
+
+class Segment(_Strict):
+    """Companies by size: ``min_employees`` <= company_size <= ``max_employees`` (either may be left out)."""
+
+    name: RoutingName
+    min_employees: int | None = _integer(0, MAX_EMPLOYEES, default=None)
+    max_employees: int | None = _integer(0, MAX_EMPLOYEES, default=None)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Segment:
+        if self.min_employees is None and self.max_employees is None:
+            raise ValueError(f"segment '{self.name}' needs min_employees or max_employees")
+        if (
+            self.min_employees is not None
+            and self.max_employees is not None
+            and self.min_employees > self.max_employees
+        ):
+            raise ValueError(f"segment '{self.name}': min_employees is above max_employees")
+        return self
+
+
+class Interest(_Strict):
+    """The lead's interest: ``category`` is the card's top category, or with ``min_points`` has at
+    least that many points (whatever the top one is)."""
+
+    category: str = Field(pattern=RULE_ID)
+    min_points: float | None = _number(-MAX_SCORE, MAX_SCORE, default=None)
+
+
+class RouteWhen(_Strict):
+    """What a route needs (every part given must match; nothing given matches every lead). ``region``
+    names territories, or ``unknown`` (no recognised country) or ``other`` (a country in no territory);
+    ``segment`` names segments, or ``unknown`` (no company size)."""
+
+    region: Names | None = None
+    country: Countries | None = None
+    segment: Names | None = None
+    interest: Interest | None = None
+    profile: Condition | None = Field(default=None, description="any fit condition on the profile")
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country_codes(cls, value: Any) -> Any:
+        return _no_booleans(value)
+
+
+class Route(_Strict):
+    id: str = Field(pattern=RULE_ID, description="unique; stored on the lead with its assignment")
+    description: str | None = Field(default=None, max_length=120)
+    when: RouteWhen = Field(default_factory=RouteWhen)
+    queue: RoutingName
+
+
+class Routing(_Strict):
+    """Owner routing: which queue (and so which owner) a lead goes to once it is warm or better."""
+
+    territories: dict[RoutingName, Countries] = Field(default_factory=dict, max_length=MAX_TERRITORIES)
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
+    queues: dict[RoutingName, Queue] = Field(min_length=1, max_length=MAX_QUEUES)
+    routes: list[Route] = Field(default_factory=list, max_length=MAX_ROUTES)
+    default: RoutingName | None = Field(default=None, description="the queue of a lead no route matches")
+
+    @field_validator("territories", mode="before")
+    @classmethod
+    def _country_codes(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for countries in value.values():
+                _no_booleans(countries)
+        return value
+
+
 class RulesDocument(_Strict):
     schema_version: Literal[1] = 1
     version: str | None = Field(default=None, max_length=100, description="a label for people, e.g. a date")
@@ -432,6 +601,7 @@ class RulesDocument(_Strict):
     bots: Bots = Field(default_factory=Bots)
     models: dict[str, ScoringModel] = Field(min_length=1)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    routing: Routing | None = Field(default=None, description="owner routing (docs/architecture.md)")
 
     @field_validator("lists")
     @classmethod

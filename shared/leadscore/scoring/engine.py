@@ -23,8 +23,9 @@ from typing import Any, Literal
 from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
+from leadscore.rules.model import CategoryThreshold
 from leadscore.scoring import consent as consent_state
-from leadscore.scoring import crm, lifecycle
+from leadscore.scoring import crm, lifecycle, routing
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -75,12 +76,20 @@ def message_digest(value: str) -> str:
 
 
 # --------------------------------------------------------------------------- facts
+def is_customer(state: LeadState) -> bool:
+    """The ``customer`` fact: the lead's own outcomes include a conversion. (A rules list of customer
+    domains is tested by the model's ``applies_when`` with ``email in_list``; account grouping can
+    widen this fact to the lead's whole account here.)"""
+    return any(o.status == "converted" for o in state.outcomes)
+
+
 def profile_facts(state: LeadState) -> dict[str, object]:
     facts: dict[str, object] = dict(state.profile)
     if state.email:
         local, _, domain = state.email.partition("@")
         facts.update(email=state.email, email_domain=domain, email_local=local)
     facts.update(consent_state.view(state.consent).facts())
+    facts["customer"] = is_customer(state)
     return facts
 
 
@@ -364,16 +373,48 @@ def evaluate(
     *,
     due: bool = True,
     explain: bool = True,
+    model: CompiledModel | None = None,
 ) -> ScoreCard:
     """The lead's score card at ``now``: a pure function of its facts and the rules.
 
     ``due=False`` skips the search for the next day decay changes the tier (``due_at`` stays None);
     ``explain=False`` leaves out the per-rule contributions (the lead item stores only the reasons).
+    ``model``: that model's card (default: the lead's primary model, the first that applies).
     """
+    facts: Facts = profile_facts(state)
+    return _evaluate(
+        state, rules, model or rules.model_for(facts), facts, now, default_threshold, due, explain
+    )
+
+
+def evaluate_all(
+    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> tuple[ScoreCard, dict[str, ScoreCard]]:
+    """The primary model's card (with its due day, unexplained: what the item stores) and the cards
+    of every other model that applies (``LeadState.cards``: no contributions, reasons or due day)."""
+    facts: Facts = profile_facts(state)
+    primary, others = rules.models_for(facts)
+    card = _evaluate(state, rules, primary, facts, now, default_threshold, True, False)
+    cards = {}
+    for model in others:
+        # no reasons: ~100 packed bytes a model (bench/models.py); readers explain the card
+        cards[model.name] = _evaluate(state, rules, model, facts, now, default_threshold, False, False, 0)
+    return card, cards
+
+
+def _evaluate(
+    state: LeadState,
+    rules: CompiledRules,
+    model: CompiledModel,
+    facts: Facts,
+    now: datetime,
+    default_threshold: float | None,
+    due: bool,
+    explain: bool,
+    top: int = TOP_REASONS,
+) -> ScoreCard:
     now_s = epoch(now)
     now_day = now_s // DAY
-    facts: Facts = profile_facts(state)
-    model = rules.model_for(facts)
     lines: list[_Line] = []
     categories: dict[str, float] = defaultdict(float)
     disqualified = False
@@ -437,7 +478,7 @@ def evaluate(
         grade=_grade(model, fit, activity),
         categories={k: round(v, 2) for k, v in sorted(categories.items())},
         contributions=[c.model() for c in lines] if explain else [],
-        reasons=[clip(reason_text(c, now_s)) or "" for c in lines[:TOP_REASONS] if c.points or c.disqualify],
+        reasons=[clip(reason_text(c, now_s)) or "" for c in lines[:top] if c.points or c.disqualify],
         disqualified=disqualified,
         surge=_surge(model, state, now_day),
         model=model.name,
@@ -462,12 +503,19 @@ def explained(card: ScoreCard, state: LeadState, rules: CompiledRules, now: date
     if card.contributions or card.rules_version != rules.version:
         return card
     at = datetime.fromtimestamp(card.computed_at, now.tzinfo) if card.computed_at else now
-    full = evaluate(state, rules, at, card.threshold, due=False)
+    model = _named(rules, card.model)
+    if model is None:
+        return card
+    full = evaluate(state, rules, at, card.threshold, due=False, model=model)
     return card.model_copy(update={"contributions": full.contributions})
 
 
 def _rearm_level(model: CompiledModel, threshold: float) -> float:
     return threshold - model.thresholds.hysteresis
+
+
+def _named(rules: CompiledRules, name: str) -> CompiledModel | None:
+    return next((m for m in rules.models if m.name == name), None)
 
 
 def _band(model: CompiledModel, card: ScoreCard) -> tuple[str, bool]:
@@ -638,6 +686,26 @@ def _merge_profile(state: LeadState, event: CanonicalEvent) -> None:
         state.profile.update({k: v for k, v in event.profile.fields().items() if v is not None})
 
 
+def _fresh(
+    card: ScoreCard | None,
+    model: CompiledModel | None,
+    state: LeadState,
+    rules: CompiledRules,
+    now_s: int,
+    default_threshold: float | None,
+) -> bool:
+    """Whether ``card`` is what evaluating ``model`` again at ``now_s`` would give."""
+    return (
+        card is not None
+        and model is not None
+        and card.rules_version == rules.version
+        and card.computed_at <= now_s
+        and card.computed_at // DAY == now_s // DAY
+        and not state.legacy_counters
+        and model.sales_ready(default_threshold) == card.threshold
+    )
+
+
 def _current_card(
     state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
 ) -> ScoreCard:
@@ -647,29 +715,138 @@ def _current_card(
 
     Either way ``due_at`` is the stored one: the day the ``due`` index holds for this lead."""
     card = state.card
-    now_s = epoch(now)
-    if (
-        card is not None
-        and card.rules_version == rules.version
-        and card.computed_at <= now_s
-        and card.computed_at // DAY == now_s // DAY
-        and not state.legacy_counters
+    if card is not None and _fresh(
+        card, _named(rules, card.model), state, rules, epoch(now), default_threshold
     ):
-        model = next((m for m in rules.models if m.name == card.model), None)
-        if model is not None and model.sales_ready(default_threshold) == card.threshold:
-            return card
+        return card
     fresh = evaluate(state, rules, now, default_threshold, due=False, explain=False)
     fresh.due_at = card.due_at if card is not None else None
     return fresh
 
 
+def _current_other(
+    state: LeadState,
+    rules: CompiledRules,
+    model: CompiledModel,
+    now: datetime,
+    default_threshold: float | None,
+) -> ScoreCard:
+    """A non-primary model's card of ``state`` at ``now``: the stored one while it holds (the same
+    shortcut as :func:`_current_card`), else that model evaluated on ``state`` (a model that starts
+    to apply is compared with what the lead scored in it before these events)."""
+    card = state.cards.get(model.name)
+    if card is not None and _fresh(card, model, state, rules, epoch(now), default_threshold):
+        return card
+    return evaluate(state, rules, now, default_threshold, due=False, explain=False, model=model)
+
+
 def _snapshot(
-    state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+    state: LeadState,
+    rules: CompiledRules,
+    now: datetime,
+    default_threshold: float | None,
+    model: CompiledModel,
 ) -> ScoreCard:
     """The card an alert carries: explained, with at most MAX_ALERT_CONTRIBUTIONS contributions."""
-    card = evaluate(state, rules, now, default_threshold, due=False)
+    card = evaluate(state, rules, now, default_threshold, due=False, model=model)
     card.contributions = card.contributions[:MAX_ALERT_CONTRIBUTIONS]
     return card
+
+
+def _crossed(
+    state: LeadState, key: str, before: float, after: float, level: float, rearm: float, blocked: bool
+) -> bool:
+    """One upward crossing of ``level`` while armed (``key`` in ``armed``), re-armed by hysteresis
+    (a score below ``rearm``); a ``blocked`` (disqualified) lead never crosses. Updates the armed
+    state; the caller checks the cooldown and raises."""
+    armed = state.armed.get(key, True) or before < rearm
+    if before < level <= after and armed and not blocked:
+        state.armed[key] = False  # raised, or crossed inside the cooldown: counted as alerted
+        return True
+    if after < rearm:
+        if key == "sales_ready":
+            state.armed[key] = True  # the primary's key as stored items have it
+        else:
+            state.armed.pop(key, None)  # armed is the default: no bytes for it
+    return False
+
+
+@dataclass(slots=True)
+class _Alerting:
+    """Deciding one model's alerts on one write."""
+
+    state: LeadState
+    rules: CompiledRules
+    model: CompiledModel
+    now: datetime
+    default_threshold: float | None
+    prefix: str  # "" for the primary model, "<model>:" for the others
+    after: ScoreCard
+    alerts: list[AlertEntry] = field(default_factory=list)
+
+    def cooling(self, key: str, seconds: int) -> bool:
+        last = self.state.last_alert_at.get(key)
+        return last is not None and epoch(self.now) - last < seconds
+
+    def raise_alert(
+        self, kind: AlertKind, key: str, title: str | None = None, category: str | None = None
+    ) -> None:
+        state, now_s = self.state, epoch(self.now)
+        card = _snapshot(state, self.rules, self.now, self.default_threshold, self.model)
+        card.due_at = self.after.due_at
+        entry = AlertEntry(
+            id=f"{key}-{state.ver}",
+            kind=kind,
+            created_at=now_s,
+            card=card,
+            title=title,
+            category=category,
+            stage=state.stage,
+        )
+        state.outbox[entry.id] = entry
+        state.last_alert_at[key] = now_s
+        self.alerts.append(entry)
+
+
+def _category_title(name: str, label: str | None, threshold: float) -> str:
+    """ "Predictive maintenance interest crossed 50"."""
+    what = label or f"{name.replace('-', ' ').replace('_', ' ').capitalize()} interest"
+    return clip(f"{what} crossed {threshold:g}", 100) or what
+
+
+def _decide_model_alerts(a: _Alerting, before: ScoreCard, surge: bool) -> None:
+    """A model's alerts: its threshold, its categories' thresholds, and (primary only) the surge."""
+    model, after = a.model, a.after
+    cooldown = int(model.thresholds.alert_cooldown_hours * 3600)
+    threshold = after.threshold
+    key = a.prefix + "sales_ready"
+    if _crossed(
+        a.state,
+        key,
+        before.score,
+        after.score,
+        threshold,
+        _rearm_level(model, threshold),
+        after.disqualified,
+    ) and not a.cooling(key, cooldown):
+        a.raise_alert("sales_ready", key, model.alert_title)
+    for name, cat in model.categories.items():
+        key = f"{a.prefix}cat:{name}"
+        was, now_points = before.categories.get(name, 0.0), after.categories.get(name, 0.0)
+        rearm = _category_rearm(model, cat)
+        if _crossed(
+            a.state, key, was, now_points, cat.threshold, rearm, after.disqualified
+        ) and not a.cooling(key, cooldown):
+            a.raise_alert("category", key, _category_title(name, cat.label, cat.threshold), name)
+    # Surge days are the lead's, not a model's: only the primary model raises the surge alert.
+    if (
+        surge
+        and after.surge
+        and not before.surge
+        and not after.disqualified
+        and not a.cooling("surge", SURGE_COOLDOWN_HOURS * 3600)
+    ):
+        a.raise_alert("surge", "surge")
 
 
 def _decide_alerts(
@@ -679,49 +856,53 @@ def _decide_alerts(
     after: ScoreCard,
     now: datetime,
     default_threshold: float | None,
+    others_before: dict[str, ScoreCard] | None = None,
 ) -> list[AlertEntry]:
-    """One alert per upward crossing, re-armed by hysteresis, limited by a cooldown."""
-    now_s = epoch(now)
+    """One alert per upward crossing, re-armed by hysteresis, limited by a cooldown: the primary
+    model's (``state.card``) and those of every other model that applies (``state.cards``), each
+    with its own threshold, categories and alert state. ``others_before``: the other models' cards
+    before this write (missing ones are evaluated on nothing, i.e. the model starts from its fit)."""
     model = next(m for m in rules.models if m.name == after.model)
-    threshold = after.threshold
-    rearm_below = _rearm_level(model, threshold)
-    cooldown = int(model.thresholds.alert_cooldown_hours * 3600)
-    alerts: list[AlertEntry] = []
+    if before.score < after.threshold <= after.score and not after.disqualified:
+        # The lead becomes an MQL where the primary model's sales_ready alert is decided.
+        lifecycle.on_sales_ready(state, epoch(now), after.score, after.threshold)
+    alerting = _Alerting(state, rules, model, now, default_threshold, "", after)
+    _decide_model_alerts(alerting, before, surge=True)
+    for name, card in state.cards.items():
+        other = _named(rules, name)
+        was = (others_before or {}).get(name)
+        if other is None or was is None:
+            continue
+        alerting.model, alerting.prefix, alerting.after = other, name + ":", card
+        _decide_model_alerts(alerting, was, surge=False)
+    return alerting.alerts
 
-    def cooling(kind: str, seconds: int) -> bool:
-        last = state.last_alert_at.get(kind)
-        return last is not None and now_s - last < seconds
 
-    def raise_alert(kind: AlertKind) -> None:
-        card = _snapshot(state, rules, now, default_threshold)
-        card.due_at = after.due_at
-        entry = AlertEntry(
-            id=f"{kind}-{state.ver}", kind=kind, created_at=now_s, card=card, stage=state.stage
-        )
-        state.outbox[entry.id] = entry
-        state.last_alert_at[kind] = now_s
-        alerts.append(entry)
+def _category_rearm(model: CompiledModel, cat: CategoryThreshold) -> float:
+    hysteresis = cat.hysteresis if cat.hysteresis is not None else model.thresholds.hysteresis
+    return cat.threshold - hysteresis
 
-    armed = state.armed.get("sales_ready", True) or before.score < rearm_below
-    crossed = before.score < threshold <= after.score and not after.disqualified
-    if crossed:  # the lead becomes an MQL where its sales_ready alert is decided
-        lifecycle.on_sales_ready(state, now_s, after.score, threshold)
-    if crossed and armed and not cooling("sales_ready", cooldown):
-        raise_alert("sales_ready")
-        state.armed["sales_ready"] = False
-    elif after.score < rearm_below:
-        state.armed["sales_ready"] = True
-    elif crossed and armed:
-        state.armed["sales_ready"] = False  # crossed inside the cooldown: counted as alerted
 
-    if (
-        after.surge
-        and not before.surge
-        and not after.disqualified
-        and not cooling("surge", SURGE_COOLDOWN_HOURS * 3600)
-    ):
-        raise_alert("surge")
-    return alerts
+def _rearm_model(state: LeadState, model: CompiledModel, card: ScoreCard, prefix: str) -> None:
+    if card.score < _rearm_level(model, card.threshold):
+        if prefix:
+            state.armed.pop(prefix + "sales_ready", None)
+        else:
+            state.armed["sales_ready"] = True
+    for name, cat in model.categories.items():
+        if card.categories.get(name, 0.0) < _category_rearm(model, cat):
+            state.armed.pop(f"{prefix}cat:{name}", None)
+
+
+def _rearm(state: LeadState, rules: CompiledRules) -> None:
+    """Re-arm what decay (or new rules) took below its re-arm level, with no alert to decide."""
+    if state.card is None:
+        return
+    cards = [("", state.card), *((name + ":", card) for name, card in state.cards.items())]
+    for prefix, card in cards:
+        model = _named(rules, card.model)
+        if model is not None:
+            _rearm_model(state, model, card, prefix)
 
 
 def _prop(event: CanonicalEvent, *names: str) -> str | None:
@@ -889,7 +1070,7 @@ def apply_events(
     if outcome.late and new.rebuild_at is None:
         new.rebuild_at = now_s  # the sweep's next run rebuilds it (at most once per run)
     _prune(new, rules, now_s)
-    after = evaluate(new, rules, now, default_threshold, explain=False)
+    after, new.cards = evaluate_all(new, rules, now, default_threshold)
     stored = before.due_at
     if stored is not None and after.due_at is not None and now_s < stored < after.due_at:
         # Keep the earlier visit: the sweep then finds nothing to change and stores the later day.
@@ -897,12 +1078,26 @@ def apply_events(
         after.due_at = stored
     outcome.after = after
     new.card = after
-    outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold)
+    routing.assign(new, after, rules, now_s)
+    others_before = _others_before(state, new, rules, now, default_threshold)
+    outcome.alerts = _decide_alerts(new, rules, before, after, now, default_threshold, others_before)
     if outcome.alerts:  # the request that brought the latest event in follows the alert
         trace = next((e.trace_id for e in reversed(outcome.accepted) if e.trace_id), None)
         for alert in outcome.alerts:
             alert.trace_id = trace
     return outcome
+
+
+def _others_before(
+    old: LeadState, new: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
+) -> dict[str, ScoreCard]:
+    """The cards, before this write, of the other models that apply after it."""
+    out: dict[str, ScoreCard] = {}
+    for name in new.cards:
+        model = _named(rules, name)
+        if model is not None:
+            out[name] = _current_other(old, rules, model, now, default_threshold)
+    return out
 
 
 def rebuild(
@@ -935,6 +1130,7 @@ def rebuild(
         stage_at=state.stage_at,
         stage_moves=list(state.stage_moves),
         recycle_until=state.recycle_until,
+        **routing.kept(state),
     )
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state
     new.ver = state.ver + 1
@@ -945,21 +1141,25 @@ def rebuild(
     new.rebuild_at = None
     # Consent outlives the history's retention: what the item knew stays, merged by event time.
     new.consent = consent_state.merge(state.consent, new.consent)
-    new.card = evaluate(new, rules, now, default_threshold, explain=False)
+    new.card, new.cards = evaluate_all(new, rules, now, default_threshold)
     new.outbox = dict(state.outbox)
     new.journal = list(state.journal)  # history is what was replayed: it does not change
     new.last_alert_at = dict(state.last_alert_at)
     new.armed = dict(state.armed)
     if alerts and state.card is not None:
-        _decide_alerts(new, rules, state.card, new.card, now, default_threshold)
+        others_before = _others_before(state, new, rules, now, default_threshold)
+        _decide_alerts(new, rules, state.card, new.card, now, default_threshold, others_before)
         return new
-    model = next(m for m in rules.models if m.name == new.card.model)
-    if new.card.score < _rearm_level(model, new.card.threshold):
-        new.armed["sales_ready"] = True
+    _rearm(new, rules)
     return new
 
 
-_NOT_FACTS: dict[str, Any] = {"ver": True, "updated_at": True, "card": {"computed_at"}}
+_NOT_FACTS: dict[str, Any] = {
+    "ver": True,
+    "updated_at": True,
+    "card": {"computed_at"},
+    "cards": {"__all__": {"computed_at"}},
+}
 
 
 def same_facts(a: LeadState, b: LeadState) -> bool:
@@ -999,23 +1199,31 @@ def rescore(
     state: LeadState, rules: CompiledRules, now: datetime, default_threshold: float | None
 ) -> LeadState | None:
     """Re-evaluate a lead with no new events (decay sweep, new rules). None if nothing changed."""
-    card = evaluate(state, rules, now, default_threshold, explain=False)
-    if state.card is not None and _same(card, state.card) and not state.legacy_counters:
+    card, cards = evaluate_all(state, rules, now, default_threshold)
+    if (
+        state.card is not None
+        and _same(card, state.card)
+        and _same_cards(cards, state.cards)
+        and not state.legacy_counters
+    ):
         return None
     new = state.clone()
     new.ver = state.ver + 1
     new.updated_at = epoch(now)
-    new.card = card
+    new.card, new.cards = card, cards
+    routing.assign(new, card, rules, epoch(now))
     _prune(new, rules, epoch(now))
-    model = next(m for m in rules.models if m.name == card.model)
-    if card.score < _rearm_level(model, card.threshold):
-        new.armed["sales_ready"] = True
+    _rearm(new, rules)
     return new
 
 
 def _same(a: ScoreCard, b: ScoreCard) -> bool:
     keys = ("score", "tier", "grade", "surge", "rules_version", "due_at", "disqualified", "categories")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def _same_cards(a: dict[str, ScoreCard], b: dict[str, ScoreCard]) -> bool:
+    return a.keys() == b.keys() and all(_same(card, b[name]) for name, card in a.items())
 
 
 def coalesce(events: Sequence[CanonicalEvent]) -> dict[str, list[CanonicalEvent]]:

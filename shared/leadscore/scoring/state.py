@@ -21,7 +21,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 Scalar = str | int | float | bool
-AlertKind = Literal["sales_ready", "surge"]
+# ``category``: one category's points (a product line, an interest) crossed its own threshold.
+AlertKind = Literal["sales_ready", "surge", "category"]
+# Lead events (leadscore.scoring.changes, docs/events.md): what changed in one write of a lead.
+EventKind = Literal["ready", "tier", "grade", "consent", "stage"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
@@ -35,6 +38,7 @@ MAX_ADJUSTMENTS = 50
 MAX_OUTCOMES = 20
 MAX_STAGE_MOVES = 50  # the newest lifecycle moves kept (the audit); older ones are dropped
 MAX_PENDING_ALERTS = 10
+MAX_PENDING_EVENTS = 10  # lead events waiting for EventBridge (coalesced per kind first: changes.py)
 MAX_ALERT_CONTRIBUTIONS = 20
 MAX_TEXT = 200  # characters of a path, an event name or a reason kept in the item
 MAX_DEDUPE_PAGES = 64  # dedupe pages a lead remembers; beyond, the oldest are forgotten
@@ -205,9 +209,44 @@ class AlertEntry(_Model):
     card: ScoreCard
     trace_id: str | None = None  # the request whose event raised it: the logs' correlation id
     stage: str | None = None  # the lead's lifecycle stage when it was raised
+    # The headline the rules give it (a model's ``alert.title``, a category's label), e.g. "Upsell
+    # signal" or "Predictive maintenance interest crossed 50"; None: the kind's default title.
+    title: str | None = None
+    category: str | None = None  # a ``category`` alert: the category that crossed its threshold
 
     def retry_at(self) -> int | None:
         """When the sweep should re-drive this alert if the notifier has not delivered it."""
+        if self.status == "sending":
+            return self.lease_until
+        if self.status == "pending":
+            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
+        return None
+
+
+class EventEntry(_Model):
+    """A lead event in the lead's outbox, beside the alerts and with their delivery fields (claim,
+    lease, backoff, failure), but compact: the change and the card's headline values, no
+    contributions (docs/events.md). Its ``id`` (``ev.<kind>-<ver>``) is the outbox key."""
+
+    id: str
+    kind: EventKind
+    status: Literal["pending", "sending", "sent", "failed"] = "pending"
+    created_at: int
+    lease_until: int = 0
+    lease_token: str | None = None
+    sent_at: int | None = None
+    attempts: int = 0
+    next_attempt_at: int = 0
+    error: str | None = None
+    change: dict[str, object] = Field(default_factory=dict)  # e.g. {"from": "warm", "to": "hot"}
+    score: float = 0.0
+    tier: str = ""
+    grade: str = ""
+    model: str = "lead"
+    rules_version: str = ""
+
+    def retry_at(self) -> int | None:
+        """When the sweep should re-drive this event if the notifier has not delivered it."""
         if self.status == "sending":
             return self.lease_until
         if self.status == "pending":
@@ -292,10 +331,17 @@ class LeadState(_Model):
     ver: int = 0
     created_at: int = 0
     updated_at: int = 0
-    card: ScoreCard | None = None
+    card: ScoreCard | None = None  # the primary model's card (the first whose applies_when matches)
+    # Every other model whose applies_when matches (e.g. customer_expansion): its card, without
+    # contributions or reasons (readers explain it). Alert state of those models is keyed
+    # "<model>:<kind>" in ``armed`` and ``last_alert_at``; the primary model keeps the plain keys
+    # ("sales_ready", "cat:<category>").
+    cards: dict[str, ScoreCard] = Field(default_factory=dict)
     armed: dict[str, bool] = Field(default_factory=dict)
     last_alert_at: dict[str, int] = Field(default_factory=dict)
     outbox: dict[str, AlertEntry] = Field(default_factory=dict)
+    # Lead events waiting for EventBridge: stored in the item's ``outbox`` map beside the alerts.
+    events: dict[str, EventEntry] = Field(default_factory=dict)
     merged_into: str | None = None  # an anonymous visitor, once identified: the known lead's id
     absorbed: bool = False  # an anonymous visitor whose history the known lead has taken in
     # Erased (privacy forget): when. Events received before then are dropped, so what was still
@@ -311,6 +357,13 @@ class LeadState(_Model):
     stage_moves: list[StageMove] = Field(default_factory=list)
     recycle_until: int | None = None
     rebuild_at: int | None = None  # events arrived too late to score live: rebuild from history then
+    # Owner routing (leadscore.scoring.routing): who owns the lead, from which queue and route, since
+    # when. Kept once assigned, so a rules change does not reshuffle leads; events and the CRM read
+    # ``owner``. A form's ``profile.owner`` wins (route ``profile.owner``, no queue).
+    owner: str | None = None
+    owner_queue: str | None = None
+    route: str | None = None
+    routed_at: int | None = None
     # Legacy (formats 1-2) day counters, kept until the engine, which has the rules, converts them.
     legacy_counters: dict[str, dict[str, int]] = Field(default_factory=dict)
     # Transient, written beside the state by the storage layer in the same atomic write (never in the
@@ -338,9 +391,11 @@ class LeadState(_Model):
                 "delivered": dict(self.delivered),
                 "consent": dict(self.consent),
                 "recent": list(self.recent),
+                "cards": dict(self.cards),
                 "armed": dict(self.armed),
                 "last_alert_at": dict(self.last_alert_at),
                 "outbox": dict(self.outbox),
+                "events": dict(self.events),
                 "merged_from": list(self.merged_from),
                 "adjustments": list(self.adjustments),
                 "outcomes": list(self.outcomes),
@@ -355,6 +410,10 @@ class LeadState(_Model):
     @property
     def pending_alerts(self) -> list[AlertEntry]:
         return [a for a in self.outbox.values() if a.status in ("pending", "sending")]
+
+    @property
+    def pending_events(self) -> list[EventEntry]:
+        return [e for e in self.events.values() if e.status in ("pending", "sending")]
 
     @property
     def remembered(self) -> int:

@@ -27,7 +27,7 @@ from leadscore.dal.items import due_time
 from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
 from leadscore.dal.outbox import DueKey, Finished
 from leadscore.dal.topic import PublishFailed, PublishRefused
-from leadscore.scoring.state import AlertEntry, LeadState
+from leadscore.scoring.state import AlertEntry, EventEntry, LeadState
 
 MAX_ATTEMPTS = 48
 BACKOFF_SECONDS = 60
@@ -66,19 +66,30 @@ class Delivered:
     backing_off: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # alert id -> why (no PII)
     skipped: int = 0  # leased by another delivery, or waiting for its backoff
+    events: Delivered | None = None  # the lead events delivered with them (services.lead_events)
 
     def merge(self, other: Delivered) -> None:
         self.sent += other.sent
         self.backing_off += other.backing_off
         self.failed.update(other.failed)
         self.skipped += other.skipped
+        if other.events is not None:
+            if self.events is None:
+                self.events = Delivered()
+            self.events.merge(other.events)
+
+    @property
+    def acted(self) -> bool:
+        """Whether any alert or event was sent, failed or backed off (the item changed)."""
+        events = self.events is not None and self.events.acted
+        return bool(self.sent or self.failed or self.backing_off) or events
 
 
 def backoff(attempts: int) -> int:
     return int(min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
 
 
-def due(alert: AlertEntry, now: int) -> bool:
+def due(alert: AlertEntry | EventEntry, now: int) -> bool:
     """Whether this alert may be attempted now (not leased by a live delivery, not backing off)."""
     if alert.status == "sending":
         return alert.lease_until < now
@@ -89,19 +100,22 @@ def _no_check(_: dict[str, Any]) -> list[str]:
     return []
 
 
-class _Tracked:
+class Tracked:
     """The lead as this delivery leaves it, and its item version while nobody else writes it."""
 
     def __init__(self, state: LeadState) -> None:
-        self.state = state.model_copy(update={"outbox": dict(state.outbox)})
+        self.state = state.model_copy(update={"outbox": dict(state.outbox), "events": dict(state.events)})
         self.ver: int | None = state.ver
 
     def claimed(self) -> None:
         self.ver = None if self.ver is None else self.ver + 1
 
-    def due(self, alert: AlertEntry) -> DueKey | None:
-        """The due key once ``alert`` is in its new state (set before this call)."""
-        self.state.outbox[alert.id] = alert
+    def due(self, alert: AlertEntry | EventEntry) -> DueKey | None:
+        """The due key once ``alert`` (or a lead event) is in its new state (set before this call)."""
+        if isinstance(alert, EventEntry):
+            self.state.events[alert.id] = alert
+        else:
+            self.state.outbox[alert.id] = alert
         if self.ver is None:
             return None
         lead_id = self.state.lead_id
@@ -118,11 +132,13 @@ def deliver(
     now: Callable[[], int],
     check: Check = _no_check,
     link_template: str = "",
+    tracked: Tracked | None = None,
 ) -> Delivered:
     """Publish every pending alert of ``state`` that may be attempted now (``link_template``: the
-    ``LeadUrlTemplate`` the alerts link to the lead with)."""
+    ``LeadUrlTemplate`` the alerts link to the lead with; ``tracked``: shared with the delivery of
+    the lead's events that follows, so the due key stays movable)."""
     report = Delivered()
-    tracked = _Tracked(state)
+    tracked = tracked or Tracked(state)
     for alert in state.pending_alerts:
         at = now()
         if not due(alert, at):

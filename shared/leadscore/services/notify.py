@@ -1,16 +1,19 @@
 """Alert delivery wired to this deployment: the leads table's outbox, the alerts topic, the checks
-SNS would apply, metrics and PII-free log lines. Used by the notifier and the sweep worker."""
+SNS would apply, metrics and PII-free log lines; then the lead's events to the lead events bus.
+Used by the notifier and the sweep worker."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from leadscore.dal.eventbus import EventBus
 from leadscore.dal.outbox import Outbox
 from leadscore.dal.topic import Topic
 from leadscore.observability import count, logger
 from leadscore.scoring.state import LeadState
-from leadscore.services.delivery import Delivered, deliver
+from leadscore.services.delivery import Delivered, Tracked, deliver
+from leadscore.services.lead_events import deliver_events
 from leadscore.settings import get_settings, require
 
 
@@ -26,7 +29,13 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
     settings = get_settings()
     outbox = Outbox(require(settings.leads_table, "LEADS_TABLE"))
     topic = Topic(require(settings.alerts_topic_arn, "ALERTS_TOPIC_ARN"))
-    delivered = deliver(state, outbox, topic, now, check=_check, link_template=settings.lead_url_template)
+    tracked = Tracked(state)
+    link = settings.lead_url_template
+    delivered = deliver(state, outbox, topic, now, check=_check, link_template=link, tracked=tracked)
+    if state.pending_events:
+        bus = EventBus(require(settings.lead_events_bus, "LEAD_EVENTS_BUS"))
+        delivered.events = deliver_events(state, outbox, bus, now, link, tracked)
+        _report_events(state, delivered.events)
     for name, value in (
         ("AlertsSent", len(delivered.sent)),
         ("AlertPublishFailed", len(delivered.backing_off)),
@@ -48,3 +57,23 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
     for alert_id, why in delivered.failed.items():
         logger.error("alert failed for good", extra={**keys(alert_id), "reason": why})
     return delivered
+
+
+def _report_events(state: LeadState, delivered: Delivered) -> None:
+    """Count and log what happened to the lead's events (lead and event ids only)."""
+    for name, value in (
+        ("LeadEventsSent", len(delivered.sent)),
+        ("LeadEventPublishFailed", len(delivered.backing_off)),
+        ("LeadEventFailed", len(delivered.failed)),
+    ):
+        if value:
+            count(name, value)
+    for event_id in delivered.backing_off:
+        logger.warning(
+            "lead event put failed, backing off", extra={"lead_id": state.lead_id, "event_id": event_id}
+        )
+    for event_id, why in delivered.failed.items():
+        logger.error(
+            "lead event failed for good",
+            extra={"lead_id": state.lead_id, "event_id": event_id, "reason": why},
+        )

@@ -210,7 +210,7 @@ def merge_anonymous(
             return None
         new = state.clone()
         new.merged_into = known_lead_id
-        new.card = None  # off the hot list: the known lead carries the score now
+        new.card, new.cards = None, {}  # off the hot list: the known lead carries the score now
         new.ver = state.ver + 1
         new.created_at = state.created_at or now_s
         new.updated_at = now_s

@@ -27,7 +27,7 @@ from leadscore.dal.jobs import JobMessage, Jobs
 from leadscore.dal.leads import LeadRepository
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import epoch, rescore
-from leadscore.scoring.state import LeadState
+from leadscore.scoring.state import AlertEntry, EventEntry, LeadState
 from leadscore.services.delivery import Delivered, due
 from leadscore.services.scoring import rescore_from_history
 
@@ -69,6 +69,7 @@ class SweepReport:
             "missing": self.missing,
             "failed": len(self.failures),
             "alerts_sent": len(self.delivered.sent),
+            "events_sent": len(self.delivered.events.sent) if self.delivered.events else 0,
             "moves": dict(self.moves),
             "continued": self.stopped_early,
         }
@@ -101,10 +102,11 @@ def visit_lead(
     if state is None:
         report.missing += 1
         return
-    if deliver is not None and any(due(a, now_s) for a in state.pending_alerts):
+    waiting: list[AlertEntry | EventEntry] = [*state.pending_alerts, *state.pending_events]
+    if deliver is not None and any(due(a, now_s) for a in waiting):
         delivered = deliver(state)
         report.delivered.merge(delivered)
-        if delivered.sent or delivered.failed or delivered.backing_off:
+        if delivered.acted:
             state = repo.get(lead_id) or state
     if state.rebuild_at is not None and state.rebuild_at <= now_s:
         after = rescore_from_history(repo, lead_id, rules, now, default_threshold)

@@ -19,11 +19,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BearerOrBasicAuthError, MalformedBodyError
 from leadscore.ingest.normalize import occurred_at, page_properties
-from leadscore.ingest.providers.common import add_email_event, json_document, required_secrets, text
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    Skip,
+    email_events,
+    event_name,
+    json_document,
+    not_scored,
+    required_secrets,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import basic_credentials, matches_any
@@ -74,31 +81,17 @@ class BrevoProvider:
             items = document
         else:
             raise MalformedBodyError("a Brevo webhook body is a JSON event object or array of them")
-        result = IngestResult(source=SOURCE)
-        for index, item in enumerate(items):
-            _add(result, index, item, request)
-        return result
+        return email_events(SOURCE, items, _read, request)
 
 
-def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) -> None:
-    if not isinstance(item, dict):
-        result.reject(index, "must be an event object")
-        return
-    kind = text(item.get("event"))
-    if kind is None:
-        result.reject(index, "event: missing or not a string")
-        return
+def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    kind = event_name(item, "event")
+    if isinstance(kind, Skip):
+        return kind
     kind = kind.lower()
     event_type = EVENT_TYPES.get(kind)
     if event_type is None:
-        result.ignore(index, f"Brevo event {kind[:40]!r} is not scored")
-        return
-    bot: str | None = None
-    if "proxy_open" in kind:
-        bot = "machine open"
-    elif event_type in ("email_open", "email_click"):
-        ua = item.get("user_agent")
-        bot = bot_reason(ua if isinstance(ua, str) else None)
+        return not_scored("Brevo", kind)
     properties: dict[str, Any] = {
         "message_id": item.get("message-id"),
         "campaign_id": item.get("camp_id"),
@@ -109,20 +102,17 @@ def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) ->
     if event_type == "email_click":
         properties.update(page_properties(item.get("link") or item.get("URL")))
     when = item.get("ts_epoch") or item.get("ts_event") or item.get("date_event") or item.get("date")
-    add_email_event(
-        result,
-        index,
-        source=SOURCE,
-        event_type=event_type,
+    return EmailItem(
         name=kind,
+        event_type=event_type,
         email=item.get("email"),
         # Brevo's "id" is the webhook's id, not the event's: hash the event.
         event_id=None,
         fingerprint=item,
         when=occurred_at(when, request.received_at),
-        request=request,
         properties=properties,
-        bot=bot,
+        user_agent=item.get("user_agent"),
+        bot="machine open" if "proxy_open" in kind else None,
     )
 
 

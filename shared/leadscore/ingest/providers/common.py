@@ -1,16 +1,24 @@
 """Helpers every provider module shares: secrets (with the insecure local escape hatch), freshness of
-millisecond timestamps, JSON documents, and building email events from one recipient and one event type.
+millisecond timestamps, JSON documents, and the one pipeline of the email platforms' webhooks.
+
+The pipeline (:func:`email_events`): every item must be an object; the provider's reader says what the
+item is (:class:`EmailItem`) or why it is skipped (:class:`Skip`: rejected naming the field, or
+ignored with a reason); the pipeline then checks for scanners (the provider's own mark wins, else the
+user agent of an open or a click), validates the recipient and builds the event. A provider module
+says only what is its own: how its body holds the items, its event names, ids and properties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from leadscore.ingest.body import JSON, parse_json, require_content_type
+from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.normalize import clean_properties
@@ -140,3 +148,78 @@ def add_email_event(
         result.reject(index, "; ".join(describe_validation_error(exc)))
         return
     result.add(event)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An item the pipeline does not turn into an event: ``reject`` it (the item is at fault, the
+    reason names the field) or ignore it (nothing to score, e.g. an event type we do not score)."""
+
+    reason: str
+    reject: bool = False
+
+
+@dataclass
+class EmailItem:
+    """One email event as a provider reads it from one item (see the module docstring)."""
+
+    name: str  # the provider's own event name
+    event_type: EventType
+    email: Any  # the recipient, checked by the pipeline
+    when: datetime
+    event_id: str | None  # the provider's id; None: a hash of ``fingerprint``
+    fingerprint: Any
+    properties: dict[str, Any] = field(default_factory=dict)
+    extra: Any = None  # the sender's own fields (custom args, metadata), kept when an object
+    user_agent: Any = None  # checked for scanners on opens and clicks
+    bot: str | None = None  # the provider's own mark (a machine open): wins over the user agent
+
+
+Reader = Callable[[Mapping[str, Any], IngestRequest], EmailItem | Skip]
+_ENGAGEMENT: frozenset[EventType] = frozenset({"email_open", "email_click"})
+
+
+def event_name(item: Mapping[str, Any], key: str, label: str | None = None) -> str | Skip:
+    """The item's event name at ``key`` (stripped), or a rejection naming ``label`` (default ``key``)."""
+    name = text(item.get(key))
+    return Skip(f"{label or key}: missing or not a string", reject=True) if name is None else name
+
+
+def not_scored(provider: str, name: str) -> Skip:
+    return Skip(f"{provider} event {name[:40]!r} is not scored")
+
+
+def add_email_item(result: IngestResult, index: int, read: EmailItem | Skip, request: IngestRequest) -> None:
+    """The pipeline's steps after the reader: skip, bot check, then the event (or a rejection)."""
+    if isinstance(read, Skip):
+        (result.reject if read.reject else result.ignore)(index, read.reason)
+        return
+    bot = read.bot
+    if bot is None and read.event_type in _ENGAGEMENT and isinstance(read.user_agent, str):
+        bot = bot_reason(read.user_agent)
+    add_email_event(
+        result,
+        index,
+        source=result.source,
+        event_type=read.event_type,
+        name=read.name,
+        email=read.email,
+        event_id=read.event_id,
+        fingerprint=read.fingerprint,
+        when=read.when,
+        request=request,
+        properties=read.properties,
+        extra=read.extra if isinstance(read.extra, dict) else None,
+        bot=bot,
+    )
+
+
+def email_events(source: str, items: Iterable[Any], read: Reader, request: IngestRequest) -> IngestResult:
+    """The result of one webhook body's ``items``, each read by the provider's ``read``."""
+    result = IngestResult(source=source)
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            add_email_item(result, index, read(item, request), request)
+        else:
+            result.reject(index, "must be an event object")
+    return result

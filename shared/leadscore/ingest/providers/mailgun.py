@@ -22,14 +22,17 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import (
-    add_email_event,
+    EmailItem,
+    Skip,
     as_bytes,
+    email_events,
+    event_name,
     json_object,
+    not_scored,
     required_secrets,
     section,
     text,
@@ -117,56 +120,44 @@ class MailgunProvider:
         data = document.get("event-data")
         if not isinstance(data, dict):
             raise MalformedBodyError("a Mailgun webhook body has an event-data object")
-        result = IngestResult(source=SOURCE)
-        kind = text(data.get("event"))
-        if kind is None:
-            result.reject(0, "event-data.event: missing or not a string")
-            return result
-        kind = kind.lower()
-        event_type = EVENT_TYPES.get(kind)
-        if kind == "failed":
-            event_type = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
-        if event_type is None:
-            result.ignore(0, f"Mailgun event {kind[:40]!r} is not scored")
-            return result
-        client = section(data, "client-info")
-        bot: str | None = None
-        if kind in ("opened", "clicked"):
-            marked = client.get("bot")
-            if marked:
-                bot = "machine open" if kind == "opened" else f"bot click ({str(marked)[:40]})"
-            else:
-                ua = client.get("user-agent")
-                bot = bot_reason(ua if isinstance(ua, str) else None)
-        message = section(data, "message")
-        headers = section(message, "headers")
-        properties: dict[str, Any] = {
-            "message_id": headers.get("message-id"),
-            "tags": data.get("tags"),
-            "campaigns": data.get("campaigns"),
-            "reason": data.get("reason") if kind == "failed" else None,
-            "severity": data.get("severity"),
-        }
-        if kind == "clicked":
-            properties.update(page_properties(data.get("url")))
-        variables = data.get("user-variables")
-        event_id = text(data.get("id"))
-        add_email_event(
-            result,
-            0,
-            source=SOURCE,
-            event_type=event_type,
-            name=kind,
-            email=data.get("recipient"),
-            event_id=f"mailgun:{event_id}" if event_id else None,
-            fingerprint=data,
-            when=occurred_at(data.get("timestamp"), request.received_at),
-            request=request,
-            properties=properties,
-            extra=variables if isinstance(variables, dict) else None,
-            bot=bot,
-        )
-        return result
+        return email_events(SOURCE, [data], _read, request)
+
+
+def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    kind = event_name(data, "event", "event-data.event")
+    if isinstance(kind, Skip):
+        return kind
+    kind = kind.lower()
+    event_type = EVENT_TYPES.get(kind)
+    if kind == "failed":
+        event_type = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
+    if event_type is None:
+        return not_scored("Mailgun", kind)
+    client = section(data, "client-info")
+    marked = client.get("bot") if kind in ("opened", "clicked") else None
+    headers = section(section(data, "message"), "headers")
+    properties: dict[str, Any] = {
+        "message_id": headers.get("message-id"),
+        "tags": data.get("tags"),
+        "campaigns": data.get("campaigns"),
+        "reason": data.get("reason") if kind == "failed" else None,
+        "severity": data.get("severity"),
+    }
+    if kind == "clicked":
+        properties.update(page_properties(data.get("url")))
+    event_id = text(data.get("id"))
+    return EmailItem(
+        name=kind,
+        event_type=event_type,
+        email=data.get("recipient"),
+        event_id=f"mailgun:{event_id}" if event_id else None,
+        fingerprint=data,
+        when=occurred_at(data.get("timestamp"), request.received_at),
+        properties=properties,
+        extra=data.get("user-variables"),
+        user_agent=client.get("user-agent"),
+        bot=("machine open" if kind == "opened" else f"bot click ({str(marked)[:40]})") if marked else None,
+    )
 
 
 PROVIDER = MailgunProvider()

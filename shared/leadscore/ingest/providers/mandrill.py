@@ -21,11 +21,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadscore.ingest.body import FORM_URLENCODED, parse_json, parse_urlencoded, require_content_type
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.normalize import occurred_at, page_properties
-from leadscore.ingest.providers.common import add_email_event, as_bytes, required_secrets, section, text
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    Skip,
+    as_bytes,
+    email_events,
+    event_name,
+    not_scored,
+    required_secrets,
+    section,
+    text,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
@@ -92,27 +101,18 @@ class MandrillProvider:
             raise MalformedBodyError("mandrill_events is not valid JSON", details=exc.details) from exc
         if not isinstance(events, list):
             raise MalformedBodyError("mandrill_events is a JSON array")
-        result = IngestResult(source=SOURCE)
-        for index, item in enumerate(events):
-            _add(result, index, item, request)
-        return result
+        return email_events(SOURCE, events, _read, request)
 
 
-def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) -> None:
-    if not isinstance(item, dict):
-        result.reject(index, "must be an event object")
-        return
-    kind = text(item.get("event"))
-    if kind is None:
-        if "type" in item:
-            result.ignore(index, "sync events are not scored")
-        else:
-            result.reject(index, "event: missing or not a string")
-        return
+def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    if text(item.get("event")) is None and "type" in item:
+        return Skip("sync events are not scored")
+    kind = event_name(item, "event")
+    if isinstance(kind, Skip):
+        return kind
     event_type = EVENT_TYPES.get(kind)
     if event_type is None:
-        result.ignore(index, f"Mandrill event {kind[:40]!r} is not scored")
-        return
+        return not_scored("Mandrill", kind)
     msg = section(item, "msg")
     properties: dict[str, Any] = {
         "message_id": msg.get("_id"),
@@ -120,29 +120,20 @@ def _add(result: IngestResult, index: int, item: Any, request: IngestRequest) ->
         "subject": msg.get("subject"),
         "bounce_description": msg.get("bounce_description"),
     }
-    bot: str | None = None
-    if kind in ("open", "click"):
-        ua = item.get("user_agent")
-        bot = bot_reason(ua if isinstance(ua, str) else None)
     if kind == "click":
         properties.update(page_properties(item.get("url")))
     event_id = text(item.get("_id"))
-    metadata = msg.get("metadata")
-    add_email_event(
-        result,
-        index,
-        source=SOURCE,
-        event_type=event_type,
+    return EmailItem(
         name=kind,
+        event_type=event_type,
         email=msg.get("email"),
         # Mandrill's event _id is the message id: with the event and time it names one event.
         event_id=f"mandrill:{event_id}:{kind}:{item.get('ts')}" if event_id else None,
         fingerprint=json.dumps(item, sort_keys=True, default=str),
         when=occurred_at(item.get("ts"), request.received_at),
-        request=request,
         properties=properties,
-        extra=metadata if isinstance(metadata, dict) else None,
-        bot=bot,
+        extra=msg.get("metadata"),
+        user_agent=item.get("user_agent"),
     )
 
 

@@ -16,13 +16,20 @@ Secret: ``POSTMARK_BASIC_AUTH`` / ``POSTMARK_BASIC_AUTH_PARAM``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BasicAuthError
 from leadscore.ingest.normalize import occurred_at, page_properties
-from leadscore.ingest.providers.common import add_email_event, json_object, required_secrets, text
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    Skip,
+    email_events,
+    event_name,
+    json_object,
+    required_secrets,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import basic_credentials, matches_any
@@ -51,70 +58,58 @@ class PostmarkProvider:
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         record = json_object(request, "Postmark webhook")
-        result = IngestResult(source=SOURCE)
-        kind = text(record.get("RecordType"))
-        if kind is None:
-            result.reject(0, "RecordType: missing or not a string")
-            return result
-        event_type: EventType | None
-        email: Any = record.get("Recipient")
-        when: Any = None
-        properties: dict[str, Any] = {
-            "message_id": record.get("MessageID"),
-            "tag": record.get("Tag"),
-            "message_stream": record.get("MessageStream"),
-        }
-        bot: str | None = None
-        if kind == "Delivery":
-            event_type, when = "email_delivered", record.get("DeliveredAt")
-        elif kind == "Open":
-            event_type, when = "email_open", record.get("ReceivedAt")
-            ua = record.get("UserAgent")
-            bot = bot_reason(ua if isinstance(ua, str) else None)
-            properties["first_open"] = record.get("FirstOpen")
-        elif kind == "Click":
-            event_type, when = "email_click", record.get("ReceivedAt")
-            ua = record.get("UserAgent")
-            bot = bot_reason(ua if isinstance(ua, str) else None)
-            properties.update(page_properties(record.get("OriginalLink")))
-        elif kind in ("Bounce", "SpamComplaint"):
-            email, when = record.get("Email"), record.get("BouncedAt")
-            bounce = record.get("Type")
-            if kind == "SpamComplaint":
-                event_type = "email_spam_report"
-            else:
-                event_type = "email_deferred" if bounce in _SOFT_BOUNCES else "email_bounce"
-            properties["bounce_type"] = bounce
-        elif kind == "SubscriptionChange":
-            # SuppressSending true: the address was suppressed (why: SuppressionReason); false: it
-            # was reactivated, which clears an unsubscribe (leadscore.scoring.consent).
-            suppressed = record.get("SuppressSending") is True
-            event_type = "email_unsubscribe" if suppressed else "email_resubscribe"
-            when = record.get("ChangedAt")
-            properties["suppression_reason"] = record.get("SuppressionReason")
+        return email_events(SOURCE, [record], _read, request)
+
+
+def _read(record: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    kind = event_name(record, "RecordType")
+    if isinstance(kind, Skip):
+        return kind
+    event_type: EventType
+    email: Any = record.get("Recipient")
+    when: Any = None
+    properties: dict[str, Any] = {
+        "message_id": record.get("MessageID"),
+        "tag": record.get("Tag"),
+        "message_stream": record.get("MessageStream"),
+    }
+    if kind == "Delivery":
+        event_type, when = "email_delivered", record.get("DeliveredAt")
+    elif kind == "Open":
+        event_type, when = "email_open", record.get("ReceivedAt")
+        properties["first_open"] = record.get("FirstOpen")
+    elif kind == "Click":
+        event_type, when = "email_click", record.get("ReceivedAt")
+        properties.update(page_properties(record.get("OriginalLink")))
+    elif kind in ("Bounce", "SpamComplaint"):
+        email, when = record.get("Email"), record.get("BouncedAt")
+        bounce = record.get("Type")
+        if kind == "SpamComplaint":
+            event_type = "email_spam_report"
         else:
-            result.ignore(0, f"Postmark record type {kind[:40]!r} is not scored")
-            return result
-        bounce_id = record.get("ID")
-        metadata = record.get("Metadata")
-        add_email_event(
-            result,
-            0,
-            source=SOURCE,
-            event_type=event_type,
-            name=kind,
-            email=email,
-            event_id=f"postmark:{kind}:{bounce_id}"
-            if isinstance(bounce_id, int | str) and bounce_id
-            else None,
-            fingerprint=record,
-            when=occurred_at(when, request.received_at),
-            request=request,
-            properties=properties,
-            extra=metadata if isinstance(metadata, dict) else None,
-            bot=bot,
-        )
-        return result
+            event_type = "email_deferred" if bounce in _SOFT_BOUNCES else "email_bounce"
+        properties["bounce_type"] = bounce
+    elif kind == "SubscriptionChange":
+        # SuppressSending true: the address was suppressed (why: SuppressionReason); false: it
+        # was reactivated, which clears an unsubscribe (leadscore.scoring.consent).
+        suppressed = record.get("SuppressSending") is True
+        event_type = "email_unsubscribe" if suppressed else "email_resubscribe"
+        when = record.get("ChangedAt")
+        properties["suppression_reason"] = record.get("SuppressionReason")
+    else:
+        return Skip(f"Postmark record type {kind[:40]!r} is not scored")
+    bounce_id = record.get("ID")
+    return EmailItem(
+        name=kind,
+        event_type=event_type,
+        email=email,
+        event_id=f"postmark:{kind}:{bounce_id}" if isinstance(bounce_id, int | str) and bounce_id else None,
+        fingerprint=record,
+        when=occurred_at(when, request.received_at),
+        properties=properties,
+        extra=record.get("Metadata"),
+        user_agent=record.get("UserAgent"),
+    )
 
 
 PROVIDER = PostmarkProvider()

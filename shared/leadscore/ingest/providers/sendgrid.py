@@ -23,11 +23,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadscore.ingest.body import JSON, parse_json, require_content_type
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import SENDGRID_PUBLIC_KEYS_ENV, IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.normalize import occurred_at, page_properties
-from leadscore.ingest.providers.common import add_email_event, timestamped_signature
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    Skip,
+    email_events,
+    event_name,
+    timestamped_signature,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import verify_ecdsa_sha256
@@ -132,57 +137,35 @@ class SendGridProvider:
         document = parse_json(request.body)
         if not isinstance(document, list):
             raise MalformedBodyError("a SendGrid Event Webhook body is a JSON array of events")
-        result = IngestResult(source=SOURCE)
-        for index, item in enumerate(document):
-            if not isinstance(item, dict):
-                result.reject(index, "must be an event object")
-                continue
-            _add_item(result, index, item, request)
-        return result
+        return email_events(SOURCE, document, _read, request)
 
 
-def _add_item(result: IngestResult, index: int, item: Mapping[str, Any], request: IngestRequest) -> None:
-    kind = item.get("event")
-    if not isinstance(kind, str) or not kind.strip():
-        result.reject(index, "event: missing or not a string")
-        return
-    kind = kind.strip().lower()
+def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    kind = event_name(item, "event")
+    if isinstance(kind, Skip):
+        return kind
+    kind = kind.lower()
     if kind in IGNORED_EVENTS:
-        result.ignore(index, IGNORED_EVENTS[kind])
-        return
+        return Skip(IGNORED_EVENTS[kind])
     event_type = EVENT_TYPES.get(kind)
     if event_type is None:
-        result.ignore(index, f"unknown SendGrid event type {kind[:40]!r}")
-        return
+        return Skip(f"unknown SendGrid event type {kind[:40]!r}")
     properties: dict[str, Any] = {key: item.get(key) for key in _KEPT}
     properties.update({ours: item.get(theirs) for theirs, ours in _PER_TYPE.get(kind, {}).items()})
     if kind == "click" and isinstance(item.get("url"), str):
         properties.update(page_properties(item["url"]))
-    custom_args = {k: v for k, v in item.items() if k not in _KNOWN and isinstance(k, str)}
-
-    bot: str | None = None
-    if kind == "open" and item.get("sg_machine_open") is True:
-        bot = "machine open"
-    elif kind in ("open", "click"):
-        useragent = item.get("useragent")
-        bot = bot_reason(useragent if isinstance(useragent, str) else None)
-
     sg_event_id = item.get("sg_event_id")
-    event_id = sg_event_id.strip() if isinstance(sg_event_id, str) and sg_event_id.strip() else None
-    add_email_event(
-        result,
-        index,
-        source=SOURCE,
-        event_type=event_type,
+    return EmailItem(
         name=kind,
+        event_type=event_type,
         email=item.get("email"),
-        event_id=event_id,
+        event_id=sg_event_id.strip() if isinstance(sg_event_id, str) and sg_event_id.strip() else None,
         fingerprint=item,
         when=occurred_at(item.get("timestamp"), request.received_at),
-        request=request,
         properties=properties,
-        extra=custom_args,
-        bot=bot,
+        extra={k: v for k, v in item.items() if k not in _KNOWN and isinstance(k, str)},
+        user_agent=item.get("useragent"),
+        bot="machine open" if kind == "open" and item.get("sg_machine_open") is True else None,
     )
 
 

@@ -40,11 +40,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leadscore.ingest.body import parse_json
-from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
 from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
-from leadscore.ingest.providers.common import add_email_event, json_object, text
+from leadscore.ingest.providers.common import EmailItem, add_email_item, json_object, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType
@@ -304,7 +303,6 @@ def _add_ses_event(
     event_type: EventType | None = _TYPES.get(kind)
     detail: Mapping[str, Any] = _section(event, kind[:1].lower() + kind[1:])
     properties: dict[str, Any] = {"ses_message_id": mail.get("messageId")}
-    bot: str | None = None
     if kind == "Bounce":
         bounce_type = detail.get("bounceType")
         event_type = "email_bounce" if bounce_type == "Permanent" else "email_deferred"
@@ -316,11 +314,8 @@ def _add_ses_event(
             else False
         ):
             event_type = "email_unsubscribe"
-    elif kind in ("Open", "Click"):
-        ua = detail.get("userAgent")
-        bot = bot_reason(ua if isinstance(ua, str) else None)
-        if kind == "Click":
-            properties.update(page_properties(detail.get("link")))
+    elif kind == "Click":
+        properties.update(page_properties(detail.get("link")))
     elif kind == "Complaint":
         properties["feedback_type"] = detail.get("complaintFeedbackType")
     if event_type is None:
@@ -333,23 +328,20 @@ def _add_ses_event(
         result.reject(0, "no recipient in the SES event")
         return
     for index, email in enumerate(recipients[:50]):
-        add_email_event(
-            result,
-            index,
-            source=SOURCE,
-            event_type=event_type,
+        item = EmailItem(
             name=kind,
+            event_type=event_type,
             email=email,
             event_id=_event_id(mail, kind, detail, message_id, index),
             fingerprint={"event": event, "recipient": index},
             when=when,
-            request=request,
             properties=properties,
             extra={k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in tags.items()}
             if isinstance(tags, dict)
             else None,
-            bot=bot,
+            user_agent=detail.get("userAgent"),
         )
+        add_email_item(result, index, item, request)
 
 
 PROVIDER = SesProvider()
