@@ -171,3 +171,25 @@ def test_sales_rejects_in_hubspot_with_a_configured_reason(crm: Stack) -> None:
     assert state.stage == "nurture"
     assert state.stage_moves[-1].why == "rejected: no_budget (contact:151)"
     assert state.stage_moves[-1].by == "crm:hubspot"
+
+
+def test_a_deal_subscription_event_names_no_person_and_is_ignored_with_the_way_to_send_it(crm: Stack) -> None:
+    """HubSpot's webhook subscriptions carry the deal's id and new stage only (no associations)."""
+    batch = [
+        {
+            "eventId": 4711,
+            "subscriptionType": "deal.propertyChange",
+            "objectId": 9001,
+            "propertyName": "dealstage",
+            "propertyValue": "closedwon",
+            "occurredAt": 1795445000000,
+            "portalId": 62515,
+        }
+    ]
+    response = post(crm, batch)
+    assert response["statusCode"] == 202, response
+    body = json.loads(response["body"])
+    assert body["accepted"] == 0
+    assert body["ignored"] == [
+        {"index": 0, "reason": "deal.propertyChange names no person: send it through a workflow webhook"}
+    ]

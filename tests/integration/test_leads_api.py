@@ -86,6 +86,7 @@ def test_every_leads_route_is_iam_protected_and_ingest_routes_are_not(stack: Sta
         ("GET", "/leads/{lead}"): "AWS_IAM",
         ("POST", "/leads/{lead}/outcome"): "AWS_IAM",
         ("POST", "/leads/{lead}/adjustments"): "AWS_IAM",
+        ("POST", "/leads/{lead}/stage"): "AWS_IAM",
     }
     assert {v for k, v in auth.items() if not k[1].startswith("/leads")} == {""}
 

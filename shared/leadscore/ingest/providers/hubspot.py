@@ -261,6 +261,11 @@ def _add_subscription_event(result: IngestResult, index: int, item: Any, request
     if not isinstance(kind, str):
         result.reject(index, "subscriptionType: missing or not a string")
         return
+    if kind.startswith("deal.") or item.get("propertyName") == "lifecyclestage":
+        # No associations and no email in a subscription event: outcomes and stages come through
+        # workflows that carry the person (docs/connect.md, "Outcomes and stages from the CRM").
+        result.ignore(index, f"{kind[:60]} names no person: send it through a workflow webhook")
+        return
     if not (kind == "contact.propertyChange" and item.get("propertyName") == "email"):
         result.ignore(index, f"{kind[:60]} carries no email address")
         return
