@@ -7,6 +7,7 @@ leadscore rules test FILE --leads LEADS.jsonl [--json] [--now ISO]
 leadscore rules diff OLD NEW --leads LEADS.jsonl | --stack NAME [--now ISO] [--html FILE]
 leadscore rules publish FILE [--bucket B | --stack NAME] [--key rules/current.json]
 leadscore rules schema [-o rules/rules.schema.json]
+leadscore accounts hot|show DOMAIN --stack NAME | --table NAME   (see --help)
 leadscore review --stack NAME | --table NAME | --local | --simulate SEED | --input FILE  (see --help)
 """
 
@@ -183,12 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     from tools.leads_cli import add_parser as add_leads_parser
 
     add_leads_parser(sub)  # leadscore leads show|hot
+    from tools.accounts_cli import add_parser as add_accounts_parser
+
+    add_accounts_parser(sub)  # leadscore accounts hot|show
     from tools.privacy_cli import add_parser as add_privacy_parser
 
     add_privacy_parser(sub)  # leadscore privacy forget
     from tools.review.cli import add_parser as add_review_parser
 
     add_review_parser(sub)  # leadscore review
+    from tools.crm_cli import add_parser as add_crm_parser
+
+    add_crm_parser(sub)  # leadscore crm hubspot create-properties
     return parser
 
 

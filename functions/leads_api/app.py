@@ -5,6 +5,8 @@
     POST /leads/{lead}/outcome                          {"status": "converted"|"lost", "amount"?, ...}
     POST /leads/{lead}/adjustments                      {"points": n, "reason": "...", "disqualify"?}
     POST /leads/{lead}/stage                            {"stage": "sal"|"rejected"|..., "reason"?, "note"?}
+    GET  /accounts?tier=&limit=&cursor=                 the account hot list, highest first, paginated
+    GET  /accounts/{domain}                             the account card (members, committee, activity)
 
 Each route parses its input with a pydantic model (:mod:`leadscore.api.edge`), calls
 :mod:`leadscore.api.service` once and maps the result. Errors map to JSON bodies naming the field
@@ -23,6 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore import clock
 from leadscore.api import edge, service
+from leadscore.api.account_routes import router as account_routes
 from leadscore.api.models import AdjustmentRequest, OutcomeRequest
 from leadscore.api.views import hot_row
 from leadscore.http import json_response, register_error_handlers
@@ -31,6 +34,7 @@ from leadscore.settings import get_settings
 
 app = APIGatewayHttpResolver()
 register_error_handlers(app, edge.ERROR_HANDLERS)
+app.include_router(account_routes)  # GET /accounts, GET /accounts/{domain}
 
 
 @app.get("/leads")

@@ -13,20 +13,19 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from leadscore import clock
-from leadscore.dal.items import from_item
 from leadscore.observability import logger, metrics
 from leadscore.services.delivery import Delivered
-from leadscore.services.notify import deliver_alerts
+from leadscore.services.notify import deliver_image
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def deliver(record: DynamoDBRecord) -> Delivered:
-    """Publish every pending alert of the lead in this record (a failure to publish backs off)."""
+    """Publish every pending alert of the lead (or account) in this record (a failure backs off)."""
     image = (record.raw_event.get("dynamodb") or {}).get("NewImage")
     if not image or "alert_pending" not in image:
         return Delivered()
-    return deliver_alerts(from_item(image), clock.seconds)
+    return deliver_image(image, clock.seconds)
 
 
 @metrics.log_metrics

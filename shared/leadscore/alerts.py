@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring.accounts import AccountAlert, Member
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, Touch, likelihood
 
 ALERT_SCHEMA = "leadscore.alert/1"
@@ -732,3 +733,121 @@ def publish_problems(request: Mapping[str, Any]) -> list[str]:
     if request_size(request) > SNS_MAX_MESSAGE_BYTES:
         problems.append("message_too_large")
     return sorted(set(problems))
+
+
+# -------------------------------------------------------------------------------------------- accounts
+_ACCOUNT_TITLES = {"account_sales_ready": "Account sales-ready", "account_surge": "Account surge"}
+ACCOUNT_ALERT_SCHEMA = "leadscore.account_alert/1"
+
+
+def _person(m: Member) -> dict[str, Any]:
+    return {
+        "lead_id": clean(m.lead_id, MAX_ID),
+        "name": clean(m.name or m.lead_id, MAX_NAME),
+        "title": clean(m.title) if m.title else None,
+        "role": clean(m.role, MAX_KEY) if m.role else None,
+        "score": _finite(m.score),
+        "tier": clean(m.tier, MAX_KEY),
+        "last_active": _date(m.active_at) if m.active_at else None,
+        "did": clean(m.did) if m.did else None,
+    }
+
+
+def account_subject(alert: AccountAlert) -> str:
+    """ "Account sales-ready: contoso.com, 3 people engaged"."""
+    card = alert.card
+    people = card.active_people if alert.kind == "account_surge" else card.engaged
+    noun = "person" if people == 1 else "people"
+    text = f"{_ACCOUNT_TITLES[alert.kind]}: {ascii_fold(card.domain)}, {people} {noun} engaged"
+    return ascii_fold(text, SNS_MAX_SUBJECT_CHARS)
+
+
+def _account_text(alert: AccountAlert, people: list[dict[str, Any]]) -> str:
+    card = alert.card
+    roles = ", ".join(f"{clean(k, MAX_KEY)} {v}" for k, v in card.roles.items())
+    lines = [
+        f"{_ACCOUNT_TITLES[alert.kind]}: {clean(card.domain)}",
+        "",
+        f"Score:     {_score(card.score)} (members {_score(card.rollup)}, fit {_score(card.fit)});"
+        f" threshold {_score(card.threshold)}",
+        f"Tier:      {clean(card.tier, MAX_KEY)}    Members: {card.members}    Engaged: {card.engaged}"
+        f"    Active this week: {card.active_people}",
+        f"Committee: {clean(card.committee, MAX_KEY)} ({roles})"
+        + (
+            f"; missing {', '.join(clean(r, MAX_KEY) for r in card.missing_roles)}"
+            if card.missing_roles
+            else ""
+        ),
+        "",
+        "People:",
+    ]
+    budget = TEXT_BUDGET - sum(_in_message(x) + 2 for x in lines) - 2 * _MORE_RESERVE
+    body = []
+    for p in people:
+        line = f"  - {p['name']}" + (f", {p['title']}" if p["title"] else "")
+        line += f" ({p['role'] or 'no role'}, score {_score(p['score'] or 0)})"
+        line += f": {p['did']}" + (f" at {p['last_active']}" if p["last_active"] else "") if p["did"] else ""
+        body.append(line)
+    shown = _fit([_in_message(x) + 2 for x in body], budget)
+    lines += body[:shown]
+    if shown < len(body):
+        lines.append(_more(len(body) - shown))
+    if card.reasons:
+        lines += ["", "Account fit:", *(f"  - {clean(r)}" for r in card.reasons[:10])]
+    return "\n".join(lines)
+
+
+def account_sns_message(alert: AccountAlert) -> dict[str, Any]:
+    """An account alert as SNS Publish arguments: the same protocols and the same ten attribute
+    names as a lead alert (``kind`` tells them apart; ``source`` is ``account``)."""
+    card = alert.card
+    people = [_person(m) for m in alert.people[: MAX_RECENT * 2]]
+    text = _account_text(alert, people)
+    doc = {
+        "schema": ACCOUNT_ALERT_SCHEMA,
+        "alert_id": f"{clean(card.domain, MAX_ID)}/{clean(alert.id, MAX_ID)}",
+        "kind": alert.kind,
+        "created_at": _date(alert.created_at),
+        "account": {
+            "domain": clean(card.domain, MAX_ID),
+            "score": _finite(card.score),
+            "rollup": _finite(card.rollup),
+            "fit": _finite(card.fit),
+            "tier": clean(card.tier, MAX_KEY),
+            "threshold": _finite(card.threshold),
+            "members": card.members,
+            "engaged": card.engaged,
+            "active_people": card.active_people,
+            "committee": {
+                "grade": card.committee,
+                "roles": dict(card.roles),
+                "missing": list(card.missing_roles),
+            },
+        },
+        "people": people,
+        "text": text,
+    }
+    body = _dumps(doc)
+    message = dict.fromkeys(_PROTOCOLS_TEXT, text) | dict.fromkeys(_PROTOCOLS_JSON, body)
+    country = card.profile.get("country")
+    attrs = {
+        "kind": alert.kind,
+        "tier": _token(card.tier, "unknown"),
+        "grade": _token(card.committee, "none"),  # the committee's grade: complete, partial, none
+        "fit": "none",
+        "top_category": "none",
+        "surge": "true" if card.surge else "false",
+        "country": _country(country),
+        "do_not_email": "false",
+        "source": "account",
+    }
+    out = {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
+    score = _number(card.score)
+    if score is not None:
+        out["score"] = {"DataType": "Number", "StringValue": score}
+    return {
+        "Subject": account_subject(alert),
+        "Message": json.dumps(message, ensure_ascii=False),
+        "MessageStructure": "json",
+        "MessageAttributes": out,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,6 +39,13 @@ class Settings(BaseModel):
     lead_url_template: str = Field(
         default="", max_length=1024, pattern=LEAD_URL_PATTERN, alias="LEAD_URL_TEMPLATE"
     )
+    # CRM write-back (CrmSyncFunction; docs/connect.md, "CRM write-back"): empty ARN = that CRM off.
+    hubspot_token_secret_arn: str = Field(default="", alias="HUBSPOT_TOKEN_SECRET_ARN")
+    salesforce_secret_arn: str = Field(default="", alias="SALESFORCE_SECRET_ARN")
+    salesforce_object: Literal["Lead", "Contact"] = Field(default="Lead", alias="SALESFORCE_OBJECT")
+    crm_retry_queue_url: str = Field(default="", alias="CRM_RETRY_QUEUE_URL")
+    crm_dlq_url: str = Field(default="", alias="CRM_DLQ_URL")
+    crm_requests_per_10s: int = Field(default=50, ge=1, le=1000, alias="CRM_REQUESTS_PER_10S")
 
 
 @lru_cache(maxsize=1)

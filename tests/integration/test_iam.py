@@ -14,11 +14,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.client import BaseClient
 from leadscore import clock
+from leadscore.crm.mapping import HUBSPOT_PROPERTIES
+from leadscore.models.event import lead_id_for_email
 
 from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
+from tests.support.crm import HUBSPOT_TOKEN, create_secrets
+from tests.support.fake_hubspot import FakeHubSpot
+from tests.support.fake_salesforce import FakeSalesforce
 from tools.local.runner import resign_sendgrid
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
@@ -43,6 +49,10 @@ UNUSED_OK = {
         "sqs:SendMessage",
     ): "Lambda's stream poller sends failed batches to NotifierDLQ with this role",
     ("SweeperFunction", "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed scheduled run there",
+    (
+        "CrmSyncFunction",
+        "sqs:SendMessage@CrmSyncDLQ",
+    ): "the handler parks for good there; Lambda sends failed stream batches too",
     **{
         (function, "sqs:SendMessage@AsyncFailuresDLQ"): "Lambda sends a failed asynchronous run there"
         for function in ("SesEventsFunction", "CustomEventsFunction")
@@ -62,6 +72,16 @@ UNUSED_OK = {
             ("SweepWorkerFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("ImportFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
             ("ServerEventsFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            ("CrmSyncFunction", ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")),
+            (
+                "CrmSyncFunction",
+                (
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ),
+            ),
             (
                 "NotifierFunction",
                 (
@@ -102,6 +122,10 @@ def _resource_of(stack: Stack, service: str, params: dict[str, Any]) -> str:
     if service == "events":  # PutEvents: each entry names its bus; one resource per call
         buses = {str(entry.get("EventBusName", "default")) for entry in params.get("Entries", [])}
         return physical.get(buses.pop(), "?") if len(buses) == 1 else "?"
+    if service == "secretsmanager":  # named by the template parameter that holds its ARN
+        secret = params.get("SecretId", "")
+        names = [k for k, v in stack.translation.parameters.items() if v == secret]
+        return names[0] if names else secret
     return "*"
 
 
@@ -129,15 +153,29 @@ def _statement_resources(resource: Any) -> list[str]:
 
 
 def policies(stack: Stack) -> dict[str, list[tuple[set[str], list[str]]]]:
-    """Per function: the inline statements of its role, as (actions, resources)."""
+    """Per function: the inline statements of its role, and of the policies attached to the role whose
+    condition holds with the stack's parameters, as (actions, resources)."""
+    from tools.localstack.template import condition
+
     resources = stack.translation.resources
     out: dict[str, list[tuple[set[str], list[str]]]] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
-        role = resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]
+        role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = resources[role_id]
         statements = []
-        for policy in role["Properties"].get("Policies", []):
+        attached = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy"
+            and {"Ref": role_id} in r["Properties"].get("Roles", [])
+            and (
+                "Condition" not in r
+                or condition(r["Condition"], stack.translation.cfn, stack.translation.parameters)
+            )
+        ]
+        for policy in role["Properties"].get("Policies", []) + attached:
             for st in policy["PolicyDocument"]["Statement"]:
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
                 statements.append((set(actions), _statement_resources(st["Resource"])))
@@ -187,9 +225,19 @@ def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
 
 
 def test_every_call_is_allowed_and_every_permission_is_used(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: None, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    stack = Stack.create(TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY})
+    hubspot = FakeHubSpot(token=HUBSPOT_TOKEN).__enter__()
+    salesforce = FakeSalesforce().__enter__()
+    request.addfinalizer(hubspot.__exit__)
+    request.addfinalizer(salesforce.__exit__)
+    hubspot.properties |= set(HUBSPOT_PROPERTIES)
+    salesforce.define_leadscore_fields()
+    hub_arn, sf_arn = create_secrets(
+        boto3.client("secretsmanager", region_name="us-east-1"), hubspot, salesforce
+    )
+    crm = {"HubSpotTokenSecretArn": hub_arn, "SalesforceSecretArn": sf_arn}
+    stack = Stack.create(TEMPLATE, parameters={"SendgridWebhookPublicKeys": PUBLIC_KEY, **crm})
     stack.upload_rules(example_rules_json())
     # The current rules object is invalid and the example is its previous version: every function's
     # cold container reads the current object, then falls back through the bucket's versions (the
@@ -231,6 +279,7 @@ def test_every_call_is_allowed_and_every_permission_is_used(
     stack.drain()
     functions = set(policies(stack))
     _drive_every_path(stack, monkeypatch)
+    _drive_crm_sync(stack, monkeypatch, salesforce)
 
     granted = policies(stack)
     problems = _not_allowed(calls, granted) + _never_used(calls, granted)
@@ -372,6 +421,38 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stack.invoke("CustomEventsFunction", load_event("eventbridge-01-demo-requested"))
     stack.drain()
     _drive_list_import(stack, monkeypatch)
+
+
+def _drive_crm_sync(stack: Stack, monkeypatch: pytest.MonkeyPatch, salesforce: FakeSalesforce) -> None:
+    """The CRM sync's other paths: Salesforce's daily limit parks a lead on the retry queue, whose
+    re-drive reads the lead's current item; a revoked HubSpot token parks one in the DLQ."""
+    from leadscore.services import crm_sync
+
+    monkeypatch.setattr(crm_sync, "RETRY_DELAY_SECONDS", 0)
+    monkeypatch.setattr(
+        "tools.localstack.context.LambdaContext.get_remaining_time_in_millis", lambda self: 60_000
+    )
+    stack.drain()
+    salesforce.daily_limit = salesforce.used
+    form = json.dumps({"email": "crm-retry@northwind.io", "submission_id": "crm-1", "form": "Newsletter"})
+    stack.call_http("POST", "/forms", form, {"content-type": "application/json"})
+    while stack.pump_queue("EventsQueue"):
+        pass
+    while stack.pump_stream("LeadsTable", "CrmSyncFunction"):
+        pass
+    assert lead_id_for_email("crm-retry@northwind.io") not in salesforce.records["Lead"]
+    salesforce.daily_limit = 10**6
+    stack.drain()
+    assert lead_id_for_email("crm-retry@northwind.io") in salesforce.records["Lead"]
+    secret = stack.env("CrmSyncFunction")["HUBSPOT_TOKEN_SECRET_ARN"]
+    stack.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="pat-revoked")
+    crm_sync.reset_clients()
+    from leadscore.ingest.secrets import clear_secret_cache
+
+    clear_secret_cache()
+    form = json.dumps({"email": "crm-dead@northwind.io", "submission_id": "crm-2", "form": "Newsletter"})
+    stack.call_http("POST", "/forms", form, {"content-type": "application/json"})
+    stack.drain()
 
 
 def _drive_list_import(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,6 @@ from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event, take_queued_events
-from tests.support.samples import dana_profile
 from tools.signing import signed_headers
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
@@ -114,7 +113,16 @@ def test_01_form_json(ingest):
         occurred_at=datetime(2026, 11, 23, 14, 5, 12, tzinfo=UTC),
         received_at=datetime(2026, 11, 23, 14, 5, 12, tzinfo=UTC),
         identity={"email": DANA, "anonymous_id": DANA_ANON},
-        profile=dana_profile(phone="+1 415 555 0142"),
+        profile=Profile(
+            first_name="Dana",
+            last_name="Reyes",
+            job_title="VP of Engineering",
+            company="Northwind Labs",
+            company_size=500,
+            industry="Software",
+            country="United States",
+            phone="+1 415 555 0142",
+        ),
         properties={
             "form": "demo-request",
             "page_url": "https://www.leadscore.example/demo?utm_source=google&utm_medium=cpc&utm_campaign=q4-lead-scoring",
@@ -196,7 +204,15 @@ def test_04_track_batch(ingest):
         "user_id": "usr_4821",
     }
     identify = events["ajs-next-1732371913005-5e6f7a8b"]
-    assert identify.profile == dana_profile()
+    assert identify.profile == Profile(
+        first_name="Dana",
+        last_name="Reyes",
+        job_title="VP of Engineering",
+        company="Northwind Labs",
+        company_size=500,
+        industry="Software",
+        country="United States",
+    )
     product = events["ajs-next-1732370700001-1a2b3c4d"]
     assert product.properties["utm_campaign"] == "q4-lead-scoring"
     headless = events["ajs-next-1732372000006-6f7a8b9c"]
@@ -436,7 +452,8 @@ def test_logs_carry_no_email_addresses_or_bodies(ingest, caplog):
         ingest.invoke(load_event(name))
     formatter = logger.registered_formatter  # the JSON lines exactly as CloudWatch would get them
     out = "\n".join(formatter.format(record) for record in caplog.records)
-    assert out.count('"message":"ingested"') == 6
+    accepted = [p for p in EVENTS.glob("http-*.json") if not p.name.startswith("http-bad-")]
+    assert out.count('"message":"ingested"') == len(accepted) >= 6
     assert out.count('"message":"request rejected"') == 10
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out
     assert '"route":"/webhooks/sendgrid"' in out and '"error":"unauthorized"' in out

@@ -24,6 +24,7 @@ FUNCTIONS = (
     "ServerEventsFunction",
     "SesEventsFunction",
     "CustomEventsFunction",
+    "CrmSyncFunction",
 )
 LEADS_ROUTES = {
     ("GET", "/leads"),
@@ -132,6 +133,20 @@ EXPECTED_ACTIONS = {
         ("sqs:SendMessage", "EventsQueue"),
         ("sqs:SendMessage", "AsyncFailuresDLQ"),  # Lambda sends a failed asynchronous run there
     },
+    "CrmSyncFunction": {
+        # Lambda's stream and SQS pollers, with the function's role: the table's stream, its own queue
+        ("dynamodb:DescribeStream", "LeadsTable"),
+        ("dynamodb:GetRecords", "LeadsTable"),
+        ("dynamodb:GetShardIterator", "LeadsTable"),
+        ("dynamodb:ListStreams", "LeadsTable/stream/*"),
+        ("sqs:ReceiveMessage", "CrmSyncRetryQueue"),
+        ("sqs:DeleteMessage", "CrmSyncRetryQueue"),
+        ("sqs:GetQueueAttributes", "CrmSyncRetryQueue"),
+        ("dynamodb:GetItem", "LeadsTable"),  # a re-drive reads the lead's current item
+        ("sqs:SendMessage", "CrmSyncRetryQueue"),
+        ("sqs:SendMessage", "CrmSyncDLQ"),
+        # + secretsmanager:GetSecretValue on each CRM's secret, in conditional policies (test_crm_sync.py)
+    },
 }
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 XRAY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
@@ -147,6 +162,7 @@ EXPECTED_MANAGED = {
     "ServerEventsFunction": {BASIC, XRAY},  # its own role: no SQS poller policy on every queue
     "SesEventsFunction": {BASIC, XRAY},  # invoked by SNS through a resource policy, not a role
     "CustomEventsFunction": {BASIC, XRAY},  # invoked by EventBridge through a resource policy
+    "CrmSyncFunction": {BASIC, XRAY},  # its own role: no poller policy on every stream or queue
 }
 
 
@@ -211,7 +227,12 @@ def test_layer_runtime_matches_function_runtime(tr, res):
         assert props["Architectures"] == ["x86_64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == 512
-        timeouts = {"SweepWorkerFunction": 120, "ScorerFunction": 60, "ErasureFunction": 600}
+        timeouts = {
+            "SweepWorkerFunction": 120,
+            "ScorerFunction": 60,
+            "ErasureFunction": 600,
+            "CrmSyncFunction": 60,
+        }
         assert props["Timeout"] == timeouts.get(function, 30)
 
 
@@ -294,6 +315,8 @@ def test_queues_are_encrypted_and_events_queue_redrives_to_its_dlq(tr, res):
         "ImportsDLQ",
         "ServerEventsQueue",
         "ServerEventsDLQ",
+        "CrmSyncRetryQueue",  # CRM writes to retry: {lead_id, crm}, re-read when received
+        "CrmSyncDLQ",
     }
     for name, queue in queues.items():
         props = queue["Properties"]
@@ -577,6 +600,8 @@ def test_outputs(tr):
         "ServerEventsQueueUrl",
         "ServerEventsQueueArn",
         "LeadEventsBusName",
+        "CrmSyncDLQUrl",
+        "CrmSyncRetryQueueUrl",
     }
 
 
@@ -602,6 +627,11 @@ def test_parameters_and_defaults(tr):
         "CustomEventBusName": "default",
         "CustomEventSources": "leadscore.custom",
         "LeadUrlTemplate": "",  # no link in alerts until set
+        # CRM write-back: each CRM off until its secret is set (docs/connect.md, "CRM write-back").
+        "HubSpotTokenSecretArn": "",
+        "SalesforceSecretArn": "",
+        "SalesforceObject": "Lead",
+        "CrmRequestsPer10Seconds": 50,
         # Where each provider's secret lives (SSM / Secrets Manager); empty = that provider is off (401).
         **dict.fromkeys(
             (

@@ -1,6 +1,6 @@
 """The layer's package boundaries (docs/architecture.md, "Module map"), read from the source.
 
-- The domain (``rules``, ``scoring``, ``models``, ``alerts``, ``errors``, ``principals``) imports no
+- The domain (``rules``, ``scoring``, ``models``, ``alerts``, ``crm``, ``errors``, ``principals``) imports no
   adapter: not ``dal``, ``ingest``, ``api``, ``services``, ``http``, ``settings``, nor
   boto3/botocore or Powertools. It is pure code, testable without AWS.
 - No cycle between the layer's packages: orchestration (``services``) may depend on the domain and
@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.support import ROOT
 
 LAYER = ROOT / "shared" / "leadscore"
-DOMAIN = {"rules", "scoring", "models", "alerts", "errors", "principals"}
+DOMAIN = {"rules", "scoring", "models", "alerts", "errors", "principals", "crm"}
 ADAPTERS = {"dal", "ingest", "api", "services", "http", "settings"}
 THIRD_PARTY_ADAPTERS = {"boto3", "botocore", "aws_lambda_powertools"}
 

@@ -39,6 +39,7 @@ from tools.local.runner import (
 ROOT = Path(__file__).resolve().parents[2]
 RULES_HELP = "rules file (YAML or JSON), compiled as `leadscore rules publish` does"
 DEMO_LEAD = "dana.reyes@northwindlabs.io"  # the sample requests' sales-ready lead: her card ends the demo
+DEMO_CUSTOMER = "sam.okafor@contoso.com"  # a customer: the lead and customer_expansion models both score him
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +198,16 @@ def _print_lead_api(local: LocalStack, port: int) -> None:
         return
     for line in format_card(json.loads(body)):
         say("  " + line)
+    status, body = http_get(port, f"/leads/{quote(DEMO_CUSTOMER, safe='')}", signed)
+    if status == 200:
+        lines = format_card(json.loads(body))
+        if "Models:" in lines:  # every model that scored the customer, each with its own tier
+            say("")
+            say(f"Models of {DEMO_CUSTOMER} (GET /leads/{DEMO_CUSTOMER}, models):")
+            for line in lines[lines.index("Models:") + 1 :]:
+                if not line.startswith("  "):
+                    break
+                say(line)
 
 
 def _print_leaderboard(local: LocalStack) -> None:

@@ -8,7 +8,14 @@ _PER_INVOCATION = (
     ("leadscore.settings", "get_settings"),
     ("leadscore.dal.clients", "reset_clients"),
 )
-_PER_CONTAINER = (("leadscore.dal.rules_store", "reset_rules_cache"),)
+_PER_CONTAINER = (
+    ("leadscore.dal.rules_store", "reset_rules_cache"),
+    # The CRM sync's per-container memory (what it last wrote, its rate-limit buckets, Salesforce's
+    # access token) and the cached secrets it read.
+    ("leadscore.services.crm_sync", "reset_cache"),
+    ("leadscore.services.crm_sync", "reset_clients"),
+    ("leadscore.ingest.secrets", "clear_secret_cache"),
+)
 
 
 def reset_caches(*, rules: bool = True) -> None:

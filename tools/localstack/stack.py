@@ -560,9 +560,9 @@ class Stack:
         return self.invoke(found[0].function, event)
 
     # ------------------------------------------------------------------------------------------ event sources
-    def _mapping(self, source: str, kind: str) -> SourceMapping:
+    def _mapping(self, source: str, kind: str, function: str | None = None) -> SourceMapping:
         for mapping in self.translation.mappings:
-            if mapping.source == source and mapping.kind == kind:
+            if mapping.source == source and mapping.kind == kind and function in (None, mapping.function):
                 return mapping
         raise StackError(f"no {kind} event source mapping reads {source}")
 
@@ -629,14 +629,16 @@ class Stack:
             return set(ids)
         return failed
 
-    def pump_stream(self, table: str = "LeadsTable") -> PumpResult:
+    def pump_stream(self, table: str = "LeadsTable", function: str | None = None) -> PumpResult:
         """New stream records of ``table`` through the mapping's filters to its function, one batch.
+        A table read by several functions (the notifier, the CRM sync) has one mapping, with its own
+        position in the stream, per function: ``function`` names it (default: the first).
 
         Lambda's semantics for streams: records before the first failed sequence number are done, it
         and everything after it are retried (on a later pump), up to MaximumRetryAttempts; then a
         description of the batch goes to the OnFailure destination and the records are skipped.
         """
-        mapping = self._mapping(table, "dynamodb")
+        mapping = self._mapping(table, "dynamodb", function)
         state = self._streams[mapping.logical_id]
         self._read_stream(state)
         outcome = PumpResult(function=mapping.function, source=table)
@@ -731,7 +733,7 @@ class Stack:
                 pumped = (
                     self.pump_queue(mapping.source)
                     if mapping.kind == "sqs"
-                    else self.pump_stream(mapping.source)
+                    else self.pump_stream(mapping.source, mapping.function)
                 )
                 if pumped:
                     busy = True

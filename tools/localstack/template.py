@@ -182,7 +182,7 @@ def _translate(text: str, overrides: dict[str, Any]) -> Translation:
             ]
             if len(renamed) == 1:
                 aliases[sam_id] = renamed[0]
-    mappings = _mappings(cfn)
+    mappings = [m for m in _mappings(cfn) if _enabled(m.properties.get("Enabled", True), cfn, parameters)]
     return Translation(sam, cfn, parameters, functions, routes, mappings, aliases)
 
 
@@ -282,6 +282,40 @@ def _mappings(cfn: dict[str, Any]) -> list[SourceMapping]:
             )
         )
     return found
+
+
+def _enabled(value: Any, cfn: dict[str, Any], parameters: dict[str, Any]) -> bool:
+    """An event source mapping's ``Enabled``: a boolean, or ``Fn::If`` on a template condition."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        return _enabled(when_true if condition(name, cfn, parameters) else when_false, cfn, parameters)
+    return value not in (False, "false", "False")
+
+
+def condition(name: str, cfn: dict[str, Any], parameters: dict[str, Any]) -> bool:
+    """Evaluate the template condition ``name`` with these parameter values."""
+    return bool(_evaluate(cfn.get("Conditions", {})[name], cfn, parameters))
+
+
+def _evaluate(expr: Any, cfn: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    if not isinstance(expr, dict) or len(expr) != 1:
+        return expr
+    ((fn, args),) = expr.items()
+    if fn == "Ref":
+        value = parameters.get(args, args)
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    if fn == "Condition":
+        return condition(args, cfn, parameters)
+    values = [_evaluate(a, cfn, parameters) for a in args]
+    if fn == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if fn == "Fn::Not":
+        return not values[0]
+    if fn == "Fn::Or":
+        return any(values)
+    if fn == "Fn::And":
+        return all(values)
+    raise TemplateError(f"condition function {fn} is not emulated")
 
 
 def _logical_ref(value: Any) -> str | None:

@@ -16,10 +16,12 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from leadscore.api import service
+from leadscore.api.accounts import AccountListQuery, AccountNotFoundError
 from leadscore.api.errors import LeadFullError, LeadNotFoundError
 from leadscore.api.models import HotListQuery, StageRequest
 from leadscore.api.service import Caller
 from leadscore.api.views import hot_row
+from leadscore.dal.accounts import AccountStore
 from leadscore.dal.leads import ConflictError, LeadRepository
 from leadscore.errors import BadRequestError, ConfigurationError, RulesUnavailableError, field_errors
 from leadscore.http import ErrorHandler, error_response, json_response, misconfigured, unexpected_error
@@ -71,6 +73,15 @@ def hot_list_query(event: APIGatewayProxyEventV2) -> HotListQuery:
     return HotListQuery.model_validate(dict(event.query_string_parameters or {}))
 
 
+def accounts() -> AccountStore:
+    """The account items of the leads table (GetItem, BatchGetItem and the ``hot`` index)."""
+    return AccountStore(wiring.leads().table, batch_reads=False)
+
+
+def account_list_query(event: APIGatewayProxyEventV2) -> AccountListQuery:
+    return AccountListQuery.model_validate(dict(event.query_string_parameters or {}))
+
+
 def body[M: BaseModel](event: APIGatewayProxyEventV2, model: type[M]) -> M:
     """The JSON object body, through the same hardened parser as ingest (size, depth, duplicate keys,
     NaN, lone surrogates, NUL: 4xx naming the problem), then ``model`` (422 naming the field)."""
@@ -120,6 +131,12 @@ def _lead_not_found(exc: LeadNotFoundError) -> Response[str]:
     return error_response(HTTPStatus.NOT_FOUND, "lead_not_found", "no such lead", [f"lead: {exc.lead_id}"])
 
 
+def _account_not_found(exc: AccountNotFoundError) -> Response[str]:
+    return error_response(
+        HTTPStatus.NOT_FOUND, "account_not_found", "no such account", [f"domain: {exc.domain}"]
+    )
+
+
 def _lead_full(exc: LeadFullError) -> Response[str]:
     return error_response(HTTPStatus.CONFLICT, "lead_full", str(exc), [f"{exc.what}: at most {exc.limit}"])
 
@@ -154,7 +171,8 @@ def _not_found(_: NotFoundError) -> Response[str]:
     return error_response(
         HTTPStatus.NOT_FOUND,
         "not_found",
-        "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome, /adjustments or /stage",
+        "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome, /adjustments or /stage,"
+        " GET /accounts, GET /accounts/{domain}",
     )
 
 
@@ -162,6 +180,7 @@ ERROR_HANDLERS: tuple[tuple[type[Exception], ErrorHandler], ...] = (
     (ValidationError, _invalid),
     (BadRequestError, _bad_request),
     (LeadNotFoundError, _lead_not_found),
+    (AccountNotFoundError, _account_not_found),
     (LeadFullError, _lead_full),
     (StageError, _stage),
     (ConflictError, _conflict),

@@ -20,6 +20,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from leadscore.crm.mapping import fingerprint as crm_fingerprint
 from leadscore.dal import codec, legacy
 from leadscore.dal.keys import (
     DUE_SHARDS,
@@ -48,6 +49,7 @@ from leadscore.scoring.state import (
 STATE = "st"
 JOURNAL = "jr"
 DEDUPE = "dd"
+CRM = "crm"  # the fingerprint of what the CRMs show (leadscore.crm.mapping), for the sync's filter
 HISTORY_CHUNK = 200  # entries per history item at most (a bot burst stays far below 400 KB)
 # The item is bounded by construction (leadscore.scoring.state); this is the guard behind it: an item
 # above it drops its recent activity and the alert cards' explanations first (LeadItemTrimmed).
@@ -255,6 +257,9 @@ def to_item(state: LeadState) -> dict[str, Any]:
         item[JOURNAL] = {"B": codec.pack(f"[{','.join(state.journal)}]".encode())}
     if state.seen or state.dd_pages:
         item[DEDUPE] = {"B": pack_dedupe(state)}
+    synced = crm_fingerprint(state)
+    if synced is not None:  # CrmSyncFunction's stream filter: a known, scored, live lead (11 B with its name)
+        item[CRM] = {"S": synced}
     if tombstone(state):
         item["ttl"] = {"N": str(int(state.erased_at or 0) + ERASED_KEEP_SECONDS)}
     return item

@@ -158,6 +158,10 @@ class LeadRepository:
     def forget(self, lead_id: str) -> None:
         self._cache.pop(lead_id, None)
 
+    def cached(self, lead_id: str) -> LeadState | None:
+        """The lead as this container last read or wrote it (the account roll-up's input)."""
+        return self._cache.get(lead_id)
+
     def begin_batch(self) -> None:
         """A new batch: when reading first, forget what earlier batches cached. Measured on spread
         traffic over many containers (``make bench``), a lead cached by an earlier batch has mostly been

@@ -53,6 +53,9 @@ class Outbox:
     def __init__(self, table: str) -> None:
         self.table = table
 
+    def _key(self, lead_id: str) -> dict[str, Any]:
+        return {"pk": {"S": lead_pk(lead_id)}, "sk": {"S": LEAD_SK}}
+
     def _update(
         self, lead_id: str, alert_id: str, expression: str, condition: str, values: dict[str, Any]
     ) -> bool:
@@ -65,7 +68,7 @@ class Outbox:
         try:
             clients.dynamodb().update_item(
                 TableName=self.table,
-                Key={"pk": {"S": lead_pk(lead_id)}, "sk": {"S": LEAD_SK}},
+                Key=self._key(lead_id),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=used_names,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from leadscore.errors import RulesValidationError
+from leadscore.rules.accounts import CompiledAccounts, compile_accounts
 from leadscore.rules.model import (
     ACTIVITY_FIELDS,
     BOOLEAN_FIT_FIELDS,
@@ -310,6 +311,7 @@ class CompiledRules:
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     routing: CompiledRouting | None = None  # owner routing (leadscore.rules.routing)
+    accounts: CompiledAccounts | None = None  # the ``accounts`` section (leadscore.rules.accounts)
 
     def model_for(self, facts: Facts) -> CompiledModel:
         """The lead's primary model: the first that applies (the last when none does)."""
@@ -810,6 +812,7 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         by_id=by_id,
         lifecycle=doc.lifecycle,
         routing=_compiled_routing(doc, lists),
+        accounts=compile_accounts(doc.accounts, lists),
     )
 
 

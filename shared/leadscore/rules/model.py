@@ -591,6 +591,84 @@ class Routing(_Strict):
         return value
 
 
+# --------------------------------------------------------------------------- accounts (issue 18.1)
+ACCOUNT_ROLES = ("decision_maker", "champion", "technical_evaluator")
+MAX_ACCOUNT_N = 50
+
+
+class AccountRollup(_Strict):
+    """How member scores add up: the sum of the top ``n``, the best one, or ``weights`` by rank."""
+
+    method: Literal["top_n", "max", "weighted"] = "top_n"
+    n: int = _integer(1, MAX_ACCOUNT_N, default=3)
+    weights: list[Annotated[float, _number(0, 100)]] = Field(
+        default_factory=lambda: [1.0, 0.5, 0.25], min_length=1, max_length=MAX_ACCOUNT_N
+    )
+
+
+class AccountThresholds(_Strict):
+    sales_ready: float = _number(0, MAX_SCORE, default=200)
+    warm: float = _number(0, MAX_SCORE, default=100, description="below it, the alert re-arms")
+
+
+class AccountSurge(_Strict):
+    """Several people of one account active within ``days``."""
+
+    people: int = _integer(2, 1_000, default=3)
+    days: int = _integer(1, 90, default=7)
+
+
+def _default_roles() -> dict[str, Condition]:
+    return {
+        "decision_maker": FieldCondition(
+            field="job_title",
+            regex=r"\b(ceo|cto|cfo|coo|cio|ciso|cmo|cro|chief|vp|vice president|head|director"
+            r"|president|founder)\b",
+        ),
+        "champion": FieldCondition(field="job_title", regex=r"\b(manager|lead|principal|owner)\b"),
+        "technical_evaluator": FieldCondition(
+            field="job_title", regex=r"\b(engineer|architect|developer|it|devops|sre|security|admin\w*)\b"
+        ),
+    }
+
+
+class Committee(_Strict):
+    """The buying committee: roles by title rules (first match in this order wins), and who counts as
+    engaged (activity score above 0, active within ``engaged_days``)."""
+
+    roles: dict[str, Condition] = Field(default_factory=_default_roles, min_length=1, max_length=10)
+    engaged_days: int = _integer(1, 365, default=30)
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, roles: dict[str, Condition]) -> dict[str, Condition]:
+        import re
+
+        for name in roles:
+            if not re.match(RULE_ID, name):
+                raise ValueError(f"role name '{name}' must be lower-case letters, digits, '-' or '_'")
+        return roles
+
+
+class Accounts(_Strict):
+    """Leads grouped by company domain into accounts (docs/architecture.md, "Accounts")."""
+
+    exclude_lists: list[str] = Field(
+        default_factory=lambda: ["personal_email_domains", "education_domains"],
+        description="lists (built-in or of this document) whose domains never form an account",
+    )
+    domains: dict[ListEntry, ListEntry] = Field(
+        default_factory=dict, max_length=10_000, description="alias -> primary domain of one company"
+    )
+    rollup: AccountRollup = Field(default_factory=AccountRollup)
+    fit: list[FitRule] = Field(
+        default_factory=list, description="on the best profile: industry, size, country"
+    )
+    thresholds: AccountThresholds = Field(default_factory=AccountThresholds)
+    surge: AccountSurge = Field(default_factory=AccountSurge)
+    committee: Committee = Field(default_factory=Committee)
+
+
 class RulesDocument(_Strict):
     schema_version: Literal[1] = 1
     version: str | None = Field(default=None, max_length=100, description="a label for people, e.g. a date")
@@ -602,6 +680,7 @@ class RulesDocument(_Strict):
     models: dict[str, ScoringModel] = Field(min_length=1)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     routing: Routing | None = Field(default=None, description="owner routing (docs/architecture.md)")
+    accounts: Accounts | None = Field(default=None, description="account grouping; off when absent")
 
     @field_validator("lists")
     @classmethod

@@ -4,6 +4,7 @@ person back (``functions/erasure``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from leadscore.dal.leads import erase_lead, linked_leads
 from leadscore.models.event import Email, lead_id_for_email
 from leadscore.observability import count, logger
 from leadscore.services import wiring
+from leadscore.services.accounts import leave
 from leadscore.settings import get_settings, require
 
 
@@ -39,8 +41,11 @@ def erase(request: ErasureRequest, time_left: Callable[[], float] | None) -> dic
     """Erase the request's lead and its linked leads; purge their dead letters. The answer counts
     what was deleted; ``dead_letters.complete`` false means: run it again."""
     repo = wiring.leads()
+    before = repo.get(request.target)
     targets = linked_leads(repo, request.target)
     deleted = erase_lead(repo, request.target, targets=targets)
+    if before is not None and before.email:  # its account follows: member and name taken out
+        leave(repo.table, before, wiring.current_rules().accounts, int(time.time()))
     dlq_url = require(get_settings().events_dlq_url, "EVENTS_DLQ_URL")
     dlq = (
         purge(dlq_url, targets, request.email, time_left)

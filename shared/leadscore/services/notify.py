@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from leadscore.dal.accounts import AccountOutbox, account_from_item, is_account_pk
 from leadscore.dal.eventbus import EventBus
 from leadscore.dal.outbox import Outbox
 from leadscore.dal.topic import Topic
 from leadscore.observability import count, logger
+from leadscore.scoring.accounts import Account
 from leadscore.scoring.state import LeadState
+from leadscore.services.accounts import deliver_account
 from leadscore.services.delivery import Delivered, Tracked, deliver
 from leadscore.services.lead_events import deliver_events
 from leadscore.settings import get_settings, require
@@ -77,3 +80,37 @@ def _report_events(state: LeadState, delivered: Delivered) -> None:
             "lead event failed for good",
             extra={"lead_id": state.lead_id, "event_id": event_id, "reason": why},
         )
+
+
+def deliver_account_alerts(account: Account, now: Callable[[], int]) -> Delivered:
+    """Deliver an account summary's due alerts, through the same topic, checks and metrics."""
+    from leadscore.alerts import account_sns_message
+
+    settings = get_settings()
+    outbox = AccountOutbox(require(settings.leads_table, "LEADS_TABLE"))
+    topic = Topic(require(settings.alerts_topic_arn, "ALERTS_TOPIC_ARN"))
+    delivered = deliver_account(account, outbox, topic, now, lambda _, a: account_sns_message(a), _check)
+    for name, value in (
+        ("AccountAlertsSent", len(delivered.sent)),
+        ("AlertPublishFailed", len(delivered.backing_off)),
+        ("AlertFailed", len(delivered.failed)),
+    ):
+        if value:
+            count(name, value)
+    for alert_id in delivered.sent:
+        logger.info("account alert sent", extra={"account": account.domain, "alert_id": alert_id})
+    for alert_id, why in delivered.failed.items():
+        logger.error(
+            "account alert failed for good",
+            extra={"account": account.domain, "alert_id": alert_id, "reason": why},
+        )
+    return delivered
+
+
+def deliver_image(image: dict[str, Any], now: Callable[[], int]) -> Delivered:
+    """The pending alerts of a stream record's new image: a lead's or an account summary's."""
+    from leadscore.dal.items import from_item
+
+    if is_account_pk(image.get("pk", {}).get("S", "")):
+        return deliver_account_alerts(account_from_item(image), now)
+    return deliver_alerts(from_item(image), now)

@@ -48,6 +48,7 @@ class BatchReport:
     attempts: int = 0
     trimmed: int = 0  # lead items the size guard trimmed
     memory_full: int = 0  # leads that forgot dedupe pages (a flood beyond MAX_DEDUPE_PAGES)
+    account_alerts: int = 0  # account alerts queued by the roll-up (leadscore.services.accounts)
 
     @property
     def accepted(self) -> int:
@@ -308,7 +309,29 @@ def score_batch(
                 report.failures[lead] = exc
             continue
         report.outcomes[lead_id] = outcome
+    _roll_up_accounts(repo, report, answers, rules, now)
     return report
+
+
+def _roll_up_accounts(
+    repo: LeadRepository,
+    report: BatchReport,
+    answers: dict[str, set[str]],
+    rules: CompiledRules,
+    now: datetime,
+) -> None:
+    """After the leads' writes: one write per account (and member shard) the batch touched. An
+    account that could not be written fails its leads' events: their retry rolls them up again."""
+    from leadscore.services.accounts import roll_up
+
+    stored = {key: repo.cached(o.state.lead_id) for key, o in report.outcomes.items()}
+    rolled = roll_up(repo.table, [s for s in stored.values() if s is not None], rules.accounts, epoch(now))
+    report.account_alerts += len(rolled.alerts)
+    failed = {lead: exc for domain, exc in rolled.failures.items() for lead in rolled.leads.get(domain, ())}
+    for key, state in stored.items():
+        if state is not None and state.lead_id in failed:
+            for lead in answers[key]:
+                report.failures[lead] = failed[state.lead_id]
 
 
 class _Stale(Exception):
@@ -361,6 +384,7 @@ def report_batch(
     count("DuplicateEvents", report.duplicates)
     count("UnscoredEvents", report.unscored)
     count("AlertsQueued", report.alerts)
+    count("AccountAlertsQueued", report.account_alerts)
     count("LeadsFailed", len(report.failures))
     count("LateEvents", report.late)
     count("ErasedLeadEvents", report.erased)  # sent before their lead was erased: dropped
@@ -375,6 +399,7 @@ def report_batch(
             "duplicates": report.duplicates,
             "unscored": report.unscored,
             "alerts": report.alerts,
+            "account_alerts": report.account_alerts,
             "late": report.late,
             "erased": report.erased,
             "write_attempts": report.attempts,

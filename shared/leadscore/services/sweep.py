@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadscore.dal.accounts import domain_of_pk, is_account_pk
 from leadscore.dal.items import due_time
 from leadscore.dal.jobs import JobMessage, Jobs
 from leadscore.dal.leads import LeadRepository
 from leadscore.rules.compiler import CompiledRules
 from leadscore.scoring.engine import epoch, rescore
 from leadscore.scoring.state import AlertEntry, EventEntry, LeadState
+from leadscore.services.accounts import redrive_account
 from leadscore.services.delivery import Delivered, due
 from leadscore.services.scoring import rescore_from_history
 
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 Deliver = Callable[[LeadState], Delivered]
+ROLL_UP_EVERY = 200  # leads a sweep job rescores before their accounts follow (coalesced per account)
 
 
 @dataclass
@@ -55,6 +58,7 @@ class SweepReport:
     delivered: Delivered = field(default_factory=Delivered)
     stopped_early: bool = False  # out of time: the rest was sent on as a new job message
     continuation: JobMessage | None = None
+    changed: dict[str, LeadState] = field(default_factory=dict)  # leads written: their accounts follow
 
     def summary(self, message: JobMessage) -> dict[str, Any]:
         """What the job did, as its log line and the worker's answer (counts only, never PII)."""
@@ -79,6 +83,16 @@ class SweepReport:
         new = after.card.tier if after is not None and after.card else "none"
         if old != new:
             self.moves[f"{old}->{new}"] += 1
+        if after is not None and (before is None or after.ver != before.ver):
+            self.changed[after.lead_id] = after
+
+    def roll_up_accounts(self, repo: LeadRepository, rules: CompiledRules, now: datetime) -> None:
+        """The accounts of the leads this job wrote follow them (decay, rebuilds): one write each."""
+        from leadscore.services.accounts import roll_up
+
+        rolled = roll_up(repo.table, self.changed.values(), rules.accounts, epoch(now), batch_reads=False)
+        self.failures.update({f"account:{d}": exc for d, exc in rolled.failures.items()})
+        self.changed.clear()
 
 
 def plan_sweep(now: datetime, shards: list[int]) -> list[JobMessage]:
@@ -150,14 +164,22 @@ def sweep_shard(
         if time_left is not None and time_left() < min_seconds:
             report.stopped_early = True
             report.continuation = message.model_copy(update={"start": last})
+            report.roll_up_accounts(repo, rules, now)
             return report
         report.due += 1
         try:
-            visit_lead(repo, lead_id, rules, now, default_threshold, deliver, report)
+            if is_account_pk(key["pk"]["S"]):  # an account alert to re-drive
+                if deliver is not None:
+                    report.delivered.merge(redrive_account(repo.table, domain_of_pk(key["pk"]["S"]), now))
+            else:
+                visit_lead(repo, lead_id, rules, now, default_threshold, deliver, report)
         except Exception as exc:  # reported; the lead stays due and the next run retries it
             repo.forget(lead_id)
             report.failures[lead_id] = exc
         last = {k: key[k] for k in ("pk", "sk", "due_pk", "due_at")}
+        if len(report.changed) >= ROLL_UP_EVERY:
+            report.roll_up_accounts(repo, rules, now)
+    report.roll_up_accounts(repo, rules, now)
     return report
 
 
@@ -197,6 +219,7 @@ def rescore_segment(
                 report.add(before, after)
         report.due += len(lead_ids)
         report.rebuilt += rescored
+        report.roll_up_accounts(repo, rules, now)
         jobs.record(message.job, message.segment, len(lead_ids), rescored, failed, next_key)
         if next_key is None:
             return report
