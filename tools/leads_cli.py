@@ -295,7 +295,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
     lines += [
         f"Score:    {_num(card['score'])} (fit {_num(card['fit'])}, activity {_num(card['activity'])});"
         f" threshold {_num(card['threshold'])}",
-        f"Tier:     {card['tier']}    Grade: {card['grade']}{flags}",
+        f"Tier:     {card['tier']}    Grade: {card['grade']}{_stage(card)}{flags}",
     ]
     if card.get("likelihood"):
         lines.append(f"Likely:   {card['likelihood']}")
@@ -332,6 +332,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
             at_time = f"score {_num(o.get('score_at_outcome'))} {o.get('grade_at_outcome') or ''}".rstrip()
             note = f'  "{o["note"]}"' if o.get("note") else ""
             lines.append(f"  {_epoch(o['at'])}  {o['status']}{amount}  ({at_time}; by {_who(o)}){note}")
+    lines += _stage_moves(card.get("stage_moves") or [])
     history = card.get("history") or []
     if history:
         lines += ["", "Recent history (newest first):"]
@@ -345,6 +346,24 @@ def format_card(card: dict[str, Any]) -> list[str]:
         f" decay next changes it {_when(card.get('due_at')) if card.get('due_at') else 'never'}"
         + (" UTC" if card.get("due_at") else ""),
     ]
+    return lines
+
+
+STAGE_MOVES_SHOWN = 5
+
+
+def _stage(card: dict[str, Any]) -> str:
+    return f"    Stage: {card['stage']}" if card.get("stage") else ""
+
+
+def _stage_moves(moves: list[dict[str, Any]]) -> list[str]:
+    """The newest lifecycle moves: when, from -> to, by whom, why."""
+    if not moves:
+        return []
+    lines = ["", "Stage moves (newest last):"]
+    for m in moves[-STAGE_MOVES_SHOWN:]:
+        why = f"  {m['why']}" if m.get("why") else ""
+        lines.append(f"  {_when(m['at'])}  {m.get('from_stage') or '-'} -> {m['to']}  (by {_who(m)}){why}")
     return lines
 
 

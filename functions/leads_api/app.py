@@ -4,6 +4,7 @@
     GET  /leads/{lead}                                  the score card ({lead}: lead id or email)
     POST /leads/{lead}/outcome                          {"status": "converted"|"lost", "amount"?, ...}
     POST /leads/{lead}/adjustments                      {"points": n, "reason": "...", "disqualify"?}
+    POST /leads/{lead}/stage                            {"stage": "sal"|"rejected"|..., "reason"?, "note"?}
     GET  /accounts?tier=&limit=&cursor=                 the account hot list, highest first, paginated
     GET  /accounts/{domain}                             the account card (members, committee, activity)
 
@@ -55,7 +56,7 @@ def get_lead(lead: str) -> Response[str]:
 def post_outcome(lead: str) -> Response[str]:
     body = edge.body(app.current_event, OutcomeRequest)
     state, outcome = service.record_outcome(
-        edge.leads(), lead, body, edge.caller(app.current_event), clock.now()
+        edge.leads(), lead, body, edge.caller(app.current_event), clock.now(), edge.lifecycle()
     )
     count("OutcomesRecorded", status=outcome.status)
     logger.info("outcome recorded", extra={"lead_id": state.lead_id, "status": outcome.status})
@@ -79,6 +80,11 @@ def post_adjustment(lead: str) -> Response[str]:
     return json_response(
         HTTPStatus.CREATED, {"adjustment": adjustment.model_dump(mode="json"), "lead": hot_row(state)}
     )
+
+
+@app.post("/leads/<lead>/stage")
+def post_stage(lead: str) -> Response[str]:
+    return edge.stage_answer(app.current_event, lead, clock.now())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -242,6 +242,7 @@ class _Alert:
         self.lead_id = clean(state.lead_id, MAX_ID)
         self.alert_id = clean(alert.id, MAX_ID)
         self.tier = clean(card.tier, MAX_KEY)
+        self.stage = clean(alert.stage or state.stage or "lead", MAX_KEY)
         self.grade = clean(card.grade, MAX_KEY)
         self.rules_version = clean(card.rules_version, MAX_ID)
         categories: dict[str, float] = {}
@@ -323,7 +324,8 @@ def _score_lines(a: _Alert) -> list[str]:
     lines = [
         f"Score:    {_score(card.score)} (fit {_score(card.fit)}, activity {_score(card.activity)});"
         f" threshold {_score(card.threshold)}",
-        f"Tier:     {a.tier}    Grade: {a.grade}" + ("    SURGE: sudden buying signal" if card.surge else ""),
+        f"Tier:     {a.tier}    Grade: {a.grade}    Stage: {a.stage}"
+        + ("    SURGE: sudden buying signal" if card.surge else ""),
     ]
     if a.model != PRIMARY_MODEL:
         lines.append(f"Model:    {a.model}")
@@ -444,6 +446,7 @@ def render_json(state: LeadState, alert: AlertEntry, link_template: str = "") ->
         "fit": _finite(card.fit),
         "activity": _finite(card.activity),
         "tier": a.tier,
+        "stage": a.stage,
         "grade": a.grade,
         "threshold": _finite(card.threshold),
         "surge": card.surge,

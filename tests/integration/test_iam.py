@@ -315,6 +315,7 @@ def _drive_every_path(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     for method, route, body in (
         ("GET", "/leads", None),
         ("GET", f"/leads/{dana}", None),
+        ("POST", f"/leads/{dana}/stage", '{"stage": "sal"}'),
         ("POST", f"/leads/{dana}/outcome", '{"status": "converted", "amount": 1200}'),
         ("GET", "/accounts", None),  # Dana and Sam (events/http-07): northwindlabs.io
         ("GET", "/accounts/northwindlabs.io", None),

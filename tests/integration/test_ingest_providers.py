@@ -48,6 +48,7 @@ SECRETS = {
     "MAILCHIMP_WEBHOOK_KEY": "test-mailchimp-key",
     "MANDRILL_WEBHOOK_KEY": "test-mandrill-key",
     "BREVO_WEBHOOK_TOKEN": "test-brevo-token",
+    "SALESFORCE_WEBHOOK_KEY": "test-salesforce-key",
 }
 PROVIDER_ENV = (*SECRETS, "SES_SNS_TOPIC_ARNS", "HUBSPOT_WEBHOOK_BASE_URL", "MANDRILL_WEBHOOK_URL")
 SAMPLES = {
@@ -61,6 +62,7 @@ SAMPLES = {
     "mandrill": "provider-mandrill-01-open-click.json",
     "brevo": "provider-brevo-01-batch.json",
     "ses": "provider-ses-01-bounce.json",
+    "salesforce": "provider-salesforce-01-outbound-message.json",
 }
 PROVIDERS = sorted(SAMPLES)
 
@@ -116,6 +118,9 @@ class Hooks:
         response = lambda_handler(event, lambda_context())
         status = response["statusCode"]
         assert status < 500 or status == 503 or misconfigured, response
+        headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        if "xml" in headers.get("content-type", ""):  # Salesforce is answered with its SOAP Ack
+            return status, {"xml": response["body"]}, self.drain()
         body = json.loads(response["body"]) if response.get("body") else {}
         return status, body, self.drain()
 
@@ -305,6 +310,46 @@ def test_brevo_proxy_open_is_a_machine_open(hooks):
     assert by_type["email_click"].properties["path"] == "/customers/kestrel"
 
 
+def test_salesforce_outbound_message_is_acked_and_maps_outcomes_and_stages(hooks):
+    status, body, events = hooks.invoke(load_event(SAMPLES["salesforce"]))
+    assert status == 200
+    assert "<Ack>true</Ack>" in body["xml"] and "notificationsResponse" in body["xml"]
+    won, rejected = sorted(events, key=lambda e: e.type)
+    assert (won.type, won.event_id, won.identity.email) == (
+        "crm_outcome",
+        "salesforce:0065g00000XyZ12AAB:converted",
+        "maya.chen@brightwave-analytics.com",
+    )
+    assert won.properties == {
+        "status": "converted",
+        "amount": 48000.0,
+        "currency": "EUR",
+        "crm_object": "opportunity:0065g00000XyZ12AAB",
+    }
+    assert (rejected.type, rejected.event_id, rejected.identity.email) == (
+        "crm_stage",
+        "salesforce:n:04l5g00000HbRzBAAV",
+        "lucas.moreau@atelier-logiciel.fr",
+    )
+    assert (rejected.properties["stage"], rejected.properties["reason"]) == ("rejected", "no_budget")
+
+
+def test_salesforce_refuses_a_doctype_before_expanding_anything(hooks):
+    sample = load_event(SAMPLES["salesforce"])
+    bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><l>&b;</l>'
+    status, body, queued = hooks.invoke(with_body(sample, bomb))
+    assert (status, queued) == (400, [])
+    assert "DOCTYPE" in body["message"]
+
+
+def test_salesforce_acks_a_record_naming_nobody_so_it_is_not_redelivered_for_24_hours(hooks):
+    sample = load_event(SAMPLES["salesforce"])
+    raw = body_of(sample).replace(b"maya.chen@brightwave-analytics.com", b"")
+    status, body, queued = hooks.invoke(with_body(sample, raw))
+    assert status == 200 and "<Ack>true</Ack>" in body["xml"]
+    assert [e.identity.email for e in queued] == ["lucas.moreau@atelier-logiciel.fr"]
+
+
 def test_ses_bounce(hooks):
     status, body, (event,) = hooks.invoke(load_event(SAMPLES["ses"]))
     assert (status, body["accepted"]) == (202, 1)
@@ -336,10 +381,10 @@ def tamper_body(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         document = json.loads(body_of(event))
         document["signature"]["token"] = document["signature"]["token"][::-1]
         return with_body(event, json.dumps(document).encode())
-    if provider == "mailchimp":
+    if provider in ("mailchimp", "salesforce"):
         out = copy.deepcopy(event)
-        out["rawQueryString"] = "key=test-mailchimp-kez"
-        out["queryStringParameters"] = {"key": "test-mailchimp-kez"}
+        out["rawQueryString"] = f"key=test-{provider}-kez"
+        out["queryStringParameters"] = {"key": f"test-{provider}-kez"}
         return out
     body = body_of(event)
     target = b"maya" if b"maya" in body else b"a"
@@ -357,7 +402,7 @@ def strip_credentials(provider: str, event: dict[str, Any]) -> dict[str, Any]:
         "authorization",
     ):
         out["headers"].pop(header, None)
-    if provider == "mailchimp":
+    if provider in ("mailchimp", "salesforce"):
         out["rawQueryString"] = ""
         out.pop("queryStringParameters", None)
     if provider == "mailgun":
@@ -449,6 +494,7 @@ MALFORMED = {
     "mandrill": urlencode({"mandrill_events": "[{not json"}).encode(),
     "brevo": b"42",
     "ses": b"<xml/>",
+    "salesforce": b"<soapenv:Envelope",
 }
 
 

@@ -28,6 +28,7 @@ ROUTES = (
     ("GET", f"/leads/{DANA}"),
     ("POST", f"/leads/{DANA}/outcome"),
     ("POST", f"/leads/{DANA}/adjustments"),
+    ("POST", f"/leads/{DANA}/stage"),
 )
 
 
@@ -88,6 +89,7 @@ def test_every_leads_route_is_iam_protected_and_ingest_routes_are_not(stack: Sta
         ("POST", "/leads/{lead}/adjustments"): "AWS_IAM",
         ("GET", "/accounts"): "AWS_IAM",
         ("GET", "/accounts/{domain}"): "AWS_IAM",
+        ("POST", "/leads/{lead}/stage"): "AWS_IAM",
     }
     assert {v for k, v in auth.items() if not k[1].startswith(api)} == {""}
 
@@ -309,7 +311,10 @@ def test_outcome_is_stored_with_the_caller_and_the_score_at_that_time(scored: St
         "score_at_outcome": 161,
         "grade_at_outcome": "A4",
         "rules_version": before.card.rules_version if before.card else None,
+        "ref": None,  # only a CRM's outcome carries its event id
     }
+    assert after.stage == "customer"  # converted: the lifecycle follows the outcome
+    assert after.stage_moves[-1].by == ALICE
     assert body == {"lead_id": after.lead_id, "outcome": outcome.model_dump(mode="json")}
     assert after.card == before.card  # an outcome does not change the score
     _, card = call(scored, "GET", f"/leads/{DANA}")

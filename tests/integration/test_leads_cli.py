@@ -149,7 +149,7 @@ CTO, Analytical Engines
 lead id {lead_id}
 
 Score:    130 (fit 60, activity 70); threshold 100
-Tier:     sales_ready    Grade: A4
+Tier:     sales_ready    Grade: A4    Stage: lead
 Interest: buying-signal 70
 
 Why:

@@ -33,6 +33,7 @@ LEADS_ROUTES = {
     ("POST", "/leads/{lead}/adjustments"),
     ("GET", "/accounts"),  # accounts (docs/architecture.md, "Accounts")
     ("GET", "/accounts/{domain}"),
+    ("POST", "/leads/{lead}/stage"),
 }
 
 # Each function's inline IAM statements as (action, resource) pairs, resources by logical id.
@@ -651,6 +652,7 @@ def test_parameters_and_defaults(tr):
                 "MailchimpWebhookKeyParam",
                 "MandrillWebhookKeyParam",
                 "BrevoWebhookTokenParam",
+                "SalesforceWebhookKeyParam",
                 "SesSnsTopicArns",
                 "HubspotWebhookBaseUrl",
                 "MandrillWebhookUrl",

@@ -321,3 +321,17 @@ def test_publish_problems_names_each_constraint_broken() -> None:
     ) == ["message_too_large"]
     # Never the content: the names are fixed words.
     assert all("Dana" not in p and "@" not in p for p in broken(Subject="Dana\r\nx@evil.test" * 10))
+
+
+def test_the_alert_shows_the_stage_it_was_raised_in() -> None:
+    """The stage the lead entered with the crossing (AlertEntry.stage), in the text and the JSON; an
+    alert raised before stages were kept shows the lead's stage (a stored lead without one: lead)."""
+    card = _card(["Requested a demo (+40)"], 1, {"buying": 40}, "A4")
+    state = LeadState(lead_id="e" + "0" * 31, email="dana@northwind.io", stage="sal")
+    alert = AlertEntry(id="sales_ready-3", kind="sales_ready", created_at=1795446000, card=card, stage="mql")
+    assert "Stage: mql" in render_text(state, alert)
+    assert render_json(state, alert)["stage"] == "mql"
+    older = alert.model_copy(update={"stage": None})
+    assert render_json(state, older)["stage"] == "sal"
+    assert render_json(state.model_copy(update={"stage": None}), older)["stage"] == "lead"
+    assert len(attributes(state, alert)) <= 10  # SNS's limit: the stage is no attribute

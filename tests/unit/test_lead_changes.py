@@ -167,7 +167,7 @@ def test_the_stage_kind_emits_once_the_state_has_a_stage() -> None:
 
     before = Staged(lead_id=LEAD, email="p@example.com", card=card(), ver=1, stage="lead")
     after = before.clone()
-    after.ver, after.stage = 2, "mql"  # type: ignore[attr-defined]
+    after.ver, after.stage = 2, "mql"
     changes.record(before, after)
     assert kinds(after) == {"stage": {"from": "lead", "to": "mql"}}
     assert changes.BY_NAME["stage"].detail_type == "Lead Stage Changed"

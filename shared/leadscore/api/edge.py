@@ -7,6 +7,7 @@ Errors map to JSON bodies naming the field (400 / 404 / 409 / 422); caller input
 
 from __future__ import annotations
 
+from datetime import datetime
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response
@@ -14,18 +15,23 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
+from leadscore.api import service
 from leadscore.api.accounts import AccountListQuery, AccountNotFoundError
 from leadscore.api.errors import LeadFullError, LeadNotFoundError
-from leadscore.api.models import HotListQuery
+from leadscore.api.models import HotListQuery, StageRequest
 from leadscore.api.service import Caller
+from leadscore.api.views import hot_row
 from leadscore.dal.accounts import AccountStore
 from leadscore.dal.leads import ConflictError, LeadRepository
 from leadscore.errors import BadRequestError, ConfigurationError, RulesUnavailableError, field_errors
-from leadscore.http import ErrorHandler, error_response, misconfigured, unexpected_error
+from leadscore.http import ErrorHandler, error_response, json_response, misconfigured, unexpected_error
 from leadscore.ingest.body import JSON, NOT_JSON, parse_content_type, parse_json, require_content_type
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.request import body_bytes
+from leadscore.observability import count, logger
 from leadscore.rules.compiler import CompiledRules
+from leadscore.rules.model import Lifecycle
+from leadscore.scoring.lifecycle import StageError
 from leadscore.services import wiring
 
 MAX_BODY_BYTES = 16 * 1024
@@ -46,6 +52,13 @@ def explaining_rules() -> CompiledRules | None:
         return rules()
     except RulesUnavailableError:
         return None
+
+
+def lifecycle() -> Lifecycle:
+    """The lifecycle section of the rules in force (its defaults while no rules are published: an
+    outcome is still recorded, and a rejection checks its reason against the default list)."""
+    current = explaining_rules()
+    return current.lifecycle if current is not None else Lifecycle()
 
 
 def caller(event: APIGatewayProxyEventV2) -> Caller:
@@ -89,6 +102,18 @@ def body[M: BaseModel](event: APIGatewayProxyEventV2, model: type[M]) -> M:
     return model.model_validate(data)
 
 
+def stage_answer(event: APIGatewayProxyEventV2, lead: str, now: datetime) -> Response[str]:
+    """POST /leads/{lead}/stage, whole (the handler's route calls it): 201 with the move, or 200 with
+    ``move: null`` when the lead is in that stage already; a refused move is a StageError (409/422)."""
+    body_in = body(event, StageRequest)
+    state, move = service.move_stage(leads(), lead, body_in, caller(event), now, lifecycle())
+    if move is not None:
+        count("StageMoves", stage=move.to)
+    logger.info("stage", extra={"lead_id": state.lead_id, "stage": state.stage, "moved": move is not None})
+    answer = {"move": move.model_dump(mode="json") if move else None, "lead": hot_row(state)}
+    return json_response(HTTPStatus.CREATED if move is not None else HTTPStatus.OK, answer)
+
+
 # ----------------------------------------------------------------------------------------- errors
 def _invalid(exc: ValidationError) -> Response[str]:
     details = field_errors(exc, root=None)
@@ -116,6 +141,17 @@ def _lead_full(exc: LeadFullError) -> Response[str]:
     return error_response(HTTPStatus.CONFLICT, "lead_full", str(exc), [f"{exc.what}: at most {exc.limit}"])
 
 
+def _stage(exc: StageError) -> Response[str]:
+    """A move the lifecycle refuses: 422 for a value no lead could take (an unconfigured reason),
+    409 for one this lead cannot take now (backward, cooling down, not rejectable from its stage)."""
+    status = (
+        HTTPStatus.UNPROCESSABLE_ENTITY
+        if exc.code in ("unknown_reason", "unknown_stage")
+        else HTTPStatus.CONFLICT
+    )
+    return error_response(status, exc.code, str(exc), [str(exc)])
+
+
 def _conflict(_: ConflictError) -> Response[str]:
     return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,
@@ -135,7 +171,7 @@ def _not_found(_: NotFoundError) -> Response[str]:
     return error_response(
         HTTPStatus.NOT_FOUND,
         "not_found",
-        "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome or /adjustments,"
+        "no such route; GET /leads, GET /leads/{lead}, POST /leads/{lead}/outcome, /adjustments or /stage,"
         " GET /accounts, GET /accounts/{domain}",
     )
 
@@ -146,6 +182,7 @@ ERROR_HANDLERS: tuple[tuple[type[Exception], ErrorHandler], ...] = (
     (LeadNotFoundError, _lead_not_found),
     (AccountNotFoundError, _account_not_found),
     (LeadFullError, _lead_full),
+    (StageError, _stage),
     (ConflictError, _conflict),
     (RulesUnavailableError, _rules_unavailable),
     (ConfigurationError, misconfigured),

@@ -52,6 +52,24 @@ class OutcomeRequest(_Body):
         return value.upper() if value else value
 
 
+class StageRequest(_Body):
+    """POST /leads/{lead}/stage: sales accepts (``sal``), rejects (``rejected`` with a ``reason`` from
+    the rules file's ``lifecycle.rejection_reasons``), or moves the lead forward (``sql``,
+    ``opportunity``, ``customer``). Stages only move forward (leadscore.scoring.lifecycle)."""
+
+    stage: Literal["mql", "sal", "rejected", "sql", "opportunity", "customer"]
+    reason: str | None = Field(default=None, min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _reason_with_rejection(self) -> StageRequest:
+        if self.stage == "rejected" and self.reason is None:
+            raise ValueError("reason: required when stage is rejected")
+        if self.stage != "rejected" and self.reason is not None:
+            raise ValueError("reason: only a rejection has a reason")
+        return self
+
+
 class AdjustmentRequest(_Body):
     """POST /leads/{lead}/adjustments: a manual, audited change to the score (or a disqualification)."""
 

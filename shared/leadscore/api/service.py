@@ -3,9 +3,10 @@
 - :func:`lead_id_from_ref`: ``{lead}`` is a lead id or an email address (it has an ``@``);
 - :func:`get_card`: the score card with recent history;
 - :func:`hot_list`: the hot list, page by page, from the ``hot`` index (a Query per tier, never a Scan);
-- :func:`record_outcome` / :func:`adjust`: one conditional write each (``LeadRepository.mutate``),
-  version bumped. An adjustment re-evaluates the lead with the rules in force, so its card, tier and
-  place in the hot list change at once. An adjustment never raises an alert (a person made it).
+- :func:`record_outcome` / :func:`adjust` / :func:`move_stage`: one conditional write each
+  (``LeadRepository.mutate``), version bumped. An adjustment re-evaluates the lead with the rules
+  in force, so its card, tier and place in the hot list change at once. An adjustment never raises
+  an alert (a person made it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from leadscore.api.errors import InvalidFieldError, LeadFullError, LeadNotFoundError
-from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest
+from leadscore.api.models import AdjustmentRequest, HotListQuery, OutcomeRequest, StageRequest
 from leadscore.api.views import HISTORY_LIMIT, hot_row, score_card
 from leadscore.dal.cold import cold_page
 from leadscore.dal.items import tombstone
@@ -31,6 +32,8 @@ from leadscore.ingest.body import parse_json
 from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
 from leadscore.models.event import EmailEncodingError, lead_id_for_email
 from leadscore.rules.compiler import CompiledRules
+from leadscore.rules.model import Lifecycle
+from leadscore.scoring import lifecycle, outcomes
 from leadscore.scoring.consent import view as consent_view
 from leadscore.scoring.engine import epoch, evaluate, explained, rescore
 from leadscore.scoring.state import (
@@ -40,6 +43,7 @@ from leadscore.scoring.state import (
     Adjustment,
     LeadState,
     SalesOutcome,
+    StageMove,
 )
 from leadscore.scoring.timeline import score_history
 
@@ -263,9 +267,15 @@ class Caller:
 
 
 def record_outcome(
-    repo: LeadRepository, ref: str, body: OutcomeRequest, caller: Caller, now: datetime
+    repo: LeadRepository,
+    ref: str,
+    body: OutcomeRequest,
+    caller: Caller,
+    now: datetime,
+    config: Lifecycle | None = None,
 ) -> tuple[LeadState, SalesOutcome]:
-    """Keep what became of the lead, with its score, grade and rules version at that moment."""
+    """Keep what became of the lead, with its score, grade and rules version at that moment (the same
+    record a CRM's outcome makes, :mod:`leadscore.scoring.outcomes`); its lifecycle stage follows."""
     lead_id = lead_id_from_ref(ref)
     start = _existing(repo, lead_id)
     now_s = epoch(now)
@@ -273,22 +283,20 @@ def record_outcome(
     def change(current: LeadState) -> LeadState:
         if current.ver == 0:
             raise LeadNotFoundError(lead_id)  # removed since it was read
-        card = current.card
-        outcome = SalesOutcome(
-            status=body.status,
+        outcome = outcomes.snapshot(
+            current,
+            body.status,
+            by=caller.arn,
+            at=now_s,
             amount=body.amount,
             currency=body.currency,
             note=body.note,
-            by=caller.arn,
-            at=now_s,
-            score_at_outcome=card.score if card else None,
-            grade_at_outcome=card.grade if card else None,
-            rules_version=card.rules_version if card else None,
         )
         new = current.clone()
-        if len(current.outcomes) >= MAX_OUTCOMES:
-            raise LeadFullError("outcomes", MAX_OUTCOMES)
-        new.outcomes = [*current.outcomes, outcome]
+        try:
+            outcomes.record(new, outcome, config or Lifecycle())
+        except outcomes.OutcomesFull:
+            raise LeadFullError("outcomes", MAX_OUTCOMES) from None
         new.ver = current.ver + 1
         new.updated_at = now_s
         return new
@@ -296,6 +304,37 @@ def record_outcome(
     saved = repo.mutate(lead_id, change, start=start)
     assert saved is not None  # change never returns None
     return saved.after, saved.after.outcomes[-1]
+
+
+def move_stage(
+    repo: LeadRepository, ref: str, body: StageRequest, caller: Caller, now: datetime, config: Lifecycle
+) -> tuple[LeadState, StageMove | None]:
+    """Move the lead's lifecycle stage (accept: ``sal``; reject: ``rejected`` with a configured
+    reason, recycling it to nurture; or any later stage). Forward only: :class:`StageError` (409 or
+    422) otherwise. Moving to the stage it is in changes nothing (no write, None)."""
+    lead_id = lead_id_from_ref(ref)
+    start = _existing(repo, lead_id)
+    now_s = epoch(now)
+    made: list[StageMove] = []
+
+    def change(current: LeadState) -> LeadState | None:
+        if current.ver == 0:
+            raise LeadNotFoundError(lead_id)
+        made.clear()
+        new = current.clone()
+        if body.stage == "rejected":
+            entry = lifecycle.reject(new, body.reason or "", config, at=now_s, by=caller.arn, note=body.note)
+        else:
+            entry = lifecycle.move(new, body.stage, at=now_s, by=caller.arn, why=body.note)
+        if entry is None:
+            return None
+        made.append(entry)
+        new.ver = current.ver + 1
+        new.updated_at = now_s
+        return new
+
+    saved = repo.mutate(lead_id, change, start=start)
+    return (saved.after if saved is not None else start), (made[0] if made else None)
 
 
 def adjust(

@@ -12,6 +12,7 @@ from leadscore.alerts import display_name
 from leadscore.models.event import CanonicalEvent
 from leadscore.principals import principal_name
 from leadscore.scoring import consent as consent_state
+from leadscore.scoring.lifecycle import current as current_stage
 from leadscore.scoring.routing import PROFILE_ROUTE
 from leadscore.scoring.state import LeadState, ScoreCard, likelihood
 
@@ -178,6 +179,17 @@ def score_card(
         "score_history": list(score_history),
         "adjustments": [_by_name(a.model_dump(mode="json")) for a in state.adjustments],
         "outcomes": [_by_name(o.model_dump(mode="json")) for o in state.outcomes],
+        **stage_json(state),
+    }
+
+
+def stage_json(state: LeadState) -> dict[str, Any]:
+    """The lifecycle stage, when it was entered, and its audited moves (newest last)."""
+    return {
+        "stage": current_stage(state),
+        "stage_at": iso(state.stage_at),
+        "recycle_until": iso(state.recycle_until),
+        "stage_moves": [_by_name(m.model_dump(mode="json")) | {"at": iso(m.at)} for m in state.stage_moves],
     }
 
 
@@ -192,6 +204,7 @@ def hot_row(state: LeadState) -> dict[str, Any]:
         "company": state.profile.get("company"),
         "owner": owner_json(state)["owner"],
         "do_not_email": consent_state.view(state.consent).do_not_email,
+        "stage": current_stage(state),
         **scored,
         "updated_at": iso(state.updated_at or None),
     }

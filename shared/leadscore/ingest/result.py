@@ -39,6 +39,9 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     honeypot: bool = False
     redirect: str | None = None  # an allowed thank-you URL: the handler answers 303 to it
+    # A provider that must be answered in its own format (Salesforce's SOAP Ack): (content type, body),
+    # sent with 200 instead of the JSON counts.
+    reply: tuple[str, str] | None = None
     _seen: set[str] = field(default_factory=set, repr=False)
 
     def add(self, event: CanonicalEvent) -> None:

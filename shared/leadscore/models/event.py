@@ -32,6 +32,8 @@ EventType = Literal[
     "email_resubscribe",  # opted in again (globally, or to the list in properties): clears an unsubscribe
     "email_spam_report",
     "list_import",  # a row of a CSV list dropped in the imports bucket (leadscore.ingest.list_import)
+    "crm_outcome",  # the CRM reports a deal won or lost (leadscore.scoring.crm): never scored
+    "crm_stage",  # the CRM moves the lead's lifecycle stage (leadscore.scoring.crm): never scored
 ]
 
 

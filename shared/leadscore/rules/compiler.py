@@ -36,6 +36,7 @@ from leadscore.rules.model import (
     FieldCondition,
     FitRule,
     Grade,
+    Lifecycle,
     NotCondition,
     Routing,
     RulesDocument,
@@ -308,6 +309,7 @@ class CompiledRules:
     activity: tuple[CompiledRule, ...]  # every model's activity rules: counters are kept for all
     match_activity: Matcher
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     routing: CompiledRouting | None = None  # owner routing (leadscore.rules.routing)
     accounts: CompiledAccounts | None = None  # the ``accounts`` section (leadscore.rules.accounts)
 
@@ -808,6 +810,7 @@ def compile_document(doc: RulesDocument, version: str) -> CompiledRules:
         activity=activity,
         match_activity=Matcher(activity),
         by_id=by_id,
+        lifecycle=doc.lifecycle,
         routing=_compiled_routing(doc, lists),
         accounts=compile_accounts(doc.accounts, lists),
     )

@@ -437,6 +437,35 @@ class Bots(_Strict):
     min_seconds_after_delivery: int = _integer(0, MAX_BOT_SECONDS, default=0)
 
 
+MAX_REJECTION_REASONS = 50
+
+
+class Lifecycle(_Strict):
+    """Lifecycle stages (leadscore.scoring.lifecycle): why sales may reject a lead, and how long a
+    rejected (recycled) lead stays in nurture before crossing the threshold makes it an MQL again."""
+
+    rejection_reasons: list[str] = Field(
+        default_factory=lambda: ["not_a_fit", "no_budget", "bad_timing", "no_response", "duplicate"],
+        max_length=MAX_REJECTION_REASONS,
+        description="the reasons a rejection may give (ids: lower-case letters, digits, '-' or '_')",
+    )
+    recycle_cooldown_days: int = _integer(0, MAX_DAYS, default=30)
+
+    @field_validator("rejection_reasons")
+    @classmethod
+    def _reason_ids(cls, reasons: list[str]) -> list[str]:
+        import re
+
+        for reason in reasons:
+            if not re.match(RULE_ID, reason):
+                raise ValueError(
+                    f"rejection reason '{reason[:64]}' must be lower-case letters, digits, '-' or '_'"
+                )
+        if len(set(reasons)) != len(reasons):
+            raise ValueError("rejection reasons must be distinct")
+        return reasons
+
+
 # --------------------------------------------------------------------------- owner routing
 # docs/architecture.md, "Owner routing". Territories map countries (ISO 3166-1 alpha-2) to regions,
 # segments map company sizes (employees) to names, routes (first match wins) send a lead to a queue,
@@ -652,6 +681,7 @@ class RulesDocument(_Strict):
     lists: dict[str, list[ListEntry]] = Field(default_factory=dict)
     bots: Bots = Field(default_factory=Bots)
     models: dict[str, ScoringModel] = Field(min_length=1)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     routing: Routing | None = Field(default=None, description="owner routing (docs/architecture.md)")
     accounts: Accounts | None = Field(default=None, description="account grouping; off when absent")
 

@@ -25,7 +25,7 @@ from leadscore.principals import principal_name
 from leadscore.rules.compiler import CompiledModel, CompiledRule, CompiledRules, Facts
 from leadscore.rules.model import CategoryThreshold
 from leadscore.scoring import consent as consent_state
-from leadscore.scoring import routing
+from leadscore.scoring import crm, lifecycle, routing
 from leadscore.scoring.state import (
     MAX_ALERT_CONTRIBUTIONS,
     MAX_ANONYMOUS_IDS,
@@ -801,6 +801,7 @@ class _Alerting:
             card=card,
             title=title,
             category=category,
+            stage=state.stage,
         )
         state.outbox[entry.id] = entry
         state.last_alert_at[key] = now_s
@@ -862,6 +863,9 @@ def _decide_alerts(
     with its own threshold, categories and alert state. ``others_before``: the other models' cards
     before this write (missing ones are evaluated on nothing, i.e. the model starts from its fit)."""
     model = next(m for m in rules.models if m.name == after.model)
+    if before.score < after.threshold <= after.score and not after.disqualified:
+        # The lead becomes an MQL where the primary model's sales_ready alert is decided.
+        lifecycle.on_sales_ready(state, epoch(now), after.score, after.threshold)
     alerting = _Alerting(state, rules, model, now, default_threshold, "", after)
     _decide_model_alerts(alerting, before, surge=True)
     for name, card in state.cards.items():
@@ -976,6 +980,18 @@ def _count_activity(
     return matched
 
 
+def _crm_applied(
+    new: LeadState, event: CanonicalEvent, rules: CompiledRules, occurred: int, outcome: Outcome
+) -> bool:
+    """An outcome or stage move the CRM reports (leadscore.scoring.crm): recorded, never scored."""
+    if event.type not in crm.CRM_EVENTS:
+        return False
+    note = crm.apply(new, event, rules.lifecycle, occurred)
+    if note is not None:
+        outcome.unscored.append((event, note))
+    return True
+
+
 def apply_events(
     state: LeadState,
     events: Iterable[CanonicalEvent],
@@ -1010,6 +1026,9 @@ def apply_events(
         _remember(new, digest, now_hour)
         outcome.accepted.append(event)
         new.events_total += 1
+        if _crm_applied(new, event, rules, occurred, outcome):
+            continue
+        lifecycle.on_event(new, event.type, occurred)
         _merge_profile(new, event)
         if event.identity.email is not None and event.identity.email == new.email:
             # Consent is state by event time, however late the event: applied before the late check.
@@ -1107,6 +1126,10 @@ def rebuild(
         created_at=state.created_at,
         adjustments=list(state.adjustments),
         outcomes=list(state.outcomes),
+        stage=state.stage,
+        stage_at=state.stage_at,
+        stage_moves=list(state.stage_moves),
+        recycle_until=state.recycle_until,
         **routing.kept(state),
     )
     new = apply_events(fresh, history, rules, now, default_threshold, max_age_days=None).state

@@ -36,6 +36,7 @@ MAX_ANONYMOUS_IDS = 10
 MAX_MERGED = 50
 MAX_ADJUSTMENTS = 50
 MAX_OUTCOMES = 20
+MAX_STAGE_MOVES = 50  # the newest lifecycle moves kept (the audit); older ones are dropped
 MAX_PENDING_ALERTS = 10
 MAX_PENDING_EVENTS = 10  # lead events waiting for EventBridge (coalesced per kind first: changes.py)
 MAX_ALERT_CONTRIBUTIONS = 20
@@ -207,6 +208,7 @@ class AlertEntry(_Model):
     error: str | None = None  # why it failed for good (never PII)
     card: ScoreCard
     trace_id: str | None = None  # the request whose event raised it: the logs' correlation id
+    stage: str | None = None  # the lead's lifecycle stage when it was raised
     # The headline the rules give it (a model's ``alert.title``, a category's label), e.g. "Upsell
     # signal" or "Predictive maintenance interest crossed 50"; None: the kind's default title.
     title: str | None = None
@@ -275,6 +277,20 @@ class SalesOutcome(_Model):
     score_at_outcome: float | None = None
     grade_at_outcome: str | None = None
     rules_version: str | None = None
+    ref: str | None = None  # the CRM's event id when the CRM reported it: recorded once, even on replay
+
+
+class StageMove(_Model):
+    """One lifecycle move (leadscore.scoring.lifecycle), audited: who, when, why, from, to.
+
+    ``ref``: the id of what caused it (a CRM event id, an outcome), so a replay never moves twice."""
+
+    at: int
+    by: str  # an IAM principal ARN, "scoring" (the threshold), or "crm:<source>"
+    to: str
+    from_stage: str | None = None
+    why: str | None = None
+    ref: str | None = None
 
 
 class DedupePage(_Model):
@@ -334,6 +350,12 @@ class LeadState(_Model):
     merged_from: list[str] = Field(default_factory=list)  # the newest anonymous leads merged in
     adjustments: list[Adjustment] = Field(default_factory=list)
     outcomes: list[SalesOutcome] = Field(default_factory=list)
+    # Lifecycle (leadscore.scoring.lifecycle): the stage (None: a lead stored before stages were
+    # kept), when it was entered, the audited moves, and until when a recycled lead cannot be an MQL.
+    stage: str | None = None
+    stage_at: int | None = None
+    stage_moves: list[StageMove] = Field(default_factory=list)
+    recycle_until: int | None = None
     rebuild_at: int | None = None  # events arrived too late to score live: rebuild from history then
     # Owner routing (leadscore.scoring.routing): who owns the lead, from which queue and route, since
     # when. Kept once assigned, so a rules change does not reshuffle leads; events and the CRM read
@@ -377,6 +399,7 @@ class LeadState(_Model):
                 "merged_from": list(self.merged_from),
                 "adjustments": list(self.adjustments),
                 "outcomes": list(self.outcomes),
+                "stage_moves": list(self.stage_moves),
                 "legacy_counters": {r: dict(d) for r, d in self.legacy_counters.items()},
                 "journal": list(self.journal),
                 "spill": list(self.spill),

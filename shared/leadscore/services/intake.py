@@ -65,6 +65,9 @@ def accepted(result: IngestResult, route: str) -> Response[str]:
         return json_response(
             HTTPStatus.SEE_OTHER, result.to_response(), headers={"Location": result.redirect}
         )
+    if result.reply is not None:  # Salesforce redelivers anything but its SOAP Ack
+        content_type, body = result.reply
+        return Response(HTTPStatus.OK, content_type, body)
     return json_response(HTTPStatus.ACCEPTED, result.to_response())
 
 

@@ -26,6 +26,7 @@ PROVIDER_MODULES: dict[str, str] = {
         "mailgun",
         "mandrill",
         "postmark",
+        "salesforce",
         "sendgrid",
         "ses",
         "tally",
