@@ -237,3 +237,11 @@ def test_every_kind_has_a_detail_type_and_a_documented_section() -> None:
     for kind in changes.KINDS:
         assert f"### {kind.detail_type}" in doc, kind.detail_type
     assert EventEntry.model_fields.keys() >= {"change", "score", "tier", "grade"}
+
+
+def test_pending_events_are_not_facts_so_a_rebuild_that_changes_nothing_writes_nothing() -> None:
+    from leadscore.scoring.engine import same_facts
+
+    pending, _ = write(lead(tier="warm"), card=card("hot"))
+    rebuilt = pending.model_copy(update={"events": {}})  # rebuild() starts from a fresh state
+    assert same_facts(pending, rebuilt)

@@ -935,7 +935,7 @@ def rebuild(
     return new
 
 
-_NOT_FACTS: dict[str, Any] = {"ver": True, "updated_at": True, "card": {"computed_at"}}
+_NOT_FACTS: dict[str, Any] = {"ver": True, "updated_at": True, "card": {"computed_at"}, "events": True}
 
 
 def same_facts(a: LeadState, b: LeadState) -> bool:
