@@ -143,7 +143,7 @@ def run_sweep(stack: Stack) -> dict[str, Any]:
     try:
         rule = stack.physical_id("SweeperFunctionSweep")
         stack.invoke("SweeperFunction", scheduled_event(f"arn:aws:events:us-east-1:123456789012:rule/{rule}"))
-        stack.drain()
+        stack.drain(timeout=300)  # a loaded machine: many jobs, and the notifier delivering their changes
     finally:
         worker.work = original
     totals: dict[str, Any] = {"jobs": len(summaries), "moves": Counter()}

@@ -95,12 +95,14 @@ def test_sent_and_failed_events_leave_the_outbox_at_the_next_write() -> None:
     assert later.events == {}
 
 
-def test_a_new_lead_in_the_long_tail_is_not_a_tier_change_but_its_grade_is() -> None:
+def test_a_new_lead_in_the_long_tail_is_not_news_until_it_leaves_it() -> None:
     new = LeadState(lead_id=LEAD)
-    after, _ = write(new, email="p@example.com", card=card("cold", "B1"))
-    assert kinds(after) == {"grade": {"from": None, "to": "B1"}}
-    after, _ = write(new, email="p@example.com", card=card("warm", "B1"))
-    assert kinds(after)["tier"] == {"from": None, "to": "warm"}
+    cold, _ = write(new, email="p@example.com", card=card("cold", "B1"))
+    assert kinds(cold) == {}  # most new leads: neither their first tier nor their first grade
+    warm, _ = write(new, email="p@example.com", card=card("warm", "B1"))
+    assert kinds(warm) == {"tier": {"from": None, "to": "warm"}, "grade": {"from": None, "to": "B1"}}
+    later, _ = write(cold, card=card("cold", "B2"))
+    assert kinds(later) == {"grade": {"from": "B1", "to": "B2"}}
 
 
 def test_anonymous_and_erased_leads_emit_nothing() -> None:
@@ -235,3 +237,11 @@ def test_every_kind_has_a_detail_type_and_a_documented_section() -> None:
     for kind in changes.KINDS:
         assert f"### {kind.detail_type}" in doc, kind.detail_type
     assert EventEntry.model_fields.keys() >= {"change", "score", "tier", "grade"}
+
+
+def test_pending_events_are_not_facts_so_a_rebuild_that_changes_nothing_writes_nothing() -> None:
+    from leadscore.scoring.engine import same_facts
+
+    pending, _ = write(lead(tier="warm"), card=card("hot"))
+    rebuilt = pending.model_copy(update={"events": {}})  # rebuild() starts from a fresh state
+    assert same_facts(pending, rebuilt)

@@ -66,7 +66,8 @@ def blob(value: dict[str, Any]) -> bytes:
 
 
 # --------------------------------------------------------------------------- alerts (plain attributes)
-def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
+def _delivery_to_dynamo(alert: AlertEntry | EventEntry) -> dict[str, Any]:
+    """The delivery fields an outbox entry shares with the others (what ``dal.outbox`` updates)."""
     entry: dict[str, Any] = {
         "kind": {"S": alert.kind},
         "status": {"S": alert.status},
@@ -83,12 +84,34 @@ def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
         entry["next_attempt_at"] = {"N": str(alert.next_attempt_at)}
     if alert.error is not None:
         entry["error"] = {"S": alert.error}
+    return entry
+
+
+def _delivery_from_dynamo(entry_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": entry_id,
+        "kind": entry["kind"]["S"],
+        "status": entry["status"]["S"],
+        "created_at": _number(entry, "created_at"),
+        "lease_until": _number(entry, "lease_until"),
+        "sent_at": int(entry["sent_at"]["N"]) if "sent_at" in entry else None,
+        "lease_token": entry.get("lease_token", {}).get("S"),
+        "attempts": _number(entry, "attempts"),
+        "next_attempt_at": _number(entry, "next_attempt_at"),
+        "error": entry.get("error", {}).get("S"),
+    }
+
+
+def _alert_to_dynamo(alert: AlertEntry) -> dict[str, Any]:
+    entry = _delivery_to_dynamo(alert)
     if alert.trace_id is not None:
         entry["trace_id"] = {"S": alert.trace_id}
     if alert.title is not None:
         entry["title"] = {"S": alert.title}
     if alert.category is not None:
         entry["category"] = {"S": alert.category}
+    if alert.stage is not None:
+        entry["stage"] = {"S": alert.stage}
     entry["card"] = {"B": codec.pack(alert.card.model_dump_json(exclude_defaults=True).encode())}
     return {"M": entry}
 
@@ -102,19 +125,11 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
     entry = value["M"]
     card = ScoreCard.model_validate_json(codec.unpack(blob(entry["card"])))
     return AlertEntry(
-        id=alert_id,
-        kind=entry["kind"]["S"],
-        status=entry["status"]["S"],
-        created_at=_number(entry, "created_at"),
-        lease_until=_number(entry, "lease_until"),
-        sent_at=int(entry["sent_at"]["N"]) if "sent_at" in entry else None,
-        lease_token=entry.get("lease_token", {}).get("S"),
-        attempts=_number(entry, "attempts"),
-        next_attempt_at=_number(entry, "next_attempt_at"),
-        error=entry.get("error", {}).get("S"),
+        **_delivery_from_dynamo(alert_id, entry),
         trace_id=entry.get("trace_id", {}).get("S"),
         title=entry.get("title", {}).get("S"),
         category=entry.get("category", {}).get("S"),
+        stage=entry.get("stage", {}).get("S"),
         card=card,
     )
 
@@ -126,22 +141,7 @@ _EVENT_PAYLOAD = {"change", "score", "tier", "grade", "model", "rules_version"}
 
 
 def _event_to_dynamo(event: EventEntry) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "kind": {"S": event.kind},
-        "status": {"S": event.status},
-        "created_at": {"N": str(event.created_at)},
-        "lease_until": {"N": str(event.lease_until)},
-    }
-    if event.sent_at is not None:
-        entry["sent_at"] = {"N": str(event.sent_at)}
-    if event.lease_token is not None:
-        entry["lease_token"] = {"S": event.lease_token}
-    if event.attempts:
-        entry["attempts"] = {"N": str(event.attempts)}
-    if event.next_attempt_at:
-        entry["next_attempt_at"] = {"N": str(event.next_attempt_at)}
-    if event.error is not None:
-        entry["error"] = {"S": event.error}
+    entry = _delivery_to_dynamo(event)
     entry["d"] = {"S": event.model_dump_json(include=_EVENT_PAYLOAD, exclude_defaults=True)}
     return {"M": entry}
 
@@ -149,19 +149,7 @@ def _event_to_dynamo(event: EventEntry) -> dict[str, Any]:
 def _event_from_dynamo(event_id: str, value: dict[str, Any]) -> EventEntry:
     entry = value["M"]
     payload = json.loads(entry["d"]["S"]) if "d" in entry else {}
-    return EventEntry(
-        id=event_id,
-        kind=entry["kind"]["S"],
-        status=entry["status"]["S"],
-        created_at=_number(entry, "created_at"),
-        lease_until=_number(entry, "lease_until"),
-        sent_at=int(entry["sent_at"]["N"]) if "sent_at" in entry else None,
-        lease_token=entry.get("lease_token", {}).get("S"),
-        attempts=_number(entry, "attempts"),
-        next_attempt_at=_number(entry, "next_attempt_at"),
-        error=entry.get("error", {}).get("S"),
-        **payload,
-    )
+    return EventEntry(**_delivery_from_dynamo(event_id, entry), **payload)
 
 
 # --------------------------------------------------------------------------- dedupe memory (binary)

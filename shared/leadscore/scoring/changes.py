@@ -73,7 +73,11 @@ def _tier(before: LeadState, after: LeadState) -> Change | None:
 def _grade(before: LeadState, after: LeadState) -> Change | None:
     old = before.card.grade if before.card is not None else None
     new = after.card.grade if after.card is not None else None
-    return None if new is None or old == new else {"from": old, "to": new}
+    if new is None or old == new:
+        return None
+    if old is None and after.card is not None and after.card.tier in UNLISTED_TIERS:
+        return None  # nor is its first grade (most leads: the events would be mostly these)
+    return {"from": old, "to": new}
 
 
 def _ready(before: LeadState, after: LeadState) -> Change | None:

@@ -1159,6 +1159,7 @@ _NOT_FACTS: dict[str, Any] = {
     "updated_at": True,
     "card": {"computed_at"},
     "cards": {"__all__": {"computed_at"}},
+    "events": True,
 }
 
 
