@@ -82,3 +82,32 @@ def test_retry_after_is_honoured_else_jittered_backoff() -> None:
     assert 3.0 <= retry_delay(1, 3.0, lambda: 0.5) < 3.25
     assert retry_delay(4, None, lambda: 1.0) == 4.0  # 0.5 * 2^3, full jitter's upper end
     assert retry_delay(30, None, lambda: 1.0) == 20.0  # capped
+
+
+def test_the_owner_queue_and_stage_reach_both_crms_and_their_changes_are_synced() -> None:
+    routed = lead(owner="lea.moreau@example.com", owner_queue="enterprise-desk", stage="mql")
+    record = record_of(routed)
+    assert record is not None
+    properties = hubspot_input(record)["properties"]
+    assert (
+        properties["leadscore_owner"],
+        properties["leadscore_queue"],
+        properties["leadscore_lifecycle_stage"],
+    ) == ("lea.moreau@example.com", "enterprise-desk", "mql")
+    assert "leadscore_stage" not in properties  # sales' own field, sent back to us: never written
+    body = salesforce_record(record, "Lead")
+    assert (body["Leadscore_Owner__c"], body["Leadscore_Queue__c"], body["Leadscore_Lifecycle_Stage__c"]) == (
+        "lea.moreau@example.com",
+        "enterprise-desk",
+        "mql",
+    )
+    assert "Leadscore_Stage__c" not in body
+    # A new owner or stage is something a rep sees: the fingerprint moves, so the sync writes it.
+    assert fingerprint(routed) != fingerprint(
+        lead(owner="sam.ortiz@example.com", owner_queue="na", stage="mql")
+    )
+    assert fingerprint(routed) != fingerprint(
+        lead(owner="lea.moreau@example.com", owner_queue="enterprise-desk", stage="sal")
+    )
+    unrouted = record_of(lead())
+    assert unrouted is not None and hubspot_input(unrouted)["properties"]["leadscore_owner"] == ""

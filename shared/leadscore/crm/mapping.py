@@ -39,18 +39,37 @@ class CrmRecord(BaseModel):
     reasons: str
     probability: float | None
     updated_at: int  # epoch seconds: when the card was computed
+    # Routing (leadscore.scoring.routing) and the lifecycle (leadscore.scoring.lifecycle): who owns the
+    # lead, the queue it was routed through and its stage. The stage is written to its own read-only
+    # field (``leadscore_lifecycle_stage``), never to ``leadscore_stage``, the field sales sets and
+    # the CRM sends back to us: a write-back that moved it would echo as an inbound move.
+    owner: str | None = None
+    queue: str | None = None
+    stage: str | None = None
     last_name: str | None = None  # only used when Salesforce must create the record
     company: str | None = None
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.score, self.tier, self.grade, self.reasons, self.probability)
+        return fingerprint_of(
+            self.score,
+            self.tier,
+            self.grade,
+            self.reasons,
+            self.probability,
+            self.owner,
+            self.queue,
+            self.stage,
+        )
 
 
-def fingerprint_of(score: float, tier: str, grade: str, reasons: str, probability: float | None) -> str:
-    """8 hex digits (32 bits) naming the values a rep sees (the time and the version excluded). Short:
-    it rides in every lead item; a collision would skip one change, and the next change heals it."""
-    raw = json.dumps([score, tier, grade, reasons, probability], separators=(",", ":"))
+def fingerprint_of(
+    score: float, tier: str, grade: str, reasons: str, probability: float | None, *assignment: str | None
+) -> str:
+    """8 hex digits (32 bits) naming the values a rep sees (the time and the version excluded; the
+    ``assignment``: owner, queue, stage). Short: it rides in every lead item; a collision would skip
+    one change, and the next change heals it."""
+    raw = json.dumps([score, tier, grade, reasons, probability, *assignment], separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()[:8]
 
 
@@ -91,6 +110,9 @@ def record_of(state: LeadState) -> CrmRecord | None:
         reasons=reasons_text(card),
         probability=probability,
         updated_at=card.computed_at,
+        owner=_text(state.owner),
+        queue=_text(state.owner_queue),
+        stage=state.stage,
         last_name=_text(state.profile.get("last_name")),
         company=_text(state.profile.get("company")),
     )
@@ -116,6 +138,9 @@ HUBSPOT_PROPERTIES: dict[str, tuple[str, str, str]] = {
     "leadscore_probability": ("Lead score conversion probability (0-1)", "number", "number"),
     "leadscore_updated_at": ("Lead score updated at", "datetime", "date"),
     "leadscore_version": ("Lead score version", "number", "number"),
+    "leadscore_owner": ("Lead score owner (routing)", "string", "text"),
+    "leadscore_queue": ("Lead score routing queue", "string", "text"),
+    "leadscore_lifecycle_stage": ("Lead score lifecycle stage", "string", "text"),
 }
 
 
@@ -129,6 +154,9 @@ def hubspot_input(record: CrmRecord) -> dict[str, Any]:
         "leadscore_probability": "" if record.probability is None else str(record.probability),
         "leadscore_updated_at": str(record.updated_at * 1000),  # datetime: epoch milliseconds, UTC
         "leadscore_version": str(record.ver),
+        "leadscore_owner": record.owner or "",
+        "leadscore_queue": record.queue or "",
+        "leadscore_lifecycle_stage": record.stage or "",
     }
     return {"idProperty": "email", "id": record.email.lower(), "properties": properties}
 
@@ -157,6 +185,9 @@ SALESFORCE_FIELDS = (
     "Leadscore_Probability__c",
     "Leadscore_Updated_At__c",
     "Leadscore_Version__c",
+    "Leadscore_Owner__c",
+    "Leadscore_Queue__c",
+    "Leadscore_Lifecycle_Stage__c",
 )
 
 
@@ -178,6 +209,9 @@ def salesforce_record(record: CrmRecord, sobject: str, *, creating: bool = False
             "%Y-%m-%dT%H:%M:%S.000+0000"
         ),
         "Leadscore_Version__c": record.ver,
+        "Leadscore_Owner__c": record.owner,
+        "Leadscore_Queue__c": record.queue,
+        "Leadscore_Lifecycle_Stage__c": record.stage,
     }
     if creating:
         body["Email"] = record.email
