@@ -536,10 +536,12 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
     """SNS message attributes, for subscription filter policies (never PII, never empty).
 
     All ten of SNS's ten (:data:`SNS_MAX_ATTRIBUTES`; more are dropped for raw SQS delivery): kind,
-    tier, grade, fit, top_category, surge, country, score, ``source``, the source of the latest touch
-    (``form``, ``segment``, ``hubspot``...; ``unknown`` for a lead stored before touches were kept),
-    and ``do_not_email`` (consent state). A new attribute must replace one. Phone, owner and link are
-    PII or not filterable: they are in the Message only."""
+    tier, grade, ``queue`` (the routing queue the lead's owner was assigned from, ``none`` without
+    one: a desk subscribes to its own leads; it replaced ``fit``, the grade's letter, which a filter
+    policy reads as ``grade: [{prefix: A}]``), top_category, surge, country, score, ``source``, the
+    source of the latest touch (``form``, ``segment``, ``hubspot``...; ``unknown`` for a lead stored
+    before touches were kept), and ``do_not_email`` (consent state). A new attribute must replace
+    one. Phone, owner and link are PII or not filterable: they are in the Message only."""
     card = alert.card
     top = "none"
     if alert.category:  # a category alert: the category that crossed
@@ -551,7 +553,7 @@ def attributes(state: LeadState, alert: AlertEntry) -> dict[str, dict[str, str]]
         "kind": kind_of(alert),
         "tier": _token(card.tier, "unknown"),
         "grade": grade,
-        "fit": grade[0] if grade != "none" else "none",
+        "queue": _token(state.owner_queue, "none") if state.owner_queue else "none",
         "top_category": _token(top, "none"),
         "surge": "true" if card.surge else "false",
         "country": _country(state.profile.get("country")),
@@ -834,7 +836,7 @@ def account_sns_message(alert: AccountAlert) -> dict[str, Any]:
         "kind": alert.kind,
         "tier": _token(card.tier, "unknown"),
         "grade": _token(card.committee, "none"),  # the committee's grade: complete, partial, none
-        "fit": "none",
+        "queue": "none",
         "top_category": "none",
         "surge": "true" if card.surge else "false",
         "country": _country(country),

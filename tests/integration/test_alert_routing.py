@@ -117,7 +117,7 @@ def test_attributes_never_carry_pii(stack: Stack) -> None:
         "kind",
         "tier",
         "grade",
-        "fit",
+        "queue",
         "top_category",
         "surge",
         "country",
@@ -362,7 +362,7 @@ def test_attributes_and_sns_message_exactly() -> None:
         "kind": {"DataType": "String", "StringValue": "sales_ready"},
         "tier": {"DataType": "String", "StringValue": "sales_ready"},
         "grade": {"DataType": "String", "StringValue": "A4"},
-        "fit": {"DataType": "String", "StringValue": "A"},
+        "queue": {"DataType": "String", "StringValue": "none"},  # a form's owner: no routing queue
         "top_category": {"DataType": "String", "StringValue": "buying-signal"},
         "surge": {"DataType": "String", "StringValue": "false"},
         "country": {"DataType": "String", "StringValue": "gb"},

@@ -63,7 +63,8 @@ def test_routed_owner_reaches_the_alert_the_item_and_the_api(stack: Stack) -> No
         assert queue == expected and owner
         assert f"Owner:    {owner} (queue {queue})" in doc["text"].splitlines()
         attrs = alerts[email]["MessageAttributes"]
-        assert len(attrs) == 10 and "owner" not in attrs
+        assert len(attrs) == 10 and "owner" not in attrs  # a person: in the Message only
+        assert attrs["queue"]["Value"] == expected  # a desk's subscription filters on its queue
         state = leads.get_by_email(email)
         assert state is not None and (state.owner, state.owner_queue) == (
             owner,

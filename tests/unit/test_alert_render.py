@@ -268,7 +268,7 @@ def test_attributes_are_never_empty_and_never_carry_pii() -> None:
     state, alert = sample()
     empty = alert.model_copy(update={"card": alert.card.model_copy(update={"grade": "", "tier": "\x00"})})
     attrs = attributes(state, empty)
-    assert attrs["grade"]["StringValue"] == "none" and attrs["fit"]["StringValue"] == "none"
+    assert attrs["grade"]["StringValue"] == "none" and attrs["queue"]["StringValue"] == "none"
     assert attrs["tier"]["StringValue"] == "unknown"
 
 
