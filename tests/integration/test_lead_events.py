@@ -69,10 +69,21 @@ def test_every_change_kind_emits_exactly_one_event(stack: Stack) -> None:
     _form(stack, "d1", **PROFILE)  # a new lead: its first tier (warm) and grade
     stack.drain()
     first = stack.lead_events()
-    assert _by_type(first) == {"Lead Tier Changed": 1, "Lead Grade Changed": 1}
+    assert _by_type(first) == {  # warm: routed to an owner; a form makes it a lead in the funnel
+        "Lead Tier Changed": 1,
+        "Lead Grade Changed": 1,
+        "Lead Stage Changed": 1,
+        "Lead Owner Changed": 1,
+    }
     tier = next(e for e in first if e["detail-type"] == "Lead Tier Changed")
     assert tier["source"] == "leadscore" and tier["detail"]["change"] == {"from": None, "to": "warm"}
     assert tier["detail"]["schema"] == "leadscore.lead-event/1" and EMAIL not in json.dumps(tier)
+    stage = next(e for e in first if e["detail-type"] == "Lead Stage Changed")["detail"]
+    assert stage["change"] == {"from": None, "to": "lead"} and stage["stage"] == "lead"
+    owner = next(e for e in first if e["detail-type"] == "Lead Owner Changed")["detail"]
+    assert owner["change"]["from"] is None and owner["change"]["to"] == _lead(stack).owner is not None
+    assert owner["change"]["queue"] == owner["queue"] == _lead(stack).owner_queue is not None
+    assert tier["detail"]["owner"] == owner["owner"]  # every event names who works the lead
 
     _form(stack, "d2", form="Request a demo")  # the crossing: ready, tier, grade in one write
     stack.drain()
@@ -81,7 +92,10 @@ def test_every_change_kind_emits_exactly_one_event(stack: Stack) -> None:
         "Lead Became Sales Ready": 1,
         "Lead Tier Changed": 1,
         "Lead Grade Changed": 1,
+        "Lead Stage Changed": 1,  # the crossing makes it an MQL
     }
+    mql = next(e for e in crossing if e["detail-type"] == "Lead Stage Changed")["detail"]["change"]
+    assert mql == {"from": "lead", "to": "mql"}
     ready = next(e for e in crossing if e["detail-type"] == "Lead Became Sales Ready")
     (alert,) = stack.inbox()
     assert ready["detail"]["change"]["alert_id"] == json.loads(alert["Message"])["alert_id"]  # same decision

@@ -163,16 +163,22 @@ def test_sales_ready_is_never_coalesced_and_the_cap_keeps_the_newest() -> None:
     assert newest == state.ver and min(int(k.rsplit("-", 1)[1]) for k in state.events) == state.ver - 9
 
 
-def test_the_stage_kind_emits_once_the_state_has_a_stage() -> None:
-    class Staged(LeadState):
-        stage: str | None = None
-
-    before = Staged(lead_id=LEAD, email="p@example.com", card=card(), ver=1, stage="lead")
-    after = before.clone()
-    after.ver, after.stage = 2, "mql"
-    changes.record(before, after)
-    assert kinds(after) == {"stage": {"from": "lead", "to": "mql"}}
+def test_a_stage_move_and_an_owner_assignment_are_events_that_name_them() -> None:
+    before = lead(stage="lead")
+    after, _ = write(before, stage="mql", owner="lea.moreau@example.com", owner_queue="enterprise-desk")
+    assert kinds(after) == {
+        "stage": {"from": "lead", "to": "mql"},
+        "owner": {"from": None, "to": "lea.moreau@example.com", "queue": "enterprise-desk"},
+    }
     assert changes.BY_NAME["stage"].detail_type == "Lead Stage Changed"
+    assert changes.BY_NAME["owner"].detail_type == "Lead Owner Changed"
+    # Every event carries who works the lead and its stage, whatever its kind.
+    later, _ = write(after, card=card("hot"))
+    tier = later.events["ev.tier-3"]
+    assert (tier.stage, tier.owner, tier.queue) == ("mql", "lea.moreau@example.com", "enterprise-desk")
+    # Kept as they are, they emit nothing more.
+    quiet, _ = write(later)
+    assert {e.kind for e in quiet.pending_events} == {"stage", "owner", "tier"}  # the same, still pending
 
 
 def test_events_round_trip_through_the_item_beside_alerts_and_wake_the_notifier() -> None:
@@ -217,6 +223,9 @@ def test_the_detail_is_versioned_and_carries_no_email_or_name() -> None:
         "tier": "hot",
         "grade": "C1",
         "rules_version": "s3:v1",
+        "stage": None,  # where the lead is in the funnel and who works it: none yet here
+        "owner": None,
+        "queue": None,
         "change": {"from": "warm", "to": "hot"},
         "link": "https://crm.example/leads/x",
     }

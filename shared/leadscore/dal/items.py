@@ -137,7 +137,7 @@ def _alert_from_dynamo(alert_id: str, value: dict[str, Any]) -> AlertEntry:
 # Lead events share the ``outbox`` map (and so the alerts' claim/mark updates), keyed ``ev.<kind>-<ver>``;
 # their payload is one compact JSON string ``d`` (no score card: docs/events.md, "What an event costs").
 EVENT_PREFIX_KEY = "ev."
-_EVENT_PAYLOAD = {"change", "score", "tier", "grade", "model", "rules_version"}
+_EVENT_PAYLOAD = {"change", "score", "tier", "grade", "model", "rules_version", "stage", "owner", "queue"}
 
 
 def _event_to_dynamo(event: EventEntry) -> dict[str, Any]:

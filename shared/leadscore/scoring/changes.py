@@ -7,8 +7,8 @@ a write that loses its race records nothing). Delivery is the alerts' outbox: cl
 sent, back off, fail with a reason, the sweep re-drives (:mod:`leadscore.services.lead_events`).
 
 Each kind is one :class:`Kind`: its detail type, a detector ``(before, after) -> change | None`` and
-how two undelivered changes of it combine. Adding a kind (an owner, a model) is one entry in
-``KINDS`` (and its name in ``EventKind``).
+how two undelivered changes of it combine. Adding a kind is one entry in ``KINDS`` (and its name
+in ``EventKind``).
 
 Bounded: at most one *pending* (not yet claimed) event per kind. A new change of a kind whose last
 event still waits (EventBridge down, a backlog) is coalesced into it: ``from`` of the older, ``to`` of
@@ -123,15 +123,16 @@ def _combine_consent(old: Change, new: Change) -> Change | None:
     return {"do_not_email": dne, "flags": flags} if flags else None
 
 
-def stage_of(state: LeadState) -> str | None:
-    """The lead's lifecycle stage, once the state has one (issue 17.3 adds ``stage``)."""
-    value = getattr(state, "stage", None)
-    return None if value is None else str(value)
-
-
 def _stage(before: LeadState, after: LeadState) -> Change | None:
-    old, new = stage_of(before), stage_of(after)
+    """The lifecycle stage moved (leadscore.scoring.lifecycle)."""
+    old, new = before.stage, after.stage
     return None if new is None or old == new else {"from": old, "to": new}
+
+
+def _owner(before: LeadState, after: LeadState) -> Change | None:
+    """Routing assigned the lead to an owner, or moved it (leadscore.scoring.routing)."""
+    old, new = before.owner, after.owner
+    return None if new is None or old == new else {"from": old, "to": new, "queue": after.owner_queue}
 
 
 KINDS: tuple[Kind, ...] = (
@@ -140,6 +141,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("grade", "Lead Grade Changed", _grade, _from_to),
     Kind("consent", "Lead Consent Changed", _consent, _combine_consent),
     Kind("stage", "Lead Stage Changed", _stage, _from_to),
+    Kind("owner", "Lead Owner Changed", _owner, _from_to),
 )
 BY_NAME = {k.name: k for k in KINDS}
 
@@ -192,6 +194,9 @@ def record(before: LeadState, after: LeadState) -> Recorded:
             grade=card.grade if card is not None else "",
             model=card.model if card is not None else "lead",
             rules_version=card.rules_version if card is not None else "",
+            stage=after.stage,
+            owner=after.owner,
+            queue=after.owner_queue,
         )
         events[entry.id] = entry
         report.added.append(entry.id)
@@ -230,6 +235,9 @@ def detail(lead_id: str, entry: EventEntry, link: str | None) -> dict[str, Any]:
         "tier": entry.tier,
         "grade": entry.grade,
         "rules_version": entry.rules_version,
+        "stage": entry.stage,
+        "owner": entry.owner,
+        "queue": entry.queue,
         "change": entry.change,
         "link": link,
     }

@@ -24,7 +24,7 @@ Scalar = str | int | float | bool
 # ``category``: one category's points (a product line, an interest) crossed its own threshold.
 AlertKind = Literal["sales_ready", "surge", "category"]
 # Lead events (leadscore.scoring.changes, docs/events.md): what changed in one write of a lead.
-EventKind = Literal["ready", "tier", "grade", "consent", "stage"]
+EventKind = Literal["ready", "tier", "grade", "consent", "stage", "owner"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
@@ -244,6 +244,11 @@ class EventEntry(_Model):
     grade: str = ""
     model: str = "lead"
     rules_version: str = ""
+    # Who works the lead and where it is in the funnel when the event was recorded (routing and the
+    # lifecycle): a consumer routes on them without reading the lead. A rep, not the lead's PII.
+    stage: str | None = None
+    owner: str | None = None
+    queue: str | None = None
 
     def retry_at(self) -> int | None:
         """When the sweep should re-drive this event if the notifier has not delivered it."""
