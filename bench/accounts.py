@@ -28,9 +28,9 @@ from bench.storage import CONTAINERS, RATE, Ctx, repository, score, setup
 from bench.template import design
 
 SEED = int(os.environ.get("BENCH_SEED", "20261202"))
-EVENTS = int(os.environ.get("BENCH_ACCOUNT_EVENTS", "40000"))
-LEADS = int(os.environ.get("BENCH_ACCOUNT_LEADS", "20000"))
-HOT_CONTACTS = int(os.environ.get("BENCH_HOT_CONTACTS", "3000"))
+EVENTS = int(os.environ.get("BENCH_ACCOUNT_EVENTS", "12000"))
+LEADS = int(os.environ.get("BENCH_ACCOUNT_LEADS", "8000"))
+HOT_CONTACTS = int(os.environ.get("BENCH_HOT_CONTACTS", "2000"))
 HOT_DOMAIN = "hotco.com"
 
 
