@@ -254,3 +254,41 @@ def test_pending_events_are_not_facts_so_a_rebuild_that_changes_nothing_writes_n
     pending, _ = write(lead(tier="warm"), card=card("hot"))
     rebuilt = pending.model_copy(update={"events": {}})  # rebuild() starts from a fresh state
     assert same_facts(pending, rebuilt)
+
+
+def test_another_models_crossing_and_a_category_alert_are_one_signal_event_naming_them() -> None:
+    before = lead(tier="warm")
+    upsell = ScoreCard(
+        score=85, fit=0, activity=85, tier="sales_ready", grade="C4", model="customer_expansion"
+    )
+    alerts = {
+        "sales_ready-2": AlertEntry(id="sales_ready-2", kind="sales_ready", created_at=1, card=card("hot")),
+        "customer_expansion:sales_ready-2": AlertEntry(
+            id="customer_expansion:sales_ready-2",
+            kind="sales_ready",
+            created_at=1,
+            card=upsell,
+            title="Upsell signal",
+        ),
+        "cat:fleet-2": AlertEntry(
+            id="cat:fleet-2",
+            kind="category",
+            created_at=1,
+            card=card("hot"),
+            category="fleet-telemetry",
+            title="Fleet telemetry interest crossed 40",
+        ),
+    }
+    after, _ = write(before, card=card("hot"), outbox=alerts)
+    found = kinds(after)
+    assert found["ready"]["alert_id"] == f"{LEAD}/sales_ready-2"  # the primary's crossing only
+    listed = found["signal"]["alerts"]
+    assert isinstance(listed, list)
+    signals = {a["alert_id"]: (a["kind"], a["model"], a["title"]) for a in listed}
+    assert signals == {
+        f"{LEAD}/customer_expansion:sales_ready-2": ("sales_ready", "customer_expansion", "Upsell signal"),
+        f"{LEAD}/cat:fleet-2": ("category", "lead", "Fleet telemetry interest crossed 40"),
+    }
+    assert changes.BY_NAME["signal"].detail_type == "Lead Signal Raised"
+    again, _ = write(after)  # the alerts are in the outbox already: nothing new to tell
+    assert [e.kind for e in again.pending_events if e.id.endswith("-3")] == []

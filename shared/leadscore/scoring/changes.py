@@ -29,7 +29,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadscore.scoring import consent
-from leadscore.scoring.state import MAX_PENDING_EVENTS, UNLISTED_TIERS, EventEntry, EventKind, LeadState
+from leadscore.scoring.state import (
+    MAX_PENDING_EVENTS,
+    UNLISTED_TIERS,
+    AlertEntry,
+    EventEntry,
+    EventKind,
+    LeadState,
+)
 
 SCHEMA = "leadscore.lead-event/1"
 SOURCE = "leadscore"
@@ -80,14 +87,41 @@ def _grade(before: LeadState, after: LeadState) -> Change | None:
     return {"from": old, "to": new}
 
 
+def _raised(before: LeadState, after: LeadState) -> list[AlertEntry]:
+    return sorted((a for a in after.outbox.values() if a.id not in before.outbox), key=lambda a: a.id)
+
+
+def _primary(after: LeadState, alert: AlertEntry) -> bool:
+    return after.card is not None and alert.card.model == after.card.model
+
+
 def _ready(before: LeadState, after: LeadState) -> Change | None:
-    """The crossing: exactly when the write raised a ``sales_ready`` alert (same decision)."""
-    raised = sorted(
-        a.id for a in after.outbox.values() if a.kind == "sales_ready" and a.id not in before.outbox
-    )
+    """The crossing: exactly when the write raised the primary model's ``sales_ready`` alert (the
+    same decision)."""
+    raised = [a.id for a in _raised(before, after) if a.kind == "sales_ready" and _primary(after, a)]
     if not raised or after.card is None:
         return None
     return {"alert_id": f"{after.lead_id}/{raised[-1]}", "threshold": after.card.threshold}
+
+
+def _signal(before: LeadState, after: LeadState) -> Change | None:
+    """The write raised other alerts that name a model or a category: another model's crossing (an
+    upsell signal) or a category's own threshold. One event lists them all (surges are the lead's
+    own: the alert and the tier say them)."""
+    signals = [
+        {
+            "alert_id": f"{after.lead_id}/{a.id}",
+            "kind": a.kind,
+            "model": a.card.model,
+            "title": a.title,
+            "category": a.category,
+            "score": a.card.score,
+            "tier": a.card.tier,
+        }
+        for a in _raised(before, after)
+        if a.kind == "category" or (a.kind == "sales_ready" and not _primary(after, a))
+    ]
+    return {"alerts": signals} if signals else None
 
 
 def _flags(state: LeadState) -> dict[str, bool]:
@@ -137,6 +171,7 @@ def _owner(before: LeadState, after: LeadState) -> Change | None:
 
 KINDS: tuple[Kind, ...] = (
     Kind("ready", "Lead Became Sales Ready", _ready, None),
+    Kind("signal", "Lead Signal Raised", _signal, None),
     Kind("tier", "Lead Tier Changed", _tier, _from_to),
     Kind("grade", "Lead Grade Changed", _grade, _from_to),
     Kind("consent", "Lead Consent Changed", _consent, _combine_consent),

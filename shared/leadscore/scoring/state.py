@@ -24,7 +24,7 @@ Scalar = str | int | float | bool
 # ``category``: one category's points (a product line, an interest) crossed its own threshold.
 AlertKind = Literal["sales_ready", "surge", "category"]
 # Lead events (leadscore.scoring.changes, docs/events.md): what changed in one write of a lead.
-EventKind = Literal["ready", "tier", "grade", "consent", "stage", "owner"]
+EventKind = Literal["ready", "signal", "tier", "grade", "consent", "stage", "owner"]
 # Tiers kept off the ``hot`` index (the long tail): every score change of an indexed lead costs index
 # writes (a new sort key is a delete and a put), so only the leads sales would call are indexed.
 UNLISTED_TIERS = frozenset({"cold"})
