@@ -214,7 +214,7 @@ Country:  GB
 Owner:    Maria Garcia
 
 Score:    131.5 (fit 60, activity 71.5); threshold 100
-Tier:     sales_ready    Grade: A4
+Tier:     sales_ready    Grade: A4    Stage: lead
 Interest: buying-signal 60, research 11.5
 
 First touch:   2026-11-02 09:00 UTC  segment, campaign spring-launch (google / cpc)
@@ -244,7 +244,10 @@ def test_render_text_of_a_surge() -> None:
     surge = alert.model_copy(update={"kind": "surge", "card": alert.card.model_copy(update={"surge": True})})
     text = render_text(state, surge)
     assert text.splitlines()[0] == "Buying surge: Ada Lovelace"
-    assert "Tier:     sales_ready    Grade: A4    SURGE: sudden buying signal" in text.splitlines()
+    assert (
+        "Tier:     sales_ready    Grade: A4    Stage: lead    SURGE: sudden buying signal"
+        in text.splitlines()
+    )
     assert subject(state, surge) == "Buying surge: Ada Lovelace (Analytical Engines) - 131.5 A4"
 
 
@@ -256,6 +259,7 @@ def test_render_json_exactly() -> None:
         "kind": "sales_ready",
         "model": "lead",  # several models may run on one lead: which one alerts
         "title": "Sales-ready lead",
+        "stage": "lead",  # the lifecycle stage it was raised in (a lead stored before stages: lead)
         "created_at": "2026-11-23 15:00 UTC",
         "lead": {
             "id": "e0123456789abcdef0123456789abcde",

@@ -135,11 +135,14 @@ def test_an_eventbridge_outage_delivers_each_event_once_when_it_ends(stack: Stac
     assert len(stack.inbox()) == 1  # the SNS alert is not held up by the events
     assert stack.lead_events() == []
     state = _lead(stack)
-    # Not lost: pending in the outbox, backing off. The two tier changes coalesced (null -> sales_ready).
-    assert sorted(e.kind for e in state.pending_events) == ["grade", "ready", "tier"]
+    # Not lost: pending in the outbox, backing off. The two tier changes coalesced (null -> sales_ready),
+    # and so did the stage's (null -> lead -> mql).
+    assert sorted(e.kind for e in state.pending_events) == ["grade", "owner", "ready", "stage", "tier"]
     assert {e.kind: e.change.get("from", "-") for e in state.pending_events} == {
         "grade": None,
+        "owner": None,
         "ready": "-",
+        "stage": None,
         "tier": None,
     }
     assert all(e.status == "pending" and e.attempts >= 1 for e in state.pending_events)
@@ -152,15 +155,19 @@ def test_an_eventbridge_outage_delivers_each_event_once_when_it_ends(stack: Stac
     assert stack.lead_events() == []
     faults.plans["PutEvents"] = []  # EventBridge is back
     clock.pin(NOW + timedelta(hours=4))  # (the same day: decay moves no tier in between)
-    assert run_sweep(stack)["events_sent"] == 3
+    assert run_sweep(stack)["events_sent"] == 5
     delivered = stack.lead_events()
     assert _by_type(delivered) == {
         "Lead Became Sales Ready": 1,
         "Lead Tier Changed": 1,
         "Lead Grade Changed": 1,
+        "Lead Stage Changed": 1,
+        "Lead Owner Changed": 1,
     }
     tier = next(e for e in delivered if e["detail-type"] == "Lead Tier Changed")
     assert tier["detail"]["change"] == {"from": None, "to": "sales_ready"}
+    stage = next(e for e in delivered if e["detail-type"] == "Lead Stage Changed")
+    assert stage["detail"]["change"] == {"from": None, "to": "mql"}
     stack.drain()
     clock.pin(NOW + timedelta(hours=5))
     run_sweep(stack)
@@ -185,7 +192,12 @@ def test_a_refused_entry_fails_alone_and_blocks_neither_the_others_nor_the_alert
     _form(stack, "r1", **PROFILE, form="Request a demo")
     stack.drain()
     assert len(stack.inbox()) == 1
-    assert _by_type(stack.lead_events()) == {"Lead Became Sales Ready": 1, "Lead Tier Changed": 1}
+    assert _by_type(stack.lead_events()) == {
+        "Lead Became Sales Ready": 1,
+        "Lead Tier Changed": 1,
+        "Lead Stage Changed": 1,
+        "Lead Owner Changed": 1,
+    }
     failed = {e.kind: e for e in _lead(stack).events.values()}
     assert failed["grade"].status == "failed"
     assert failed["grade"].error == "refused by EventBridge: MalformedDetail"
