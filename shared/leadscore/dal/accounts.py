@@ -25,7 +25,6 @@ from leadscore.dal.keys import DUE_SHARDS, HOT_INDEX, HOT_SHARDS, due_pk, shard_
 from leadscore.dal.leads import _get_items, paginate
 from leadscore.dal.outbox import Outbox
 from leadscore.scoring.accounts import MEMBER_SHARDS, Account, AccountAlert, Member, shard_of_account
-from leadscore.scoring.state import REDRIVE_AFTER_SECONDS
 
 ACCOUNT_PREFIX = "ACCT#"
 ACCOUNT_SK = "ACCT"
@@ -55,14 +54,6 @@ def domain_of_pk(pk: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- codec
-def _retry_at(alert: AccountAlert) -> int | None:
-    if alert.status == "sending":
-        return alert.lease_until
-    if alert.status == "pending":
-        return max(alert.created_at + REDRIVE_AFTER_SECONDS, alert.next_attempt_at)
-    return None
-
-
 def _alert_to_dynamo(alert: AccountAlert) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "kind": {"S": alert.kind},
@@ -127,7 +118,7 @@ def account_to_item(account: Account) -> dict[str, Any]:
     pending = sorted(a.id for a in account.pending_alerts)
     if pending:
         item["alert_pending"] = {"SS": pending}
-    retry = [t for t in (_retry_at(a) for a in account.outbox.values()) if t is not None]
+    retry = [t for t in (a.retry_at() for a in account.outbox.values()) if t is not None]
     if retry:
         item["due_pk"] = {"S": due_pk(shard_of(account.domain, DUE_SHARDS))}
         item["due_at"] = {"N": str(min(retry))}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.rules.accounts import CompiledAccounts
 from leadscore.rules.model import MAX_ACCOUNT_N, Accounts
-from leadscore.scoring.state import LeadState, Scalar, clip
+from leadscore.scoring.state import LeadState, OutboxEntry, Scalar, clip
 
 DAY = 86_400
 MEMBER_SHARDS = 16  # member items per account: a hot account's member writes spread over 16 keys
@@ -96,20 +96,11 @@ class AccountCard(_Model):
     computed_at: int = 0
 
 
-class AccountAlert(_Model):
+class AccountAlert(OutboxEntry):
     """An alert in the account summary's outbox: the same lifecycle (claim, lease, sent, back off,
     failed) and stored attributes as a lead alert, so the same notifier and outbox deliver it."""
 
-    id: str
     kind: AccountAlertKind
-    status: Literal["pending", "sending", "sent", "failed"] = "pending"
-    created_at: int
-    lease_until: int = 0
-    lease_token: str | None = None
-    sent_at: int | None = None
-    attempts: int = 0
-    next_attempt_at: int = 0
-    error: str | None = None
     card: AccountCard
     people: list[Member] = Field(default_factory=list)  # who is engaged, and what each did
 

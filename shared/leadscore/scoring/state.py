@@ -192,12 +192,12 @@ class RuleFacts(_Model):
         )
 
 
-class AlertEntry(_Model):
-    """An alert in the lead's outbox. The notifier publishes it; the sweep re-drives it if the
-    notifier was interrupted (docs/architecture.md, "Alerts")."""
+class OutboxEntry(_Model):
+    """What every outbox entry has (a lead's alerts and events, an account's alerts): the delivery's
+    claim with a lease, its attempts and backoff, and why it failed for good. The notifier delivers
+    it; the sweep re-drives it if the notifier was interrupted (docs/architecture.md, "Alerts")."""
 
     id: str
-    kind: AlertKind
     status: Literal["pending", "sending", "sent", "failed"] = "pending"
     created_at: int
     lease_until: int = 0
@@ -206,6 +206,20 @@ class AlertEntry(_Model):
     attempts: int = 0
     next_attempt_at: int = 0  # after a transient failure: not before this (backoff)
     error: str | None = None  # why it failed for good (never PII)
+
+    def retry_at(self) -> int | None:
+        """When the sweep should re-drive this entry if the notifier has not delivered it."""
+        if self.status == "sending":
+            return self.lease_until
+        if self.status == "pending":
+            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
+        return None
+
+
+class AlertEntry(OutboxEntry):
+    """An alert in the lead's outbox: what sales receives, with the card it was raised with."""
+
+    kind: AlertKind
     card: ScoreCard
     trace_id: str | None = None  # the request whose event raised it: the logs' correlation id
     stage: str | None = None  # the lead's lifecycle stage when it was raised
@@ -214,30 +228,13 @@ class AlertEntry(_Model):
     title: str | None = None
     category: str | None = None  # a ``category`` alert: the category that crossed its threshold
 
-    def retry_at(self) -> int | None:
-        """When the sweep should re-drive this alert if the notifier has not delivered it."""
-        if self.status == "sending":
-            return self.lease_until
-        if self.status == "pending":
-            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
-        return None
 
-
-class EventEntry(_Model):
+class EventEntry(OutboxEntry):
     """A lead event in the lead's outbox, beside the alerts and with their delivery fields (claim,
     lease, backoff, failure), but compact: the change and the card's headline values, no
     contributions (docs/events.md). Its ``id`` (``ev.<kind>-<ver>``) is the outbox key."""
 
-    id: str
     kind: EventKind
-    status: Literal["pending", "sending", "sent", "failed"] = "pending"
-    created_at: int
-    lease_until: int = 0
-    lease_token: str | None = None
-    sent_at: int | None = None
-    attempts: int = 0
-    next_attempt_at: int = 0
-    error: str | None = None
     change: dict[str, object] = Field(default_factory=dict)  # e.g. {"from": "warm", "to": "hot"}
     score: float = 0.0
     tier: str = ""
@@ -249,14 +246,6 @@ class EventEntry(_Model):
     stage: str | None = None
     owner: str | None = None
     queue: str | None = None
-
-    def retry_at(self) -> int | None:
-        """When the sweep should re-drive this event if the notifier has not delivered it."""
-        if self.status == "sending":
-            return self.lease_until
-        if self.status == "pending":
-            return max(self.created_at + REDRIVE_AFTER_SECONDS, self.next_attempt_at)
-        return None
 
 
 class Adjustment(_Model):

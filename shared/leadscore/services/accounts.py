@@ -52,7 +52,7 @@ from leadscore.scoring.accounts import (
     without,
 )
 from leadscore.scoring.state import LeadState
-from leadscore.services.delivery import MAX_ATTEMPTS, Delivered, Publisher, backoff
+from leadscore.services.delivery import MAX_ATTEMPTS, Delivered, Publisher, backoff, due
 
 MAX_ATTEMPTS_PER_ITEM = 12
 Changes = dict[str, dict[int, dict[str, Member | None]]]  # domain -> shard -> lead id -> member
@@ -280,18 +280,10 @@ def leave(table: str, state: LeadState, accounts: CompiledAccounts | None, now: 
 
 
 # ------------------------------------------------------------------------------------------- delivery
-def _due(alert: AccountAlert, now: int) -> bool:
-    if alert.status == "sending":
-        return alert.lease_until < now
-    return alert.status == "pending" and alert.next_attempt_at <= now
-
-
 def _due_key(account: Account, ver: int | None) -> DueKey | None:
     if ver is None:
         return None
-    from leadscore.dal.accounts import _retry_at
-
-    times = [t for t in (_retry_at(a) for a in account.outbox.values()) if t is not None]
+    times = [t for t in (a.retry_at() for a in account.outbox.values()) if t is not None]
     return DueKey(ver=ver, pk=due_pk(shard_of(account.domain, DUE_SHARDS)), at=min(times) if times else None)
 
 
@@ -310,7 +302,7 @@ def deliver_account(
     ver: int | None = account.ver
     for alert in account.pending_alerts:
         at = now()
-        if not _due(alert, at):
+        if not due(alert, at):
             report.skipped += 1
             continue
         token = outbox.claim(account.domain, alert.id, at)
@@ -361,6 +353,6 @@ def redrive_account(table: str, domain: str, now: datetime) -> Delivered:
 
     account = AccountStore(table, batch_reads=False).get(domain)
     now_s = int(now.timestamp())
-    if account is None or not any(_due(a, now_s) for a in account.pending_alerts):
+    if account is None or not any(due(a, now_s) for a in account.pending_alerts):
         return Delivered()
     return deliver_account_alerts(account, clock.seconds)

@@ -27,7 +27,7 @@ from leadscore.dal.items import due_time
 from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
 from leadscore.dal.outbox import DueKey, Finished
 from leadscore.dal.topic import PublishFailed, PublishRefused
-from leadscore.scoring.state import AlertEntry, EventEntry, LeadState
+from leadscore.scoring.state import AlertEntry, EventEntry, LeadState, OutboxEntry
 
 MAX_ATTEMPTS = 48
 BACKOFF_SECONDS = 60
@@ -89,8 +89,8 @@ def backoff(attempts: int) -> int:
     return int(min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
 
 
-def due(alert: AlertEntry | EventEntry, now: int) -> bool:
-    """Whether this alert may be attempted now (not leased by a live delivery, not backing off)."""
+def due(alert: OutboxEntry, now: int) -> bool:
+    """Whether this entry may be attempted now (not leased by a live delivery, not backing off)."""
     if alert.status == "sending":
         return alert.lease_until < now
     return alert.status == "pending" and alert.next_attempt_at <= now
