@@ -31,8 +31,7 @@ from leadscore.dal.accounts import (
     shard_to_item,
 )
 from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
-from leadscore.dal.outbox import DueKey
-from leadscore.dal.topic import PublishFailed, PublishRefused
+from leadscore.dal.outbox import DueKey, Finished
 from leadscore.rules.accounts import CompiledAccounts
 from leadscore.scoring.accounts import (
     Account,
@@ -52,7 +51,7 @@ from leadscore.scoring.accounts import (
     without,
 )
 from leadscore.scoring.state import LeadState
-from leadscore.services.delivery import MAX_ATTEMPTS, Delivered, Publisher, backoff, due
+from leadscore.services.delivery import Delivered, Publisher, due, publish_pending
 
 MAX_ATTEMPTS_PER_ITEM = 12
 Changes = dict[str, dict[int, dict[str, Member | None]]]  # domain -> shard -> lead id -> member
@@ -287,6 +286,28 @@ def _due_key(account: Account, ver: int | None) -> DueKey | None:
     return DueKey(ver=ver, pk=due_pk(shard_of(account.domain, DUE_SHARDS)), at=min(times) if times else None)
 
 
+class _Tracked:
+    """The account summary as this delivery leaves it, and its version while nobody else writes it."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.outboxed = dict(account.outbox)
+        self.ver: int | None = account.ver
+
+    def claimed(self) -> None:
+        self.ver = None if self.ver is None else self.ver + 1
+
+    def lost(self) -> None:
+        self.ver = None
+
+    def due(self, alert: AccountAlert) -> DueKey | None:
+        self.outboxed[alert.id] = alert
+        return _due_key(self.account.model_copy(update={"outbox": self.outboxed}), self.ver)
+
+    def finished(self, how: Finished) -> None:
+        self.ver = self.ver + 1 if how == "moved" and self.ver is not None else None
+
+
 def deliver_account(
     account: Account,
     outbox: AccountOutbox,
@@ -297,52 +318,16 @@ def deliver_account(
 ) -> Delivered:
     """Publish every pending alert of an account summary that may be attempted now: the lead alerts'
     lifecycle (claim with a lease, publish, mark sent / back off / failed) on the account's item."""
-    report = Delivered()
-    outboxed = dict(account.outbox)
-    ver: int | None = account.ver
-    for alert in account.pending_alerts:
-        at = now()
-        if not due(alert, at):
-            report.skipped += 1
-            continue
-        token = outbox.claim(account.domain, alert.id, at)
-        if token is None:
-            report.skipped += 1
-            ver = None
-            continue
-        ver = None if ver is None else ver + 1
-        request = render(account, alert)
-        problems = check(request)
-        reason: str | None = "; ".join(problems) if problems else None
-        if reason is None:
-            try:
-                topic.publish(request)
-            except PublishRefused as exc:
-                reason = f"refused by SNS: {exc.code}"
-            except PublishFailed as exc:
-                attempts = alert.attempts + 1
-                if attempts < MAX_ATTEMPTS:
-                    retry = now() + backoff(attempts)
-                    outboxed[alert.id] = alert.model_copy(
-                        update={"status": "pending", "next_attempt_at": retry}
-                    )
-                    key = _due_key(account.model_copy(update={"outbox": outboxed}), ver)
-                    how = outbox.back_off(account.domain, alert.id, token, attempts, retry, key)
-                    ver = ver + 1 if how == "moved" and ver is not None else None
-                    report.backing_off.append(alert.id)
-                    continue
-                reason = f"gave up after {attempts} attempts (last: {exc.code})"
-        status = "failed" if reason is not None else "sent"
-        outboxed[alert.id] = alert.model_copy(update={"status": status})
-        key = _due_key(account.model_copy(update={"outbox": outboxed}), ver)
-        if reason is not None:
-            how = outbox.fail(account.domain, alert.id, token, reason, key)
-            report.failed[alert.id] = reason
-        else:
-            how = outbox.mark_sent(account.domain, alert.id, token, now(), key)
-            report.sent.append(alert.id)
-        ver = ver + 1 if how == "moved" and ver is not None else None
-    return report
+    return publish_pending(
+        account.domain,
+        account.pending_alerts,
+        outbox,
+        topic,
+        now,
+        lambda alert: render(account, alert),
+        check,
+        _Tracked(account),
+    )
 
 
 def redrive_account(table: str, domain: str, now: datetime) -> Delivered:

@@ -18,7 +18,7 @@ mark. Its ``alert_id`` (lead id / alert id) is stable, so a subscriber drops tha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -110,6 +110,10 @@ class Tracked:
     def claimed(self) -> None:
         self.ver = None if self.ver is None else self.ver + 1
 
+    def lost(self) -> None:
+        """Another delivery or writer changed the item: its version is no longer known."""
+        self.ver = None
+
     def due(self, alert: AlertEntry | EventEntry) -> DueKey | None:
         """The due key once ``alert`` (or a lead event) is in its new state (set before this call)."""
         if isinstance(alert, EventEntry):
@@ -125,6 +129,70 @@ class Tracked:
         self.ver = self.ver + 1 if (how == "moved" and self.ver is not None) else None
 
 
+class Tracker(Protocol):
+    """What a delivery knows of the item it updates: its version while nobody else writes it, and
+    the due key once an entry is in its new state (a lead's :class:`Tracked`, an account's)."""
+
+    def claimed(self) -> None: ...
+    def lost(self) -> None: ...
+    def due(self, entry: Any) -> DueKey | None: ...
+    def finished(self, how: Finished) -> None: ...
+
+
+def publish_pending[E: OutboxEntry](
+    key: str,
+    entries: Iterable[E],
+    outbox: Outbox,
+    topic: Publisher,
+    now: Callable[[], int],
+    render: Callable[[E], dict[str, Any]],
+    check: Check,
+    tracker: Tracker,
+) -> Delivered:
+    """The one delivery loop of SNS alerts (a lead's, an account's): claim each entry that may be
+    attempted now, publish what ``render`` makes of it, then mark it sent, back it off or fail it."""
+    report = Delivered()
+    for alert in entries:
+        at = now()
+        if not due(alert, at):
+            report.skipped += 1
+            continue
+        token = outbox.claim(key, alert.id, at)
+        if token is None:
+            report.skipped += 1  # sent, leased or backing off since this state was read
+            tracker.lost()
+            continue
+        tracker.claimed()
+        request = render(alert)
+        problems = check(request)
+        reason: str | None = "; ".join(problems) if problems else None
+        if reason is None:
+            try:
+                topic.publish(request)
+            except PublishRefused as exc:
+                reason = f"refused by SNS: {exc.code}"
+            except PublishFailed as exc:
+                attempts = alert.attempts + 1
+                if attempts < MAX_ATTEMPTS:
+                    retry = now() + backoff(attempts)
+                    due_key = tracker.due(
+                        alert.model_copy(update={"status": "pending", "next_attempt_at": retry})
+                    )
+                    tracker.finished(outbox.back_off(key, alert.id, token, attempts, retry, due_key))
+                    report.backing_off.append(alert.id)
+                    continue
+                reason = f"gave up after {attempts} attempts (last: {exc.code})"
+        if reason is not None:
+            due_key = tracker.due(alert.model_copy(update={"status": "failed"}))
+            tracker.finished(outbox.fail(key, alert.id, token, reason, due_key))
+            report.failed[alert.id] = reason
+            continue
+        due_key = tracker.due(alert.model_copy(update={"status": "sent"}))
+        tracker.finished(outbox.mark_sent(key, alert.id, token, now(), due_key))
+        report.sent.append(alert.id)
+    return report
+
+
 def deliver(
     state: LeadState,
     outbox: Outbox,
@@ -137,44 +205,13 @@ def deliver(
     """Publish every pending alert of ``state`` that may be attempted now (``link_template``: the
     ``LeadUrlTemplate`` the alerts link to the lead with; ``tracked``: shared with the delivery of
     the lead's events that follows, so the due key stays movable)."""
-    report = Delivered()
-    tracked = tracked or Tracked(state)
-    for alert in state.pending_alerts:
-        at = now()
-        if not due(alert, at):
-            report.skipped += 1
-            continue
-        token = outbox.claim(state.lead_id, alert.id, at)
-        if token is None:
-            report.skipped += 1  # sent, leased or backing off since this state was read
-            tracked.ver = None
-            continue
-        tracked.claimed()
-        request = sns_message(state, alert, link_template)
-        problems = check(request)
-        reason: str | None = "; ".join(problems) if problems else None
-        if reason is None:
-            try:
-                topic.publish(request)
-            except PublishRefused as exc:
-                reason = f"refused by SNS: {exc.code}"
-            except PublishFailed as exc:
-                attempts = alert.attempts + 1
-                if attempts < MAX_ATTEMPTS:
-                    retry = now() + backoff(attempts)
-                    key = tracked.due(
-                        alert.model_copy(update={"status": "pending", "next_attempt_at": retry})
-                    )
-                    tracked.finished(outbox.back_off(state.lead_id, alert.id, token, attempts, retry, key))
-                    report.backing_off.append(alert.id)
-                    continue
-                reason = f"gave up after {attempts} attempts (last: {exc.code})"
-        if reason is not None:
-            key = tracked.due(alert.model_copy(update={"status": "failed"}))
-            tracked.finished(outbox.fail(state.lead_id, alert.id, token, reason, key))
-            report.failed[alert.id] = reason
-            continue
-        key = tracked.due(alert.model_copy(update={"status": "sent"}))
-        tracked.finished(outbox.mark_sent(state.lead_id, alert.id, token, now(), key))
-        report.sent.append(alert.id)
-    return report
+    return publish_pending(
+        state.lead_id,
+        state.pending_alerts,
+        outbox,
+        topic,
+        now,
+        lambda alert: sns_message(state, alert, link_template),
+        check,
+        tracked or Tracked(state),
+    )
