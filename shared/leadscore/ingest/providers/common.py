@@ -25,7 +25,7 @@ from leadscore.ingest.normalize import clean_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.ingest.secrets import PARAM_SUFFIX
-from leadscore.ingest.signatures import check_timestamp, required_header
+from leadscore.ingest.signatures import check_timestamp, matches_any, required_header
 from leadscore.models.event import (
     CanonicalEvent,
     EmailEncodingError,
@@ -53,6 +53,21 @@ def required_secrets(
         f"the {label} webhook secret is not configured; unauthenticated requests are refused",
         details=[f"set {name}{PARAM_SUFFIX} (SSM or Secrets Manager) or, locally, {name}"],
     )
+
+
+def require_url_key(
+    request: IngestRequest, config: IngestConfig, name: str, label: str, *, parameter: str, url: str
+) -> None:
+    """A secret carried in the URL's query (``?<parameter>=``, for platforms that sign nothing:
+    Mailchimp, Salesforce Outbound Messages), compared in constant time; 401 naming what is wrong."""
+    secrets = required_secrets(config, name, label)
+    if secrets is None:
+        return
+    key = request.query_value(parameter)
+    if not key:
+        raise SignatureError(f"the ?{parameter}= secret is missing from the {url}")
+    if not matches_any(key, secrets):
+        raise SignatureError(f"the ?{parameter}= secret is wrong")
 
 
 def as_bytes(values: tuple[str, ...]) -> tuple[bytes, ...]:

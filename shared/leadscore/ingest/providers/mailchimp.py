@@ -19,13 +19,12 @@ from typing import Any
 
 from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.forms import submission_event
 from leadscore.ingest.normalize import occurred_at
-from leadscore.ingest.providers.common import add_email_event, required_secrets
+from leadscore.ingest.providers.common import add_email_event, require_url_key
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import matches_any
 from leadscore.models.event import EventType, content_event_id
 
 SOURCE = "mailchimp"
@@ -64,14 +63,9 @@ class MailchimpProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mailchimp")
-        if secrets is None:
-            return
-        key = request.query_value(KEY_PARAMETER)
-        if not key:
-            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is missing from the webhook URL")
-        if not matches_any(key, secrets):
-            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is wrong")
+        require_url_key(
+            request, config, CREDENTIAL_VARIABLE, "Mailchimp", parameter=KEY_PARAMETER, url="webhook URL"
+        )
 
     def check_url(self, request: IngestRequest, config: IngestConfig) -> None:
         """Mailchimp's GET when the webhook is saved: 200 only with the right ``?key=``."""

@@ -35,11 +35,10 @@ from xml.parsers import expat
 
 from leadscore.ingest.body import require_content_type
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.providers.common import add_email_event, required_secrets
+from leadscore.ingest.errors import MalformedBodyError
+from leadscore.ingest.providers.common import add_email_event, require_url_key
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import matches_any
 from leadscore.models.event import EventType
 
 SOURCE = "salesforce"
@@ -61,14 +60,9 @@ class SalesforceProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Salesforce")
-        if secrets is None:
-            return
-        key = request.query_value(KEY_PARAMETER)
-        if not key:
-            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is missing from the endpoint URL")
-        if not matches_any(key, secrets):
-            raise SignatureError(f"the ?{KEY_PARAMETER}= secret is wrong")
+        require_url_key(
+            request, config, CREDENTIAL_VARIABLE, "Salesforce", parameter=KEY_PARAMETER, url="endpoint URL"
+        )
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         require_content_type(request.content_type, ("text/xml", "application/soap+xml"), default="text/xml")
