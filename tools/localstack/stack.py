@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tools.localstack import speedups
 from tools.localstack.caches import reset_caches
 from tools.localstack.context import LambdaContext
 from tools.localstack.events import (
@@ -50,6 +51,8 @@ from tools.localstack.template import (
     Translation,
     translate,
 )
+
+speedups.apply()
 
 INBOX_QUEUE = "leadscore-local-inbox"
 LEAD_EVENTS_INBOX = "leadscore-local-lead-events"  # a rule on each bus of the template drains here
