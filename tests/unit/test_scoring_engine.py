@@ -24,6 +24,17 @@ def fresh(email: str = EMAIL) -> LeadState:
     return LeadState(lead_id=lead_id_for_email(email))
 
 
+def sales_ready_at_100(compiled: Any) -> Any:
+    """A fresh lead after a VP's demo request and three pricing views (70 + 30 = 100), threshold 100."""
+    events = [
+        event("form_submit", name="demo", profile=VP),
+        pricing(),
+        pricing(ago=timedelta(hours=2)),
+        pricing(ago=timedelta(hours=3)),
+    ]
+    return apply_events(fresh(), events, compiled, NOW, 100)
+
+
 def score_of(events, compiled=None, threshold=100.0):
     """The explained card of a fresh lead after ``events`` (the write path's card has no reasons)."""
     compiled = compiled or rules()
@@ -227,18 +238,7 @@ def test_one_alert_when_two_batches_together_cross() -> None:
 
 def test_hysteresis_rearms_only_after_falling_far_enough() -> None:
     compiled = rules()  # hysteresis 20: re-arm below 80
-    s = apply_events(
-        fresh(),
-        [
-            event("form_submit", name="demo", profile=VP),
-            pricing(),
-            pricing(ago=timedelta(hours=2)),
-            pricing(ago=timedelta(hours=3)),
-        ],
-        compiled,
-        NOW,
-        100,
-    )
+    s = sales_ready_at_100(compiled)
     assert len(s.alerts) == 1 and s.after.score == 100
     dip = apply_events(
         s.state, [event("email_unsubscribe")], compiled, NOW, 100
@@ -259,18 +259,7 @@ def test_hysteresis_rearms_only_after_falling_far_enough() -> None:
             },
         ]
     )
-    s = apply_events(
-        fresh(),
-        [
-            event("form_submit", name="demo", profile=VP),
-            pricing(),
-            pricing(ago=timedelta(hours=2)),
-            pricing(ago=timedelta(hours=3)),
-        ],
-        small,
-        NOW,
-        100,
-    )
+    s = sales_ready_at_100(small)
     wobble = apply_events(s.state, [event("email_bounce")], small, NOW, 100)  # 95: below 100, not below 80
     up = apply_events(wobble.state, [event("email_click")], small, NOW, 100)  # 100 again
     assert up.alerts == [] and up.after.tier == "sales_ready"
@@ -282,18 +271,7 @@ def rules_activity():
 
 def test_cooldown_limits_alerts() -> None:
     compiled = rules(thresholds={"hysteresis": 0, "alert_cooldown_hours": 24})
-    s = apply_events(
-        fresh(),
-        [
-            event("form_submit", name="demo", profile=VP),
-            pricing(),
-            pricing(ago=timedelta(hours=2)),
-            pricing(ago=timedelta(hours=3)),
-        ],
-        compiled,
-        NOW,
-        100,
-    )
+    s = sales_ready_at_100(compiled)
     assert len(s.alerts) == 1
     down = apply_events(s.state, [event("email_unsubscribe")], compiled, NOW, 100)
     up = apply_events(down.state, [event("form_submit", name="demo 2")], compiled, NOW, 100)
