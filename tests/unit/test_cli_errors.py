@@ -36,21 +36,22 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def test_no_region_is_one_line_and_exit_1(no_aws: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    code = cli.main(["rules", "publish", RULES, "--stack", "leadscore"])
-    line = one_line(capsys.readouterr().err)
-    assert code == 1
-    assert line.startswith("leadscore: no AWS region: set AWS_REGION")
-
-
-def test_no_credentials_is_one_line_and_exit_1(
-    no_aws: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        pytest.param(None, "leadscore: no AWS region: set AWS_REGION", id="no_region"),
+        pytest.param("eu-west-1", "leadscore: no AWS credentials: run `aws configure`", id="no_credentials"),
+    ],
+)
+def test_missing_aws_setup_is_one_line_and_exit_1(
+    no_aws: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], region: str | None, message: str
 ):
-    no_aws.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    if region is not None:
+        no_aws.setenv("AWS_DEFAULT_REGION", region)
     code = cli.main(["rules", "publish", RULES, "--stack", "leadscore"])
     line = one_line(capsys.readouterr().err)
     assert code == 1
-    assert line.startswith("leadscore: no AWS credentials: run `aws configure`")
+    assert line.startswith(message)
 
 
 def test_leads_against_a_stack_without_credentials_is_one_line(
