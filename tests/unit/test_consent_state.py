@@ -128,6 +128,22 @@ def _postmark(**record: Any) -> CanonicalEvent:
     return event
 
 
+def _postmark_bounce(type: str, id: int) -> CanonicalEvent:
+    """A Postmark bounce webhook for EMAIL: ``Type`` is what differs (HardBounce, SoftBounce, ...)."""
+    return _postmark(RecordType="Bounce", Type=type, Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=id)
+
+
+def _postmark_suppression(reason: str) -> CanonicalEvent:
+    """A Postmark subscription-change webhook suppressing EMAIL for ``reason``."""
+    return _postmark(
+        RecordType="SubscriptionChange",
+        Recipient=EMAIL,
+        SuppressSending=True,
+        SuppressionReason=reason,
+        ChangedAt="2026-11-13T12:00:00Z",
+    )
+
+
 HARD = "undeliverable"
 
 
@@ -149,64 +165,13 @@ HARD = "undeliverable"
         (lambda: _sendgrid(event="group_unsubscribe", asm_group_id=42), ["unsubscribed:sendgrid-group:42"]),
         (lambda: _sendgrid(event="spamreport"), ["complained"]),
         # Postmark: HardBounce is; a soft bounce (email_deferred) or a spam notification is not.
-        (
-            lambda: _postmark(
-                RecordType="Bounce", Type="HardBounce", Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=1
-            ),
-            [HARD],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="Bounce", Type="SoftBounce", Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=2
-            ),
-            [],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="Bounce",
-                Type="SpamNotification",
-                Email=EMAIL,
-                BouncedAt="2026-11-13T12:00:00Z",
-                ID=3,
-            ),
-            [],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="Bounce", Type="Unsubscribe", Email=EMAIL, BouncedAt="2026-11-13T12:00:00Z", ID=4
-            ),
-            ["unsubscribed"],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="Bounce",
-                Type="SpamComplaint",
-                Email=EMAIL,
-                BouncedAt="2026-11-13T12:00:00Z",
-                ID=5,
-            ),
-            ["complained"],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="SubscriptionChange",
-                Recipient=EMAIL,
-                SuppressSending=True,
-                SuppressionReason="HardBounce",
-                ChangedAt="2026-11-13T12:00:00Z",
-            ),
-            [HARD],
-        ),
-        (
-            lambda: _postmark(
-                RecordType="SubscriptionChange",
-                Recipient=EMAIL,
-                SuppressSending=True,
-                SuppressionReason="ManualSuppression",
-                ChangedAt="2026-11-13T12:00:00Z",
-            ),
-            ["unsubscribed"],
-        ),
+        (lambda: _postmark_bounce("HardBounce", 1), [HARD]),
+        (lambda: _postmark_bounce("SoftBounce", 2), []),
+        (lambda: _postmark_bounce("SpamNotification", 3), []),
+        (lambda: _postmark_bounce("Unsubscribe", 4), ["unsubscribed"]),
+        (lambda: _postmark_bounce("SpamComplaint", 5), ["complained"]),
+        (lambda: _postmark_suppression("HardBounce"), [HARD]),
+        (lambda: _postmark_suppression("ManualSuppression"), ["unsubscribed"]),
         # Mailgun permanent failures: a bounce is; dropped for an unsubscribe is not a bounce.
         (lambda: ev("email_bounce", T0, source="mailgun", reason="bounce", severity="permanent"), [HARD]),
         (lambda: ev("email_bounce", T0, source="mailgun", reason="suppress-unsubscribe"), []),
