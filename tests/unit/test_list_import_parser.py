@@ -234,6 +234,22 @@ def run(files: FakeFiles, key: str, sent: list[CanonicalEvent], **kwargs: Any) -
     return service.import_file(files, files.obj(key), send, **kwargs)
 
 
+BIG = "imports/Big.csv"
+
+
+@pytest.fixture
+def chunks_of_100(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service reads 100 rows a chunk, so a file of a few hundred rows needs continuations."""
+    monkeypatch.setattr(service, "CHUNK_ROWS", 100)
+
+
+def first_chunk_of(rows: int) -> tuple[FakeFiles, list[CanonicalEvent], service.ImportOutcome]:
+    """A Big.csv of ``rows`` rows, imported until time runs short after its first chunk."""
+    files = FakeFiles({BIG: big_file(rows)})
+    sent: list[CanonicalEvent] = []
+    return files, sent, run(files, BIG, sent, time_left=lambda: 1.0)
+
+
 def test_a_report_is_written_next_to_the_file() -> None:
     key = "imports/Expo.csv"
     files = FakeFiles({key: b"email,company\nana@x.io,A\nnope,B\nana@x.io,C\n"})
@@ -258,22 +274,21 @@ def test_re_importing_the_same_file_reads_and_sends_nothing() -> None:
     assert outcome.tally.accepted == 10
 
 
-def test_a_long_file_continues_from_its_byte_offset_and_counts_everything_once(monkeypatch: Any) -> None:
-    monkeypatch.setattr(service, "CHUNK_ROWS", 100)
-    key = "imports/Big.csv"
+@pytest.mark.usefixtures("chunks_of_100")
+def test_a_long_file_continues_from_its_byte_offset_and_counts_everything_once() -> None:
     data = big_file(1050) + b"p5@x5.io,again\n"  # one duplicate across the continuation boundary
-    files = FakeFiles({key: data})
+    files = FakeFiles({BIG: data})
     sent: list[CanonicalEvent] = []
     clock = iter([100.0, 100.0, 5.0] * 100)  # low on time after every third chunk
-    outcome = run(files, key, sent, time_left=lambda: next(clock))
+    outcome = run(files, BIG, sent, time_left=lambda: next(clock))
     invocations = 1
     while outcome.continuation is not None:
-        in_progress = files.reports[report_key(key)]
+        in_progress = files.reports[report_key(BIG)]
         assert in_progress["status"] == "in_progress" and in_progress["seen"]
         continuation = service.Continuation.model_validate_json(outcome.continuation.model_dump_json())
-        outcome = run(files, key, sent, time_left=lambda: next(clock), continuation=continuation)
+        outcome = run(files, BIG, sent, time_left=lambda: next(clock), continuation=continuation)
         invocations += 1
-    report = files.reports[report_key(key)]
+    report = files.reports[report_key(BIG)]
     assert invocations == 4 and report["invocations"] == 4
     assert next(offset for _, offset in files.opened) == 0 and all(o > 0 for _, o in files.opened[1:])
     assert len(sent) == len({e.event_id for e in sent}) == 1050
@@ -281,14 +296,11 @@ def test_a_long_file_continues_from_its_byte_offset_and_counts_everything_once(m
     assert report["status"] == "complete" and "seen" not in report
 
 
-def test_a_continuation_for_a_replaced_file_stops(monkeypatch: Any) -> None:
-    monkeypatch.setattr(service, "CHUNK_ROWS", 100)
-    key = "imports/Big.csv"
-    files = FakeFiles({key: big_file(300)})
-    sent: list[CanonicalEvent] = []
-    outcome = run(files, key, sent, time_left=lambda: 1.0)
+@pytest.mark.usefixtures("chunks_of_100")
+def test_a_continuation_for_a_replaced_file_stops() -> None:
+    files, sent, outcome = first_chunk_of(300)
     assert outcome.continuation is not None
-    files.etags[key] = "replaced"
+    files.etags[BIG] = "replaced"
     stale = service.import_file(
         files, outcome.continuation.object(), sent.extend, continuation=outcome.continuation
     )
@@ -303,18 +315,15 @@ def test_a_file_that_cannot_be_imported_gets_a_failed_report() -> None:
     assert outcome.status == "failed" and report["status"] == "failed" and "UTF-8" in report["error"]
 
 
-def test_a_continuation_delivered_again_after_its_successor_checkpointed_stops(monkeypatch: Any) -> None:
-    monkeypatch.setattr(service, "CHUNK_ROWS", 100)
-    key = "imports/Big.csv"
-    files = FakeFiles({key: big_file(500)})
-    sent: list[CanonicalEvent] = []
-    first = run(files, key, sent, time_left=lambda: 1.0)
+@pytest.mark.usefixtures("chunks_of_100")
+def test_a_continuation_delivered_again_after_its_successor_checkpointed_stops() -> None:
+    files, sent, first = first_chunk_of(500)
     assert first.continuation is not None
-    second = run(files, key, sent, time_left=lambda: 1.0, continuation=first.continuation)
+    second = run(files, BIG, sent, time_left=lambda: 1.0, continuation=first.continuation)
     assert second.continuation is not None and len(sent) == 200
-    again = run(files, key, sent, time_left=lambda: 1.0, continuation=first.continuation)  # redelivered
+    again = run(files, BIG, sent, time_left=lambda: 1.0, continuation=first.continuation)  # redelivered
     assert again.status == "superseded" and len(sent) == 200
-    assert files.reports[report_key(key)]["progress"]["row"] == second.continuation.row - 1
-    rest = run(files, key, sent, continuation=second.continuation)
-    report = files.reports[report_key(key)]
+    assert files.reports[report_key(BIG)]["progress"]["row"] == second.continuation.row - 1
+    rest = run(files, BIG, sent, continuation=second.continuation)
+    report = files.reports[report_key(BIG)]
     assert rest.status == "complete" and (report["accepted"], report["duplicates"]) == (500, 0)
