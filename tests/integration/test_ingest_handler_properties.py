@@ -12,7 +12,6 @@ import json
 import os
 import string
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,7 +27,7 @@ from leadscore.settings import get_settings
 from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import http_api_event, lambda_context, take_queued_events
+from tests.support import EVENTS, http_api_event, lambda_context, take_queued_events
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
 PROVIDER_SECRET_ENV = (
@@ -426,11 +425,9 @@ def test_the_size_limit_is_exact(handler, monkeypatch, size, b64):
 
 # --- every provider route: shaped documents (insecure mode, so the parsers run) and forgeries -------
 
-_SAMPLES = Path(__file__).resolve().parents[2] / "events"
-
 
 def _sample_body(provider: str) -> bytes:
-    (path,) = sorted(_SAMPLES.glob(f"provider-{provider}-01-*.json"))
+    (path,) = sorted(EVENTS.glob(f"provider-{provider}-01-*.json"))
     event = json.loads(path.read_text())
     raw = event.get("body") or ""
     return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()

@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -22,12 +21,11 @@ import pytest
 from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import ses
 
-from tests.support import EVENTS, load_event
+from tests.support import EVENTS, ROOT, load_event
 from tools.local.runner import Console, LocalStack, http_get, replay_request
 from tools.localstack import local_env
 from tools.signing import sign_sns_message
 
-ROOT = Path(__file__).resolve().parents[2]
 CONNECT = ROOT / "docs" / "connect.md"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:leadscore-ses-events"
 SITE = "https://app.acme.example"

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.support import ROOT
 from tools.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.support import ROOT
 from tools import cli
 
-ROOT = Path(__file__).resolve().parents[2]
 RULES = str(ROOT / "rules" / "example.yaml")
 
 

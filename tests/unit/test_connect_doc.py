@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from leadscore.ingest.body import JSON, TEXT_PLAIN
@@ -14,10 +13,10 @@ from leadscore.ingest.forms import REDIRECT_FIELD
 from leadscore.ingest.providers import sendgrid
 from leadscore.ingest.tracking import ACCEPTED_CONTENT_TYPES, MAX_BATCH
 
+from tests.support import ROOT
 from tools.localstack import translate
 from tools.localstack.template import Translation
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "connect.md").read_text(encoding="utf-8")
 
 

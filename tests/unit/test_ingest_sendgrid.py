@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +22,8 @@ from leadscore.ingest.signatures import (
     verify_hmac_sha256,
 )
 
-from tests.support import http_api_event
+from tests.support import EVENTS, http_api_event
 from tools.signing import public_key_b64_from_private_pem, sign_sendgrid, signed_headers
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 # Test vectors published by SendGrid's own SDKs, verbatim.
 # sendgrid/sendgrid-python test/unit/test_eventwebhook.py

@@ -34,11 +34,11 @@ from leadscore.scoring import routing
 from leadscore.scoring.engine import apply_events, rebuild, rescore
 from leadscore.scoring.state import AlertEntry, LeadState, ScoreCard
 
+from tests.support import ROOT
 from tests.unit.rules_fixtures import NOW, doc, event
 from tools.cli import main
 from tools.rules_eval import read_leads, score_leads
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
 LEADS = ROOT / "rules" / "sample-leads.jsonl"
 EMEA_DESK = ["anna.keller@example.com", "tom.berg@example.com", "lea.moreau@example.com"]

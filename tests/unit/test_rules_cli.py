@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tools.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
 LEADS = ROOT / "rules" / "sample-leads.jsonl"
 

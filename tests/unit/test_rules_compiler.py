@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +10,8 @@ from leadscore.errors import RulesValidationError
 from leadscore.rules.compiler import compile_condition, load_rules, parse_document
 from leadscore.rules.model import FieldCondition
 
+from tests.support import ROOT
 from tests.unit.rules_fixtures import doc
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def check(cond: dict[str, Any], facts: dict[str, Any], lists: dict[str, list[str]] | None = None) -> bool:

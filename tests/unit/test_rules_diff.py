@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tests.support.chromium import TagCount, dump_dom
 from tools.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
 LEADS = ROOT / "rules" / "sample-leads.jsonl"
 NOW = "2026-11-23T12:00:00+00:00"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ROOT
 from tools.cli import main
 from tools.rules_source import EXAMPLE, compile_file, compiled_json
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_hand_kept_json_copy_of_the_rules_exists_or_is_referenced() -> None:

@@ -11,9 +11,9 @@ from leadscore.models.event import EventType
 from leadscore.rules.lint import lint_document
 from leadscore.rules.model import FIT_FIELDS
 
+from tests.support import ROOT
 from tools.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "rules" / "example.yaml"
 TYPES = ", ".join(sorted(get_args(EventType)))  # the event types the model knows, as the lint lists them
 

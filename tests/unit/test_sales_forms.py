@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from leadscore.ingest.config import IngestConfig
@@ -13,9 +12,9 @@ from leadscore.ingest.forms import form_events
 from leadscore.ingest.request import IngestRequest
 from leadscore.scoring.engine import event_facts
 
+from tests.support import ROOT
 from tools.rules_source import compile_file
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SALES_RULES = {"sales-form", "demo-request", "rfq"}
 
