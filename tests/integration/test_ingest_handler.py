@@ -15,18 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import leadscore.ingest.request as request_module
 import pytest
-from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers.sendgrid import TIMESTAMP_HEADER
 from leadscore.models.event import CanonicalEvent, Profile
 from leadscore.observability import logger
 from leadscore.settings import get_settings
-from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event, take_queued_events
+from tests.support.moto_queue import events_queue
 from tools.signing import signed_headers
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
@@ -50,26 +48,13 @@ def signed_at(event: dict[str, Any]) -> float:
 @pytest.fixture
 def ingest(monkeypatch):
     """An SQS queue under moto, the ingest environment, a clock at the SendGrid sample's signing time."""
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE" or key in INGEST_ENV:
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in INGEST_ENV:
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEYS", PUBLIC_KEY)
     sample_time = signed_at(load_event("http-05-sendgrid-batch.json")) + 30
     monkeypatch.setattr(request_module, "wall_clock", lambda: sample_time)
-    reset_clients()
-    get_settings.cache_clear()
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="leadscore-events")["QueueUrl"]
-        monkeypatch.setenv("EVENTS_QUEUE_URL", url)
-        get_settings.cache_clear()
+    with events_queue(monkeypatch, "leadscore-events") as (sqs, url):
         yield IngestQueue(sqs, url, monkeypatch)
-    reset_clients()
-    get_settings.cache_clear()
 
 
 @dataclass

@@ -14,20 +14,18 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_outcome
 from hypothesis import strategies as st
-from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import mailgun, provider_names, ses
 from leadscore.ingest.providers.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from leadscore.models.event import CanonicalEvent
 from leadscore.settings import get_settings
-from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, http_api_event, lambda_context, take_queued_events
+from tests.support.moto_queue import events_queue
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
 PROVIDER_SECRET_ENV = (
@@ -63,29 +61,17 @@ def handler(monkeypatch):
             or key.endswith("_PARAM")
         ):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv(
         "LEADSCORE_INSECURE_ALLOW_UNSIGNED", "1"
     )  # let unsigned SendGrid bodies reach the parser
-    reset_clients()
-    get_settings.cache_clear()
     # No network: an SNS certificate or SubscribeURL "fetch" fails as a 404 would.
     ses.set_certificate_fetcher(_no_network)
     ses.set_subscribe_fetcher(_no_network)
     monkeypatch.setattr(mailgun, "SEEN_TOKENS", mailgun._SeenTokens(100))
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="events")["QueueUrl"]
-        monkeypatch.setenv("EVENTS_QUEUE_URL", url)
-        get_settings.cache_clear()
+    with events_queue(monkeypatch) as (sqs, url):
         yield Invoker(sqs, url)
     ses.set_certificate_fetcher(None)
     ses.set_subscribe_fetcher(None)
-    reset_clients()
-    get_settings.cache_clear()
 
 
 def _no_network(url: str) -> bytes:

@@ -21,15 +21,13 @@ from urllib.parse import parse_qsl, urlencode
 import boto3
 import leadscore.ingest.request as request_module
 import pytest
-from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import hubspot, mailgun, mandrill, ses, tally, typeform, webflow
 from leadscore.ingest.secrets import clear_secret_cache
 from leadscore.models.event import CanonicalEvent
-from leadscore.settings import get_settings
-from moto import mock_aws
 
 from functions.ingest.app import lambda_handler
-from tests.support import EVENTS, lambda_context, load_event
+from tests.support import EVENTS, lambda_context, load_event, take_queued_events
+from tests.support.moto_queue import events_queue
 from tools.signing import sign_sns_message
 
 SIGNED_AT = 1795451400
@@ -125,14 +123,7 @@ class Hooks:
         return status, body, self.drain()
 
     def drain(self) -> list[CanonicalEvent]:
-        events: list[CanonicalEvent] = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return sorted(events, key=lambda e: e.event_id)
-            for message in messages:
-                events.append(CanonicalEvent.model_validate_json(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return sorted(take_queued_events(self.sqs, self.url), key=lambda e: e.event_id)
 
 
 def fake_certificate_fetcher(log: list[str]) -> Callable[[str], bytes]:
@@ -155,14 +146,7 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
             or key in ("AWS_PROFILE", "MAX_BODY_BYTES")
         ):
             monkeypatch.delenv(key)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        **SECRETS,
-        "SES_SNS_TOPIC_ARNS": TOPIC,
-    }.items():
+    for name, value in {**SECRETS, "SES_SNS_TOPIC_ARNS": TOPIC}.items():
         monkeypatch.setenv(name, value)
     clock = [SIGNED_AT + 30.0]
     monkeypatch.setattr(request_module, "wall_clock", lambda: clock[0])
@@ -176,21 +160,13 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hooks]:
 
     ses.set_subscribe_fetcher(confirm)
     mailgun.SEEN_TOKENS.clear()
-    reset_clients()
     clear_secret_cache()
-    get_settings.cache_clear()
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="events")["QueueUrl"]
-        monkeypatch.setenv("EVENTS_QUEUE_URL", url)
-        get_settings.cache_clear()
+    with events_queue(monkeypatch) as (sqs, url):
         yield Hooks(sqs, url, clock, subscribed, cert_fetches)
     ses.set_certificate_fetcher(None)
     ses.set_subscribe_fetcher(None)
     mailgun.SEEN_TOKENS.clear()
-    reset_clients()
     clear_secret_cache()
-    get_settings.cache_clear()
 
 
 # --- every provider: the valid sample ------------------------------------------------------------

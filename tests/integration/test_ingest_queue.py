@@ -3,20 +3,18 @@ error when anything is still not queued."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import leadscore.dal.queue as queue_module
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from leadscore.dal import clients
-from leadscore.dal.clients import reset_clients
 from leadscore.dal.queue import MAX_BATCH_BYTES, EnqueueError, _chunks, enqueue
 from leadscore.models.event import CanonicalEvent, Identity
-from leadscore.settings import get_settings
-from moto import mock_aws
+
+from tests.support import take_queued_events
+from tests.support.moto_queue import moto_sqs
 
 
 def make_event(i: int, **properties: Any) -> CanonicalEvent:
@@ -32,30 +30,8 @@ def make_event(i: int, **properties: Any) -> CanonicalEvent:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_clients()
-    get_settings.cache_clear()
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1")
-    reset_clients()
-    get_settings.cache_clear()
-
-
-def drain(sqs, url: str) -> list[CanonicalEvent]:
-    events: list[CanonicalEvent] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return events
-        for message in messages:
-            events.append(CanonicalEvent.model_validate_json(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    with moto_sqs(monkeypatch) as sqs:
+        yield sqs
 
 
 def test_enqueue_sends_every_event_in_batches_of_ten(aws, monkeypatch):
@@ -72,7 +48,7 @@ def test_enqueue_sends_every_event_in_batches_of_ten(aws, monkeypatch):
     monkeypatch.setattr(queue_module, "sqs", Spy)
     enqueue(events, url)
     assert calls == [10, 10, 3]
-    queued = drain(aws, url)
+    queued = take_queued_events(aws, url)
     assert sorted(queued, key=lambda e: int(e.event_id[3:])) == events
 
 
