@@ -25,6 +25,7 @@ from leadscore.settings import get_settings
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, http_api_event, lambda_context, take_queued_events
+from tests.support.http_events import body_of
 from tests.support.moto_queue import events_queue
 
 CALLER_STATUSES = {200, 202, 400, 401, 404, 405, 413, 415, 422}
@@ -414,9 +415,7 @@ def test_the_size_limit_is_exact(handler, monkeypatch, size, b64):
 
 def _sample_body(provider: str) -> bytes:
     (path,) = sorted(EVENTS.glob(f"provider-{provider}-01-*.json"))
-    event = json.loads(path.read_text())
-    raw = event.get("body") or ""
-    return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    return body_of(json.loads(path.read_text()))
 
 
 def _mostly(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

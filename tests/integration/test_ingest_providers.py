@@ -27,6 +27,7 @@ from leadscore.models.event import CanonicalEvent
 
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, lambda_context, load_event, take_queued_events
+from tests.support.http_events import body_of
 from tests.support.moto_queue import events_queue
 from tools.signing import sign_sns_message
 
@@ -63,11 +64,6 @@ SAMPLES = {
     "salesforce": "provider-salesforce-01-outbound-message.json",
 }
 PROVIDERS = sorted(SAMPLES)
-
-
-def body_of(event: dict[str, Any]) -> bytes:
-    raw = event.get("body") or ""
-    return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
 
 
 def with_body(event: dict[str, Any], body: bytes) -> dict[str, Any]:

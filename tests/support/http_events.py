@@ -72,3 +72,9 @@ def http_api_event(
 
         event["queryStringParameters"] = dict(parse_qsl(raw_query, keep_blank_values=True))
     return event
+
+
+def body_of(event: Mapping[str, Any]) -> bytes:
+    """The request body an API Gateway event carries, base64-decoded where it says so."""
+    raw = event.get("body") or ""
+    return base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
