@@ -25,11 +25,12 @@ from leadscore.settings import get_settings
 from functions.ingest.app import lambda_handler
 from tests.support import EVENTS, ROOT, http_api_event, lambda_context, load_event, take_queued_events
 from tests.support.moto_queue import events_queue
+from tests.support.samples import DANA_EMAIL as DANA
+from tests.support.samples import dana_profile
 from tools.signing import signed_headers
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 PRIVATE_PEM = (EVENTS / "keys" / "sendgrid-test-private.pem").read_bytes()
-DANA = "dana.reyes@northwindlabs.io"
 DANA_ANON = "6f1c2b7e-3d4a-4c1e-9b8f-2a7d5e0c9f13"
 INGEST_ENV = (
     "EVENTS_QUEUE_URL",
@@ -98,16 +99,7 @@ def test_01_form_json(ingest):
         occurred_at=datetime(2026, 11, 23, 14, 5, 12, tzinfo=UTC),
         received_at=datetime(2026, 11, 23, 14, 5, 12, tzinfo=UTC),
         identity={"email": DANA, "anonymous_id": DANA_ANON},
-        profile=Profile(
-            first_name="Dana",
-            last_name="Reyes",
-            job_title="VP of Engineering",
-            company="Northwind Labs",
-            company_size=500,
-            industry="Software",
-            country="United States",
-            phone="+1 415 555 0142",
-        ),
+        profile=dana_profile(phone="+1 415 555 0142"),
         properties={
             "form": "demo-request",
             "page_url": "https://www.leadscore.example/demo?utm_source=google&utm_medium=cpc&utm_campaign=q4-lead-scoring",
@@ -189,15 +181,7 @@ def test_04_track_batch(ingest):
         "user_id": "usr_4821",
     }
     identify = events["ajs-next-1732371913005-5e6f7a8b"]
-    assert identify.profile == Profile(
-        first_name="Dana",
-        last_name="Reyes",
-        job_title="VP of Engineering",
-        company="Northwind Labs",
-        company_size=500,
-        industry="Software",
-        country="United States",
-    )
+    assert identify.profile == dana_profile()
     product = events["ajs-next-1732370700001-1a2b3c4d"]
     assert product.properties["utm_campaign"] == "q4-lead-scoring"
     headless = events["ajs-next-1732372000006-6f7a8b9c"]
