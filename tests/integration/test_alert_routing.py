@@ -19,7 +19,7 @@ from leadscore.alerts import attributes, render_json, render_text, sns_message, 
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
 from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
-from tests.support.routing import filtered_queue, received
+from tests.support.routing import filtered_queue, received, submit_forms
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -54,18 +54,6 @@ def test_the_template_example_filters_a_grade_leads_by_top_category() -> None:
     assert scope == "MessageAttributes"
 
 
-def _forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
-    for n, name in enumerate(names):
-        fields = {
-            "email": email,
-            "form": name,
-            "submission_id": f"{email}-{n}",
-            **(profile if n == 0 else {}),
-        }
-        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
-        assert response["statusCode"] == 202, response
-
-
 def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> None:
     policy, scope = template_filter_policy()
     url = filtered_queue(stack, "enterprise-alerts", policy, scope)
@@ -74,13 +62,13 @@ def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> Non
     for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
         assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
     # A3, buying-signal: matches.
-    _forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
+    submit_forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
     # D4 (no fit), buying-signal: the grade does not match.
-    _forms(
+    submit_forms(
         stack, "dee@tinyco.io", "Request a demo", "Request a quote", "Webinar signup", "Whitepaper download"
     )
     # A3, research: the category does not match.
-    _forms(
+    submit_forms(
         stack, "ari@acme.com", "Webinar signup", "Webinar: scoring", "Whitepaper download", "Ebook", **PROFILE
     )
     stack.drain()
@@ -108,7 +96,7 @@ def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> Non
 
 def test_attributes_never_carry_pii(stack: Stack) -> None:
     stack.upload_rules(example_rules_json())
-    _forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
+    submit_forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
     stack.drain()
     (note,) = stack.inbox()
     values = " ".join(v["Value"] for v in note["MessageAttributes"].values())
@@ -387,7 +375,7 @@ def test_a_deployed_alert_links_to_the_lead_and_shows_phone_and_campaign(aws: No
         with stack.environment(function) as env:
             assert env["LEAD_URL_TEMPLATE"] == LINK
     stack.upload_rules(example_rules_json())
-    _forms(
+    submit_forms(
         stack,
         "kim@acme.com",
         "Request a demo",

@@ -15,7 +15,7 @@ import pytest
 from leadscore.models.event import CanonicalEvent, Identity
 
 from tests.support import RULES_EXAMPLE_YAML, Stack
-from tests.support.routing import filtered_queue, received
+from tests.support.routing import filtered_queue, received, submit_forms
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 UNSUBSCRIBED_AT = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
@@ -45,15 +45,7 @@ def _queue_unsubscribe(stack: Stack, email: str) -> None:
 
 
 def _forms(stack: Stack, email: str) -> None:
-    for n, name in enumerate(("Request a demo", "Request a quote")):
-        fields = {
-            "email": email,
-            "form": name,
-            "submission_id": f"{email}-{n}",
-            **(PROFILE if n == 0 else {}),
-        }
-        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
-        assert response["statusCode"] == 202, response
+    submit_forms(stack, email, "Request a demo", "Request a quote", **PROFILE)
 
 
 def test_unsubscribed_lead_alert_says_do_not_email_and_filter_policies_can_drop_it(stack: Stack) -> None:

@@ -14,6 +14,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 
 from tests.support import RULES_EXAMPLE_YAML, Stack
+from tests.support.routing import submit_forms
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 EMEA_DESK = {"anna.keller@example.com", "tom.berg@example.com", "lea.moreau@example.com"}
@@ -37,15 +38,7 @@ def _forms(stack: Stack, email: str, country: str, size: int) -> None:
         "country": country,
         "company_size": size,
     }
-    for n, name in enumerate(("Request a demo", "Request a quote")):
-        fields = {
-            "email": email,
-            "form": name,
-            "submission_id": f"{email}-{n}",
-            **(profile if n == 0 else {}),
-        }
-        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
-        assert response["statusCode"] == 202, response
+    submit_forms(stack, email, "Request a demo", "Request a quote", **profile)
 
 
 def test_routed_owner_reaches_the_alert_the_item_and_the_api(stack: Stack) -> None:

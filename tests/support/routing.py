@@ -1,5 +1,6 @@
 """An SQS queue subscribed to the stack's alerts topic with a filter policy, as a customer's second
-subscriber would be, and what it received: how the routing tests check SNS filter policies."""
+subscriber would be, and what it received: how the routing tests check SNS filter policies. And the
+forms they send to make a lead sales-ready."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ def received(stack: Stack, url: str) -> list[dict[str, Any]]:
             out.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return out
+
+
+def submit_forms(stack: Stack, email: str, *names: str, **profile: Any) -> None:
+    """One JSON form submission to ``POST /forms`` per name in ``names``, the first with ``profile``."""
+    for n, name in enumerate(names):
+        fields = {
+            "email": email,
+            "form": name,
+            "submission_id": f"{email}-{n}",
+            **(profile if n == 0 else {}),
+        }
+        response = stack.call_http("POST", "/forms", json.dumps(fields), {"content-type": "application/json"})
+        assert response["statusCode"] == 202, response
