@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.support import ROOT
+from tests.support import RULES_EXAMPLE_YAML
 from tools.cli import main
 
-EXAMPLE = ROOT / "rules" / "example.yaml"
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    """An S3 client under moto, and the empty bucket ``rules-bucket`` to publish to."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="rules-bucket")
+    return client
 
 
 def test_publish_validates_then_uploads_json_never_yaml(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
-    assert main(["rules", "publish", str(EXAMPLE), "--bucket", "rules-bucket"]) == 0
+    assert main(["rules", "publish", str(RULES_EXAMPLE_YAML), "--bucket", "rules-bucket"]) == 0
     body = s3.get_object(Bucket="rules-bucket", Key="rules/current.json")["Body"].read()
     assert json.loads(body)["models"]["lead"]["fit"]
     assert "published s3://rules-bucket/rules/current.json" in capsys.readouterr().out
@@ -34,24 +39,22 @@ def test_publish_validates_then_uploads_json_never_yaml(
 
 
 def test_publish_refuses_a_file_with_lint_errors(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(EXAMPLE.read_text().replace("equals: page_view", "equals: pageview", 1))
+    bad.write_text(RULES_EXAMPLE_YAML.read_text().replace("equals: page_view", "equals: pageview", 1))
     assert main(["rules", "publish", str(bad), "--bucket", "rules-bucket"]) == 1
     assert "'pageview' is not an event type; did you mean 'page_view'?" in capsys.readouterr().err
     assert s3.list_objects_v2(Bucket="rules-bucket").get("KeyCount") == 0
 
 
 def test_publish_prints_warnings_and_publishes(
-    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="rules-bucket")
     unused = tmp_path / "unused.yaml"
-    unused.write_text(EXAMPLE.read_text().replace("lists:\n", "lists:\n  partners: [p.example]\n", 1))
+    unused.write_text(
+        RULES_EXAMPLE_YAML.read_text().replace("lists:\n", "lists:\n  partners: [p.example]\n", 1)
+    )
     assert main(["rules", "publish", str(unused), "--bucket", "rules-bucket"]) == 0
     captured = capsys.readouterr()
     assert f"warning: {unused}: lists.partners: defined but never used by any rule" in captured.err
