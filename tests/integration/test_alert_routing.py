@@ -18,7 +18,14 @@ import pytest
 from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
-from tests.support import TEMPLATE, Stack, example_rules_json, load_event, translate
+from tests.support import (
+    DANA_SALES_READY,
+    TEMPLATE,
+    Stack,
+    example_rules_json,
+    ingest_samples,
+    translate,
+)
 from tests.support.routing import filtered_queue, received, submit_forms
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -59,8 +66,7 @@ def test_a_real_filter_policy_delivers_only_matching_alerts(stack: Stack) -> Non
     url = filtered_queue(stack, "enterprise-alerts", policy, scope)
     stack.upload_rules(example_rules_json())
     # A4, buying-signal: matches.
-    for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
-        assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
+    ingest_samples(stack, *DANA_SALES_READY)
     # A3, buying-signal: matches.
     submit_forms(stack, "kim@acme.com", "Request a demo", **PROFILE)
     # D4 (no fit), buying-signal: the grade does not match.

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from tests.integration.test_leads_api import ALICE, DANA, SAMPLE_TIME, call, repo
-from tests.support import Stack, example_rules_json, load_event
+from tests.support import DANA_SALES_READY, Stack, example_rules_json, ingest_samples
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +21,7 @@ def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
 def mql(stack: Stack) -> Stack:
     """Dana, sales-ready from the sample requests: the crossing made her an MQL."""
     stack.upload_rules(example_rules_json())
-    for name in ("http-01-form-json", "http-03-track-page", "http-04-track-batch"):
-        assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
+    ingest_samples(stack, *DANA_SALES_READY)
     stack.drain()
     state = repo(stack).get_by_email(DANA)
     assert state is not None and state.stage == "mql", state and state.stage_moves

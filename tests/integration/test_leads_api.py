@@ -13,7 +13,7 @@ from leadscore.api.service import encode_cursor
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import Stack, example_rules_json, load_event, serving
+from tests.support import Stack, example_rules_json, ingest_samples, load_event, serving
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -41,8 +41,9 @@ def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
 def scored(stack: Stack) -> Stack:
     """Dana (sales-ready, from the sample requests) and Priya (warm: a contact-sales form), scored."""
     stack.upload_rules(example_rules_json())
-    for name in ("http-01-form-json", "http-02-form-urlencoded", "http-03-track-page", "http-04-track-batch"):
-        assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202
+    ingest_samples(
+        stack, "http-01-form-json", "http-02-form-urlencoded", "http-03-track-page", "http-04-track-batch"
+    )
     stack.drain()
     stack.inbox()
     return stack

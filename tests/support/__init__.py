@@ -35,6 +35,7 @@ FAKE_CREDENTIALS = {
 }
 
 __all__ = [
+    "DANA_SALES_READY",
     "EVENTS",
     "FAKE_CREDENTIALS",
     "ROOT",
@@ -46,6 +47,7 @@ __all__ = [
     "example_rules",
     "example_rules_json",
     "http_api_event",
+    "ingest_samples",
     "lambda_context",
     "load_event",
     "reset_caches",
@@ -109,6 +111,16 @@ def load_event(name: str) -> dict[str, Any]:
     path = EVENTS / (name if name.endswith(".json") else f"{name}.json")
     event: dict[str, Any] = json.loads(path.read_text())
     return event
+
+
+# The sample requests that make Dana sales-ready: her demo form, a pricing page view, a tracked batch.
+DANA_SALES_READY = ("http-01-form-json", "http-03-track-page", "http-04-track-batch")
+
+
+def ingest_samples(stack: Stack, *names: str) -> None:
+    """Each sample event ``names`` (events/) through the stack's IngestFunction; each must be accepted."""
+    for name in names:
+        assert stack.invoke("IngestFunction", load_event(name))["statusCode"] == 202, name
 
 
 def translated_template() -> dict[str, Any]:
