@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,15 +20,13 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.dal.topic import PublishRefused, Topic
 
-from tests.support import Stack, example_rules_json, run_sweep
+from tests.support import Stack, example_rules_json, pinned_clock_at, run_sweep
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry": "Fintech", "country": "US"}
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def _form(stack: Stack, email: str, sid: str, **fields: Any) -> None:

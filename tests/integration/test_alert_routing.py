@@ -10,11 +10,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from leadscore.alerts import attributes, render_json, render_text, sns_message, subject
 from leadscore.scoring.state import AlertEntry, Contribution, LeadState, RecentActivity, ScoreCard, Touch
 
@@ -24,6 +22,7 @@ from tests.support import (
     Stack,
     example_rules_json,
     ingest_samples,
+    pinned_clock_at,
     translate,
 )
 from tests.support.routing import filtered_queue, received, submit_forms
@@ -33,9 +32,7 @@ DANA = "dana.reyes@northwindlabs.io"
 PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry": "Fintech", "country": "US"}
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:

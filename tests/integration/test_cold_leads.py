@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from leadscore.dal import cold
 
-from tests.support import RULES_EXAMPLE_YAML, Stack
+from tests.support import RULES_EXAMPLE_YAML, Stack, pinned_clock_at
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"}
@@ -20,9 +19,7 @@ PROFILE = {"job_title": "CTO", "company": "Acme", "company_size": 800, "industry
 COLD = [f"cold{n}@acme.com" for n in range(7)]
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def call(stack: Stack, **query: str) -> tuple[int, Any]:

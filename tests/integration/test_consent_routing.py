@@ -6,15 +6,13 @@ card shows the state."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from leadscore.models.event import CanonicalEvent, Identity
 
-from tests.support import RULES_EXAMPLE_YAML, Stack
+from tests.support import RULES_EXAMPLE_YAML, Stack, pinned_clock_at
 from tests.support.routing import filtered_queue, received, submit_forms
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -24,9 +22,7 @@ KIM, ARI = "kim@acme.com", "ari@acme.com"
 SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"}
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def _queue_unsubscribe(stack: Stack, email: str) -> None:

@@ -11,23 +11,21 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import TEMPLATE, Stack, example_rules_json, load_event
+from tests.support import TEMPLATE, Stack, example_rules_json, load_event, pinned_clock_at
 
 DANA = "dana.reyes@northwindlabs.io"
 SAMPLES = ("http-01-form-json", "http-02-form-urlencoded", "http-03-track-page", "http-04-track-batch")
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def _log_lines(out: str, message: str) -> list[dict[str, object]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.ingest.providers import hubspot
 
-from tests.support import TEMPLATE, Stack, example_rules_json
+from tests.support import TEMPLATE, Stack, example_rules_json, pinned_clock_at
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -40,9 +39,7 @@ DEAL_WON: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +14,13 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.sources.custom_events import DETAIL_TYPES, InvalidCustomEventError, LeadEventDetail
 
-from tests.support import ROOT, RULES_EXAMPLE_YAML, Stack, load_event
+from tests.support import ROOT, RULES_EXAMPLE_YAML, Stack, load_event, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SOFIA = "sofia.martins@quantumfreight.io"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def lead(stack: Stack, email: str) -> Any:

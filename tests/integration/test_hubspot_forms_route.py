@@ -6,22 +6,19 @@ with hutk, pageUri and pageName, submittedAt in epoch milliseconds, legalConsent
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import RULES_EXAMPLE_YAML, Stack, load_event
+from tests.support import RULES_EXAMPLE_YAML, Stack, load_event, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 LENA = "lena.fischer@nordwerk-industrie.de"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def sample_body() -> dict[str, Any]:

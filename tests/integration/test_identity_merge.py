@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,15 +10,13 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous
 
-from tests.support import Stack, example_rules_json, explained_card
+from tests.support import Stack, example_rules_json, explained_card, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EMAIL = "jamie@northwind.io"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def track(stack: Stack, message: dict[str, Any]) -> None:

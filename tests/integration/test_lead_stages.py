@@ -3,18 +3,12 @@ only, audited with the caller's IAM principal, a rejection needs a reason from t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import pytest
 
 from tests.integration.test_leads_api import ALICE, DANA, SAMPLE_TIME, call, repo
-from tests.support import DANA_SALES_READY, Stack, example_rules_json, ingest_samples
+from tests.support import DANA_SALES_READY, Stack, example_rules_json, ingest_samples, pinned_clock_at
 
-
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and adjustments, against the stack built from template.yaml."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from leadscore.api.service import encode_cursor
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import Stack, example_rules_json, ingest_samples, load_event, serving
+from tests.support import Stack, example_rules_json, ingest_samples, load_event, pinned_clock_at, serving
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -32,9 +31,7 @@ ROUTES = (
 )
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 @pytest.fixture

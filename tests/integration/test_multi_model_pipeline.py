@@ -5,14 +5,12 @@ customer_expansion model and a category alert from the lead model, each delivere
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import Stack, example_rules_json, load_event
+from tests.support import Stack, example_rules_json, load_event, pinned_clock_at
 from tests.support.routing import filtered_queue, received
 
 SAMPLE_TIME = datetime(2026, 11, 23, 16, 10, tzinfo=UTC)  # an hour after the sample request
@@ -23,9 +21,7 @@ SIGNED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def alerts_of(notes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -6,14 +6,12 @@ enterprise lead and an NA mid-market lead sales-ready; each alert names its rout
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import pytest
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import RULES_EXAMPLE_YAML, Stack
+from tests.support import RULES_EXAMPLE_YAML, Stack, pinned_clock_at
 from tests.support.routing import submit_forms
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -25,9 +23,7 @@ LEADS = {  # email: (country, employees, the queue routing gives)
 SIGNED = {"authorization": "AWS4-HMAC-SHA256 Credential=alice/20261123/us-east-1/execute-api/aws4_request"}
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def _forms(stack: Stack, email: str, country: str, size: int) -> None:

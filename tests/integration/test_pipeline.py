@@ -6,7 +6,6 @@ HTTP -> ingest -> SQS -> scorer -> DynamoDB -> stream -> notifier -> SNS.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +14,13 @@ from leadscore import clock
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import TEMPLATE, Stack, example_rules_json, load_event
+from tests.support import TEMPLATE, Stack, example_rules_json, load_event, pinned_clock_at
 
 SAMPLE_TIME = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # an hour after the sample requests
 DANA = "dana.reyes@northwindlabs.io"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(SAMPLE_TIME)
+pinned_clock = pinned_clock_at(SAMPLE_TIME)
 
 
 def post(stack: Stack, name: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,16 +15,14 @@ from leadscore.dal.items import tombstone
 from leadscore.dal.leads import LeadRepository, erase_lead
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
-from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
+from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json, pinned_clock_at
 from tools.local.runner import resign_sendgrid
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
+pinned_clock = pinned_clock_at(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
 
 
 def test_no_email_address_appears_in_logs_or_metrics_during_a_full_run(

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from leadscore.dal.leads import LeadRepository
 
-from tests.support import ROOT, Stack, example_rules_json, explained_card
+from tests.support import ROOT, Stack, example_rules_json, explained_card, pinned_clock_at
 from tools.cli import main
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 EMAIL = "re@northwind.io"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def form(stack: Stack, sid: str, **fields: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,16 +18,14 @@ from botocore.client import BaseClient
 from leadscore.dal.leads import LeadRepository
 from leadscore.dal.rules_store import MAX_FALLBACK_VERSIONS, reset_rules_cache
 
-from tests.support import TEMPLATE, Stack, example_rules_json
+from tests.support import TEMPLATE, Stack, example_rules_json, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 # Valid JSON that the rules model refuses: the document of issue 13 that overflowed scoring.
 INVALID = b'{"models": {"lead": {"thresholds": {"alert_cooldown_hours": 1e305}}}}'
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 @pytest.fixture

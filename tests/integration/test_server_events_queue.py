@@ -7,7 +7,6 @@ page/track/identify examples), sent to the real queue and pumped through the rea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,16 +14,14 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
-from tests.support import RULES_EXAMPLE_YAML, Stack, load_event
+from tests.support import RULES_EXAMPLE_YAML, Stack, load_event, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 MARCUS = "marcus.lee@brightpath-health.com"
 ANON = "6c1f4b3e-2d5a-4e8b-9f7c-0a1b2c3d4e5f"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def bodies(sample: str) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from leadscore.dal.leads import LeadRepository
 from leadscore.models.event import lead_id_for_email
 
-from tests.support import RULES_EXAMPLE_YAML, TEMPLATE, Stack, load_event
+from tests.support import RULES_EXAMPLE_YAML, TEMPLATE, Stack, load_event, pinned_clock_at
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 DANA = "dana.reyes@northwindlabs.io"
@@ -26,9 +25,7 @@ PRIYA = "priya.natarajan@helioslogistics.ca"
 TOM = "tom.becker@oldmail-example.de"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
-    pin_clock(NOW)
+pinned_clock = pinned_clock_at(NOW)
 
 
 def deliver(stack: Stack, sample: str) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "ingest_samples",
     "lambda_context",
     "load_event",
+    "pinned_clock_at",
     "reset_caches",
     "serving",
     "take_queued_events",
@@ -87,6 +89,19 @@ def serving(stack: Stack, root: Path = ROOT) -> Iterator[str]:
             yield base
         finally:
             local.stop()
+
+
+def pinned_clock_at(when: datetime) -> Any:
+    """A test module's autouse ``pinned_clock`` fixture: leadscore's scoring clock pinned to ``when`` in
+    each of its tests (conftest's ``pin_clock``; real time again after). Use it as
+    ``pinned_clock = pinned_clock_at(NOW)``."""
+    import pytest  # not at the top: bench/ imports the CRM fakes of this package without pytest
+
+    @pytest.fixture(autouse=True, name="pinned_clock")
+    def pinned_clock(pin_clock: Callable[[datetime | None], None]) -> None:
+        pin_clock(when)
+
+    return pinned_clock
 
 
 def take_queued_events(sqs: Any, queue_url: str) -> list[Any]:
