@@ -6,14 +6,12 @@ Used by the demo and the tests; the samples are API Gateway payload 2.0 events.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import http.client
 from pathlib import Path
 from typing import Any
 
 from tools.local.settings import SENDGRID_SIGNATURE_HEADER, SENDGRID_TEST_PRIVATE_KEY
+from tools.localstack import decode_body
 
 # What the HTTP connection sets itself (or a proxy added when the sample was recorded).
 _DEMO_SKIP_HEADERS = {"host", "content-length", "connection", "transfer-encoding", "x-forwarded-port"}
@@ -33,21 +31,10 @@ def resign_sendgrid(event: dict[str, Any], root: Path) -> bool:
 
     if not private_key.is_file():
         return False
-    fresh = signed_headers(event_body(event), private_key.read_bytes())
+    fresh = signed_headers(decode_body(event), private_key.read_bytes())
     kept = {k: v for k, v in headers.items() if str(k).lower() not in {n.lower() for n in fresh}}
     event["headers"] = {**kept, **fresh}
     return True
-
-
-def event_body(event: dict[str, Any]) -> bytes:
-    """The bytes a payload 2.0 sample carries (its body, base64-decoded when flagged and valid)."""
-    body = event.get("body")
-    if body is None:
-        return b""
-    if event.get("isBase64Encoded"):
-        with contextlib.suppress(binascii.Error, ValueError):
-            return base64.b64decode(str(body), validate=True)
-    return str(body).encode()
 
 
 def replay_request(base_port: int, event: dict[str, Any], timeout: float = 30.0) -> tuple[int, bytes]:
@@ -57,7 +44,7 @@ def replay_request(base_port: int, event: dict[str, Any], timeout: float = 30.0)
     path = str(event.get("rawPath") or http_ctx.get("path") or "/")
     raw_query = str(event.get("rawQueryString") or "")
     body = event.get("body")
-    payload = event_body(event)
+    payload = decode_body(event)
     headers = {
         str(k): str(v)
         for k, v in (event.get("headers") or {}).items()
