@@ -13,7 +13,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tools.leads_cli import LeadsCliError, _num, _positive, add_targets, emit, guarded, table_from_stack
+from tools.leads_cli import (
+    LeadsCliError,
+    _num,
+    _positive,
+    add_targets,
+    command_group,
+    emit,
+    guarded,
+    table_from_stack,
+)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -104,13 +113,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def add_parser(groups: Any) -> argparse.ArgumentParser:
     """Register ``accounts`` (hot, show) on the ``leadscore`` command's sub-parsers."""
-    parser: argparse.ArgumentParser = groups.add_parser(
-        "accounts",
-        help="the account hot list, or one account's card",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser, commands = command_group(
+        groups, "accounts", "the account hot list, or one account's card", __doc__
     )
-    commands = parser.add_subparsers(dest="command", required=True)
     hot = commands.add_parser("hot", help="the account hot list, highest score first")
     hot.add_argument("--tier", help="sales_ready and/or warm, comma-separated (default both)")
     hot.add_argument("--limit", type=_positive, default=20, help="how many accounts (default 20)")

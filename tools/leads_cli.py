@@ -605,15 +605,18 @@ def add_targets(parser: argparse.ArgumentParser, *, local: bool = True) -> None:
         )
 
 
+def command_group(groups: Any, name: str, help: str, doc: str | None) -> tuple[argparse.ArgumentParser, Any]:
+    """``leadscore <name>`` on the ``leadscore`` command's sub-parsers, its module's docstring as the
+    description (kept as written), and its required sub-commands: (the parser, its sub-parsers)."""
+    parser: argparse.ArgumentParser = groups.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
 def add_parser(groups: Any) -> argparse.ArgumentParser:
     """Register ``leads`` (show, hot) on the ``leadscore`` command's sub-parsers."""
-    parser: argparse.ArgumentParser = groups.add_parser(
-        "leads",
-        help="show a lead's score card, or the hot list",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser, commands = command_group(groups, "leads", "show a lead's score card, or the hot list", __doc__)
     show = commands.add_parser("show", help="one lead's score card, reasons and recent history")
     show.add_argument("lead", help="an email address or a lead id")
     show.add_argument("--json", action="store_true", help="the card as JSON (the API's GET /leads/{lead})")
