@@ -12,15 +12,13 @@ eventually consistent, 4 KB per read unit) and one page of ``GET /leads?tier=col
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import subprocess
 import sys
 from collections import Counter
 from typing import Any
 
-from bench import storage, workload
+from bench import common, storage, workload
 
 
 def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
@@ -59,22 +57,14 @@ def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--leads", type=int, default=5_000)
-    parser.add_argument("--one", choices=["deployed", "cold_indexed"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = common.design_args(__doc__, ("deployed", "cold_indexed"), argv)
     if args.one:  # one design per process: the meter patches botocore once
-        json.dump(run(args.events, args.leads, index_cold=args.one == "cold_indexed"), sys.stdout)
+        common.print_design(run(args.events, args.leads, index_cold=args.one == "cold_indexed"))
         return 0
 
-    def one(mode: str) -> dict[str, Any]:
-        command = [sys.executable, "-m", "bench.cold_listing", "--events", str(args.events)]
-        command += ["--leads", str(args.leads), "--one", mode]
-        result: dict[str, Any] = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
-        return result
-
-    deployed, indexed = one("deployed"), one("cold_indexed")
+    deployed, indexed = (
+        common.run_design("cold_listing", args, mode) for mode in ("deployed", "cold_indexed")
+    )
     n = deployed["events"]
     extra = indexed["hot_index_wcu"] - deployed["hot_index_wcu"]
     full_scan_rcu = math.ceil(deployed["table_bytes"] / 4096) / 2  # eventually consistent
