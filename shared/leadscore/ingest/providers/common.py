@@ -25,7 +25,7 @@ from leadscore.ingest.normalize import clean_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.ingest.secrets import PARAM_SUFFIX
-from leadscore.ingest.signatures import check_timestamp, matches_any, required_header
+from leadscore.ingest.signatures import check_timestamp, matches_any, required_header, verify_hmac
 from leadscore.models.event import (
     CanonicalEvent,
     EmailEncodingError,
@@ -72,6 +72,46 @@ def require_url_key(
 
 def as_bytes(values: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(value.encode("utf-8") for value in values)
+
+
+# How a provider reads what its platform signed: (the signed message, the signature), 401 when missing.
+Signed = Callable[[IngestRequest, IngestConfig], tuple[bytes, str]]
+
+
+def require_hmac(
+    message: bytes,
+    signature: str,
+    secrets: tuple[str, ...],
+    mismatch: str,
+    *,
+    algorithm: str = "sha256",
+    encoding: str = "hex",
+) -> None:
+    """401 ``mismatch`` unless ``signature`` is the HMAC of ``message`` under one of ``secrets``."""
+    if not verify_hmac(message, signature, as_bytes(secrets), algorithm=algorithm, encoding=encoding):
+        raise SignatureError(mismatch)
+
+
+def check_hmac(
+    request: IngestRequest,
+    config: IngestConfig,
+    name: str,
+    label: str,
+    signed: Signed,
+    mismatch: str,
+    *,
+    algorithm: str = "sha256",
+    encoding: str = "hex",
+) -> None:
+    """The check of the platforms that sign with a shared secret (HubSpot, Mandrill, Tally, Typeform,
+    Webflow): secret ``name`` is configured (:func:`required_secrets`; in insecure local mode nothing is
+    read), ``signed`` reads the message and signature, and the signature must match (else 401
+    ``mismatch``)."""
+    secrets = required_secrets(config, name, label)
+    if secrets is None:
+        return
+    message, signature = signed(request, config)
+    require_hmac(message, signature, secrets, mismatch, algorithm=algorithm, encoding=encoding)
 
 
 def timestamped_signature(

@@ -28,18 +28,18 @@ from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
-    as_bytes,
     email_events,
     event_name,
     json_object,
     not_scored,
+    require_hmac,
     required_secrets,
     section,
     text,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import check_timestamp, hmac_digest, verify_hmac
+from leadscore.ingest.signatures import check_timestamp, hmac_digest
 from leadscore.models.event import EventType
 
 SOURCE = "mailgun"
@@ -110,8 +110,8 @@ class MailgunProvider:
         assert isinstance(signature, str)
         window = config.signature_tolerance_seconds
         check_timestamp(timestamp, now=request.now, tolerance_seconds=window, header="signature.timestamp")
-        if not verify_hmac((timestamp + token).encode(), signature, as_bytes(secrets)):
-            raise SignatureError("the Mailgun signature does not match the timestamp and token")
+        mismatch = "the Mailgun signature does not match the timestamp and token"
+        require_hmac((timestamp + token).encode(), signature, secrets, mismatch)
         if not SEEN_TOKENS.check_and_add(token, request.now, 2 * window):
             raise SignatureError("the Mailgun token was already used (replayed request)")
 

@@ -22,22 +22,21 @@ from typing import Any
 
 from leadscore.ingest.body import FORM_URLENCODED, parse_json, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.normalize import occurred_at, page_properties
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
-    as_bytes,
+    check_hmac,
     email_events,
     event_name,
     not_scored,
-    required_secrets,
     section,
     text,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 from leadscore.models.event import EventType
 
 SOURCE = "mandrill"
@@ -69,23 +68,26 @@ def _params(request: IngestRequest) -> list[tuple[str, str]]:
     return parse_urlencoded(request.body, content_type.charset)
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    signature = required_header(request, SIGNATURE_HEADER)
+    url = config.setting(URL_SETTING) or request.public_url()
+    return signed_data(url, _params(request)), signature
+
+
 class MandrillProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mandrill")
-        if secrets is None:
-            return
-        signature = required_header(request, SIGNATURE_HEADER)
-        url = config.setting(URL_SETTING) or request.public_url()
-        if not verify_hmac(
-            signed_data(url, _params(request)),
-            signature,
-            as_bytes(secrets),
+        check_hmac(
+            request,
+            config,
+            CREDENTIAL_VARIABLE,
+            "Mandrill",
+            _signed,
+            "the Mandrill signature does not match the URL and parameters",
             algorithm="sha1",
             encoding="base64",
-        ):
-            raise SignatureError("the Mandrill signature does not match the URL and parameters")
+        )
 
     def check_url(self, request: IngestRequest, config: IngestConfig) -> None:
         """Mandrill's HEAD when the webhook is added: nothing to verify, nothing is ingested."""

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.forms import submission_event
-from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, text
+from leadscore.ingest.providers.common import check_hmac, json_object, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 
 SOURCE = "tally"
 CREDENTIAL_VARIABLE = "TALLY_SIGNING_SECRET"
@@ -31,16 +31,16 @@ def sign(body: bytes, secret: str) -> str:
     return hmac_digest(secret.encode(), body, encoding="base64")
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    return request.body, required_header(request, SIGNATURE_HEADER)
+
+
 class TallyProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Tally")
-        if secrets is None:
-            return
-        signature = required_header(request, SIGNATURE_HEADER)
-        if not verify_hmac(request.body, signature, as_bytes(secrets), encoding="base64"):
-            raise SignatureError("the Tally signature does not match the body")
+        mismatch = "the Tally signature does not match the body"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "Tally", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_object(request, "Tally webhook")

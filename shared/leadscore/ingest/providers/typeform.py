@@ -22,10 +22,10 @@ from typing import Any
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.forms import build_alias_index, normalize_field_name, submission_event
-from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, section, text
+from leadscore.ingest.providers.common import check_hmac, json_object, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 
 SOURCE = "typeform"
 CREDENTIAL_VARIABLE = "TYPEFORM_SECRET"
@@ -50,19 +50,20 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac_digest(secret.encode(), body, encoding="base64")
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    header = required_header(request, SIGNATURE_HEADER)
+    scheme, _, signature = header.strip().partition("=")
+    if scheme != "sha256" or not signature:
+        raise SignatureError(f"the {SIGNATURE_HEADER} header is not sha256=<base64>")
+    return request.body, signature
+
+
 class TypeformProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Typeform")
-        if secrets is None:
-            return
-        header = required_header(request, SIGNATURE_HEADER)
-        scheme, _, signature = header.strip().partition("=")
-        if scheme != "sha256" or not signature:
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is not sha256=<base64>")
-        if not verify_hmac(request.body, signature, as_bytes(secrets), encoding="base64"):
-            raise SignatureError("the Typeform signature does not match the body")
+        mismatch = "the Typeform signature does not match the body"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "Typeform", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_object(request, "Typeform webhook")
