@@ -1,5 +1,6 @@
 """Helpers every provider module shares: secrets (with the insecure local escape hatch), freshness of
-millisecond timestamps, JSON documents, and the one pipeline of the email platforms' webhooks.
+millisecond timestamps, JSON documents, the form submissions relayed by form platforms and CRMs, and the
+one pipeline of the email platforms' webhooks.
 
 The pipeline (:func:`email_events`): every item must be an object; the provider's reader says what the
 item is (:class:`EmailItem`) or why it is skipped (:class:`Skip`: rejected naming the field, or
@@ -21,6 +22,7 @@ from leadscore.ingest.body import JSON, parse_json, require_content_type
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.forms import submission_event
 from leadscore.ingest.normalize import clean_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
@@ -157,6 +159,37 @@ def section(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def text(value: Any) -> str | None:
     """A non-empty stripped string, or None."""
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def add_submission(
+    result: IngestResult,
+    pairs: Iterable[tuple[str, Any]],
+    request: IngestRequest,
+    config: IngestConfig,
+    *,
+    form_name: str | None,
+    extra_properties: Mapping[str, Any],
+    event_id: str | None = None,
+    submitted_at: Any = None,
+    relayed: bool = True,
+) -> CanonicalEvent:
+    """Add the ``form_submit`` of one submission (:func:`~leadscore.ingest.forms.submission_event`; sent by
+    the platform's servers unless ``relayed`` is False), the profile fields it dropped as the result's
+    warnings."""
+    event, dropped = submission_event(
+        pairs,
+        request,
+        config,
+        source=result.source,
+        relayed=relayed,
+        event_id=event_id,
+        form_name=form_name,
+        submitted_at=submitted_at,
+        extra_properties=extra_properties,
+    )
+    result.warnings.extend(dropped)
+    result.add(event)
+    return event
 
 
 def add_email_event(

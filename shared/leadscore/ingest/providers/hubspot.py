@@ -34,10 +34,10 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
-from leadscore.ingest.forms import submission_event
 from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     add_email_event,
+    add_submission,
     check_hmac,
     json_document,
     text,
@@ -236,19 +236,16 @@ def _add_submission(
         _add_deal(result, values, request)
         return
     submission = text(values.get("hs_form_submission_id")) or text(values.get("conversion-id"))
-    event, dropped = submission_event(
+    event = add_submission(
+        result,
         pairs,
         request,
         config,
-        source=SOURCE,
-        relayed=True,
         event_id=f"hubspot:{submission}" if submission else None,
         form_name=text(values.get("hs_form_title")) or text(values.get("form_name")),
         submitted_at=values.get("submittedAt") or values.get("hs_form_submission_timestamp"),
         extra_properties={"portal_id": document.get("portalId") or document.get("portal-id")},
     )
-    result.warnings.extend(dropped)
-    result.add(event)
     _add_stage(result, values, event.event_id, request)
 
 

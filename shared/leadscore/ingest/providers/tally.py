@@ -16,8 +16,7 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
-from leadscore.ingest.forms import submission_event
-from leadscore.ingest.providers.common import check_hmac, json_object, text
+from leadscore.ingest.providers.common import add_submission, check_hmac, json_object, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import hmac_digest, required_header
@@ -52,19 +51,16 @@ class TallyProvider:
             result.ignore(0, "not a FORM_RESPONSE event")
             return result
         event_id = text(document.get("eventId")) or text(data.get("responseId"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             list(_pairs(data.get("fields"))),
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"tally:{event_id}" if event_id else None,
             form_name=text(data.get("formName")) or text(data.get("formId")),
             submitted_at=data.get("createdAt") or document.get("createdAt"),
             extra_properties={"form_id": data.get("formId")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 

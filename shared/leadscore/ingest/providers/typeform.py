@@ -21,8 +21,8 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.forms import build_alias_index, normalize_field_name, submission_event
-from leadscore.ingest.providers.common import check_hmac, json_object, section, text
+from leadscore.ingest.forms import build_alias_index, normalize_field_name
+from leadscore.ingest.providers.common import add_submission, check_hmac, json_object, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import hmac_digest, required_header
@@ -83,19 +83,16 @@ class TypeformProvider:
         definition = response.get("definition")
         form_title = text(definition.get("title")) if isinstance(definition, dict) else None
         event_id = text(document.get("event_id")) or text(response.get("token"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             pairs,
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"typeform:{event_id}" if event_id else None,
             form_name=form_title or text(response.get("form_id")),
             submitted_at=response.get("submitted_at"),
             extra_properties={"form_id": response.get("form_id")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 

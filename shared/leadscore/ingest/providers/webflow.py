@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
-from leadscore.ingest.forms import submission_event
 from leadscore.ingest.providers.common import (
+    add_submission,
     check_hmac,
     json_object,
     text,
@@ -56,19 +56,16 @@ class WebflowProvider:
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             raise MalformedBodyError("a Webflow form_submission body has payload.data (field name → value)")
         submission_id = text(payload.get("id"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             [(str(k), v) for k, v in payload["data"].items()],
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"webflow:{submission_id}" if submission_id else None,
             form_name=text(payload.get("name")),
             submitted_at=payload.get("submittedAt"),
             extra_properties={"site_id": payload.get("siteId"), "form_id": payload.get("formId")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 
