@@ -29,11 +29,11 @@ from leadscore.ingest.providers.common import (
     event_name,
     json_document,
     not_scored,
-    required_secrets,
+    require_credential,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import basic_credentials, matches_any
+from leadscore.ingest.signatures import basic_credentials
 from leadscore.models.event import EventType
 
 SOURCE = "brevo"
@@ -62,16 +62,18 @@ class BrevoProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Brevo", error=BearerOrBasicAuthError)
-        if secrets is None:
-            return
         authorization = (request.header("authorization") or "").strip()
         scheme, _, value = authorization.partition(" ")
         given = value.strip() if scheme.lower() == "bearer" else basic_credentials(authorization)
-        if not given:
-            raise BearerOrBasicAuthError("a bearer token or basic auth credentials are required")
-        if not matches_any(given, secrets):
-            raise BearerOrBasicAuthError("the Brevo webhook credentials are wrong")
+        require_credential(
+            config,
+            CREDENTIAL_VARIABLE,
+            "Brevo",
+            given or None,
+            missing="a bearer token or basic auth credentials are required",
+            wrong="the Brevo webhook credentials are wrong",
+            error=BearerOrBasicAuthError,
+        )
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_document(request)

@@ -57,19 +57,41 @@ def required_secrets(
     )
 
 
+def require_credential(
+    config: IngestConfig,
+    name: str,
+    label: str,
+    given: str | None,
+    *,
+    missing: str,
+    wrong: str,
+    error: type[SignatureError] = SignatureError,
+) -> None:
+    """A secret the platform sends as it is, for platforms that sign nothing (a bearer token or basic auth:
+    Brevo, Postmark; a ``?key=``: :func:`require_url_key`), compared in constant time with every configured
+    value of ``name``; ``error`` with ``missing`` when none was sent (None), ``wrong`` when none matches."""
+    secrets = required_secrets(config, name, label, error=error)
+    if secrets is None:
+        return
+    if given is None:
+        raise error(missing)
+    if not matches_any(given, secrets):
+        raise error(wrong)
+
+
 def require_url_key(
     request: IngestRequest, config: IngestConfig, name: str, label: str, *, parameter: str, url: str
 ) -> None:
-    """A secret carried in the URL's query (``?<parameter>=``, for platforms that sign nothing:
-    Mailchimp, Salesforce Outbound Messages), compared in constant time; 401 naming what is wrong."""
-    secrets = required_secrets(config, name, label)
-    if secrets is None:
-        return
-    key = request.query_value(parameter)
-    if not key:
-        raise SignatureError(f"the ?{parameter}= secret is missing from the {url}")
-    if not matches_any(key, secrets):
-        raise SignatureError(f"the ?{parameter}= secret is wrong")
+    """A secret carried in the URL's query (``?<parameter>=``: Mailchimp, Salesforce Outbound Messages),
+    compared in constant time; 401 naming what is wrong."""
+    require_credential(
+        config,
+        name,
+        label,
+        request.query_value(parameter) or None,
+        missing=f"the ?{parameter}= secret is missing from the {url}",
+        wrong=f"the ?{parameter}= secret is wrong",
+    )
 
 
 def as_bytes(values: tuple[str, ...]) -> tuple[bytes, ...]:

@@ -28,11 +28,11 @@ from leadscore.ingest.providers.common import (
     email_events,
     event_name,
     json_object,
-    required_secrets,
+    require_credential,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import basic_credentials, matches_any
+from leadscore.ingest.signatures import basic_credentials
 from leadscore.models.event import EventType
 
 SOURCE = "postmark"
@@ -47,14 +47,15 @@ class PostmarkProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Postmark", error=BasicAuthError)
-        if secrets is None:
-            return
-        credentials = basic_credentials(request.header("authorization"))
-        if credentials is None:
-            raise BasicAuthError("HTTP basic auth credentials are missing")
-        if not matches_any(credentials, secrets):
-            raise BasicAuthError("the basic auth credentials are wrong")
+        require_credential(
+            config,
+            CREDENTIAL_VARIABLE,
+            "Postmark",
+            basic_credentials(request.header("authorization")),
+            missing="HTTP basic auth credentials are missing",
+            wrong="the basic auth credentials are wrong",
+            error=BasicAuthError,
+        )
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         record = json_object(request, "Postmark webhook")
