@@ -26,10 +26,9 @@ from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
-    event_name,
     json_document,
-    not_scored,
     require_credential,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -87,13 +86,10 @@ class BrevoProvider:
 
 
 def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return not_scored("Brevo", kind)
+    read = typed_event(item, EVENT_TYPES, "Brevo")
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     properties: dict[str, Any] = {
         "message_id": item.get("message-id"),
         "campaign_id": item.get("camp_id"),

@@ -299,6 +299,29 @@ def not_scored(provider: str, name: str) -> Skip:
     return Skip(f"{provider} event {name[:40]!r} is not scored")
 
 
+def typed_event(
+    item: Mapping[str, Any],
+    types: Mapping[str, EventType],
+    provider: str,
+    *,
+    key: str = "event",
+    label: str | None = None,
+    lower: bool = True,
+    unknown: Callable[[str], Skip] | None = None,
+) -> tuple[str, EventType] | Skip:
+    """The item's event name at ``key`` (lowercased unless ``lower`` is False) and the type ``types`` maps it
+    to. Else a rejection naming ``label`` (default ``key``) when the name is missing, or ``unknown(name)``
+    (default: :func:`not_scored`) when ``types`` has no type for it."""
+    name = event_name(item, key, label)
+    if isinstance(name, Skip):
+        return name
+    name = name.lower() if lower else name
+    event_type = types.get(name)
+    if event_type is None:
+        return unknown(name) if unknown else not_scored(provider, name)
+    return name, event_type
+
+
 def add_email_item(result: IngestResult, index: int, read: EmailItem | Skip, request: IngestRequest) -> None:
     """The pipeline's steps after the reader: skip, bot check, then the event (or a rejection)."""
     if isinstance(read, Skip):

@@ -29,13 +29,12 @@ from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
-    event_name,
     json_object,
-    not_scored,
     require_hmac,
     required_secrets,
     section,
     text,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -124,15 +123,12 @@ class MailgunProvider:
 
 
 def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(data, "event", "event-data.event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
-    event_type = EVENT_TYPES.get(kind)
-    if kind == "failed":
-        event_type = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
-    if event_type is None:
-        return not_scored("Mailgun", kind)
+    # "failed" is a bounce when permanent, else a deferral.
+    failed: EventType = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
+    read = typed_event(data, {**EVENT_TYPES, "failed": failed}, "Mailgun", label="event-data.event")
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     client = section(data, "client-info")
     marked = client.get("bot") if kind in ("opened", "clicked") else None
     headers = section(section(data, "message"), "headers")

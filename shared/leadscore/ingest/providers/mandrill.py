@@ -29,10 +29,9 @@ from leadscore.ingest.providers.common import (
     Skip,
     check_hmac,
     email_events,
-    event_name,
-    not_scored,
     section,
     text,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -109,12 +108,10 @@ class MandrillProvider:
 def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
     if text(item.get("event")) is None and "type" in item:
         return Skip("sync events are not scored")
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return not_scored("Mandrill", kind)
+    read = typed_event(item, EVENT_TYPES, "Mandrill", lower=False)
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     msg = section(item, "msg")
     properties: dict[str, Any] = {
         "message_id": msg.get("_id"),

@@ -30,8 +30,8 @@ from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
-    event_name,
     timestamped_signature,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -140,16 +140,17 @@ class SendGridProvider:
         return email_events(SOURCE, document, _read, request)
 
 
-def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
+def _unknown(kind: str) -> Skip:
     if kind in IGNORED_EVENTS:
         return Skip(IGNORED_EVENTS[kind])
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return Skip(f"unknown SendGrid event type {kind[:40]!r}")
+    return Skip(f"unknown SendGrid event type {kind[:40]!r}")
+
+
+def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    read = typed_event(item, EVENT_TYPES, "SendGrid", unknown=_unknown)
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     properties: dict[str, Any] = {key: item.get(key) for key in _KEPT}
     properties.update({ours: item.get(theirs) for theirs, ours in _PER_TYPE.get(kind, {}).items()})
     if kind == "click" and isinstance(item.get("url"), str):
