@@ -165,6 +165,15 @@ def json_document(request: IngestRequest) -> Any:
     return parse_json(request.body)
 
 
+def embedded_json(raw: str, invalid: str) -> Any:
+    """A JSON document carried as a string in the body (Mandrill's ``mandrill_events`` field, an SNS
+    notification's ``Message``); 400 ``invalid``, with the parser's details, when it is not JSON."""
+    try:
+        return parse_json(raw.encode("utf-8", "surrogatepass"))
+    except MalformedBodyError as exc:
+        raise MalformedBodyError(invalid, details=exc.details) from None
+
+
 def json_object(request: IngestRequest, what: str) -> Mapping[str, Any]:
     document = json_document(request)
     if not isinstance(document, dict):

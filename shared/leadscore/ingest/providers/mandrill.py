@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.body import FORM_URLENCODED, parse_json, parse_urlencoded, require_content_type
+from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.normalize import occurred_at, page_properties
@@ -29,6 +29,7 @@ from leadscore.ingest.providers.common import (
     Skip,
     check_hmac,
     email_events,
+    embedded_json,
     section,
     text,
     typed_event,
@@ -96,10 +97,7 @@ class MandrillProvider:
         raw = fields.get("mandrill_events")
         if raw is None:
             raise MalformedBodyError("a Mandrill webhook body has a mandrill_events field")
-        try:
-            events = parse_json(raw.encode("utf-8", "surrogatepass"))
-        except MalformedBodyError as exc:
-            raise MalformedBodyError("mandrill_events is not valid JSON", details=exc.details) from exc
+        events = embedded_json(raw, "mandrill_events is not valid JSON")
         if not isinstance(events, list):
             raise MalformedBodyError("mandrill_events is a JSON array")
         return email_events(SOURCE, events, _read, request)

@@ -39,11 +39,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from leadscore.ingest.body import parse_json
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
 from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
-from leadscore.ingest.providers.common import EmailItem, add_email_item, json_object, text
+from leadscore.ingest.providers.common import EmailItem, add_email_item, embedded_json, json_object, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType
@@ -231,10 +230,7 @@ def ses_message_events(raw: Any, sns_message_id: str | None, request: IngestRequ
     result = IngestResult(source=SOURCE)
     if not isinstance(raw, str):
         raise MalformedBodyError("Message: missing or not a string")
-    try:
-        event = parse_json(raw.encode("utf-8", "surrogatepass"))
-    except MalformedBodyError as exc:
-        raise MalformedBodyError("Message is not an SES event (JSON)", details=exc.details) from None
+    event = embedded_json(raw, "Message is not an SES event (JSON)")
     if not isinstance(event, dict):
         raise MalformedBodyError("Message is not an SES event (JSON object)")
     _add_ses_event(result, event, sns_message_id, request)
