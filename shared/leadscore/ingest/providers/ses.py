@@ -42,7 +42,14 @@ from urllib.parse import urlsplit
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
 from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
-from leadscore.ingest.providers.common import EmailItem, add_email_item, embedded_json, json_object, text
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    add_email_item,
+    embedded_json,
+    json_object,
+    section,
+    text,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType
@@ -247,28 +254,24 @@ _TYPES: Mapping[str, EventType] = {
 }
 
 
-def _section(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = event.get(name)
-    return value if isinstance(value, dict) else {}
+# The events that name their own recipients: the event's section and its list of {"emailAddress": ...}.
+_LISTED_RECIPIENTS = {
+    "Bounce": ("bounce", "bouncedRecipients"),
+    "Complaint": ("complaint", "complainedRecipients"),
+}
 
 
 def _recipients(kind: str, event: Mapping[str, Any], mail: Mapping[str, Any]) -> list[Any]:
-    if kind == "Bounce":
-        listed = _section(event, "bounce").get("bouncedRecipients")
+    if kind in _LISTED_RECIPIENTS:
+        name, key = _LISTED_RECIPIENTS[kind]
+        listed = section(event, name).get(key)
         return (
-            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
-            if isinstance(listed, list)
-            else []
-        )
-    if kind == "Complaint":
-        listed = _section(event, "complaint").get("complainedRecipients")
-        return (
-            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
+            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed]
             if isinstance(listed, list)
             else []
         )
     if kind == "Delivery":
-        listed = _section(event, "delivery").get("recipients")
+        listed = section(event, "delivery").get("recipients")
         if isinstance(listed, list):
             return listed
     destination = mail.get("destination")
@@ -295,9 +298,9 @@ def _add_ses_event(
     if kind is None:
         result.reject(0, "eventType: missing or not a string")
         return
-    mail = _section(event, "mail")
+    mail = section(event, "mail")
     event_type: EventType | None = _TYPES.get(kind)
-    detail: Mapping[str, Any] = _section(event, kind[:1].lower() + kind[1:])
+    detail: Mapping[str, Any] = section(event, kind[:1].lower() + kind[1:])
     properties: dict[str, Any] = {"ses_message_id": mail.get("messageId")}
     if kind == "Bounce":
         bounce_type = detail.get("bounceType")
