@@ -181,6 +181,23 @@ def json_object(request: IngestRequest, what: str) -> Mapping[str, Any]:
     return document
 
 
+def form_response(
+    request: IngestRequest, source: str, label: str, key: str, *, event_key: str, event: str
+) -> tuple[Mapping[str, Any], Mapping[str, Any]] | IngestResult:
+    """The body of a form platform's webhook of one submission (Tally, Typeform) and its response object at
+    ``key`` (400 without one). A body of another event than ``event`` (at ``event_key``; absent: ``event``)
+    is answered by the result that ignores it."""
+    document = json_object(request, f"{label} webhook")
+    response = document.get(key)
+    if not isinstance(response, dict):
+        raise MalformedBodyError(f"a {label} webhook body has a {key} object")
+    if document.get(event_key, event) != event:
+        result = IngestResult(source=source)
+        result.ignore(0, f"not a {event} event")
+        return result
+    return document, response
+
+
 def section(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     """``document[key]`` if it is an object, else an empty mapping."""
     value = document.get(key)

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError
-from leadscore.ingest.providers.common import add_submission, check_hmac, json_object, text
+from leadscore.ingest.providers.common import add_submission, check_hmac, form_response, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import hmac_digest, required_header
@@ -42,14 +41,11 @@ class TallyProvider:
         check_hmac(request, config, CREDENTIAL_VARIABLE, "Tally", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        document = json_object(request, "Tally webhook")
-        data = document.get("data")
-        if not isinstance(data, dict):
-            raise MalformedBodyError("a Tally webhook body has a data object")
+        read = form_response(request, SOURCE, "Tally", "data", event_key="eventType", event="FORM_RESPONSE")
+        if isinstance(read, IngestResult):
+            return read
+        document, data = read
         result = IngestResult(source=SOURCE)
-        if document.get("eventType", "FORM_RESPONSE") != "FORM_RESPONSE":
-            result.ignore(0, "not a FORM_RESPONSE event")
-            return result
         event_id = text(document.get("eventId")) or text(data.get("responseId"))
         add_submission(
             result,

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
+from leadscore.ingest.errors import SignatureError
 from leadscore.ingest.forms import build_alias_index, normalize_field_name
-from leadscore.ingest.providers.common import add_submission, check_hmac, json_object, section, text
+from leadscore.ingest.providers.common import add_submission, check_hmac, form_response, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.ingest.signatures import hmac_digest, required_header
@@ -66,14 +66,13 @@ class TypeformProvider:
         check_hmac(request, config, CREDENTIAL_VARIABLE, "Typeform", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        document = json_object(request, "Typeform webhook")
-        response = document.get("form_response")
-        if not isinstance(response, dict):
-            raise MalformedBodyError("a Typeform webhook body has a form_response object")
+        read = form_response(
+            request, SOURCE, "Typeform", "form_response", event_key="event_type", event="form_response"
+        )
+        if isinstance(read, IngestResult):
+            return read
+        document, response = read
         result = IngestResult(source=SOURCE)
-        if document.get("event_type", "form_response") != "form_response":
-            result.ignore(0, "not a form_response event")
-            return result
         titles = _field_titles(response.get("definition"))
         aliases = build_alias_index(config.field_aliases)
         pairs: list[tuple[str, Any]] = list(_answer_pairs(response.get("answers"), titles, aliases))
