@@ -21,7 +21,7 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BearerOrBasicAuthError, MalformedBodyError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
@@ -97,8 +97,6 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "tag": item.get("tag"),
         "reason": item.get("reason"),
     }
-    if event_type == "email_click":
-        properties.update(page_properties(item.get("link") or item.get("URL")))
     when = item.get("ts_epoch") or item.get("ts_event") or item.get("date_event") or item.get("date")
     return EmailItem(
         name=kind,
@@ -110,6 +108,7 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         when=occurred_at(when, request.received_at),
         properties=properties,
         user_agent=item.get("user_agent"),
+        link=item.get("link") or item.get("URL"),
         bot="machine open" if "proxy_open" in kind else None,
     )
 

@@ -5,7 +5,8 @@ one pipeline of the email platforms' webhooks.
 The pipeline (:func:`email_events`): every item must be an object; the provider's reader says what the
 item is (:class:`EmailItem`) or why it is skipped (:class:`Skip`: rejected naming the field, or
 ignored with a reason); the pipeline then checks for scanners (the provider's own mark wins, else the
-user agent of an open or a click), validates the recipient and builds the event. A provider module
+user agent of an open or a click), adds a click's page properties (its link's url, path and utm_*),
+validates the recipient and builds the event. A provider module
 says only what is its own: how its body holds the items, its event names, ids and properties.
 """
 
@@ -23,7 +24,7 @@ from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
 from leadscore.ingest.forms import submission_event
-from leadscore.ingest.normalize import clean_properties
+from leadscore.ingest.normalize import clean_properties, page_properties
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult, describe_validation_error
 from leadscore.ingest.secrets import PARAM_SUFFIX
@@ -308,6 +309,7 @@ class EmailItem:
     properties: dict[str, Any] = field(default_factory=dict)
     extra: Any = None  # the sender's own fields (custom args, metadata), kept when an object
     user_agent: Any = None  # checked for scanners on opens and clicks
+    link: Any = None  # a click's URL: its page properties (url, path, utm_*) join the properties
     bot: str | None = None  # the provider's own mark (a machine open): wins over the user agent
 
 
@@ -349,13 +351,17 @@ def typed_event(
 
 
 def add_email_item(result: IngestResult, index: int, read: EmailItem | Skip, request: IngestRequest) -> None:
-    """The pipeline's steps after the reader: skip, bot check, then the event (or a rejection)."""
+    """The pipeline's steps after the reader: skip, bot check, a click's page, then the event (or a
+    rejection)."""
     if isinstance(read, Skip):
         (result.reject if read.reject else result.ignore)(index, read.reason)
         return
     bot = read.bot
     if bot is None and read.event_type in _ENGAGEMENT and isinstance(read.user_agent, str):
         bot = bot_reason(read.user_agent)
+    properties = read.properties
+    if read.event_type == "email_click":
+        properties = {**properties, **page_properties(read.link)}
     add_email_event(
         result,
         index,
@@ -367,7 +373,7 @@ def add_email_item(result: IngestResult, index: int, read: EmailItem | Skip, req
         fingerprint=read.fingerprint,
         when=read.when,
         request=request,
-        properties=read.properties,
+        properties=properties,
         extra=read.extra if isinstance(read.extra, dict) else None,
         bot=bot,
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
@@ -139,8 +139,6 @@ def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "reason": data.get("reason") if kind == "failed" else None,
         "severity": data.get("severity"),
     }
-    if kind == "clicked":
-        properties.update(page_properties(data.get("url")))
     event_id = text(data.get("id"))
     return EmailItem(
         name=kind,
@@ -152,6 +150,7 @@ def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         properties=properties,
         extra=data.get("user-variables"),
         user_agent=client.get("user-agent"),
+        link=data.get("url"),
         bot=("machine open" if kind == "opened" else f"bot click ({str(marked)[:40]})") if marked else None,
     )
 

@@ -23,7 +23,7 @@ from typing import Any
 from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
@@ -117,8 +117,6 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "subject": msg.get("subject"),
         "bounce_description": msg.get("bounce_description"),
     }
-    if kind == "click":
-        properties.update(page_properties(item.get("url")))
     event_id = text(item.get("_id"))
     return EmailItem(
         name=kind,
@@ -131,6 +129,7 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         properties=properties,
         extra=msg.get("metadata"),
         user_agent=item.get("user_agent"),
+        link=item.get("url"),
     )
 
 

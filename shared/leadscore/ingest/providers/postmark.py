@@ -21,7 +21,7 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BasicAuthError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
@@ -81,7 +81,6 @@ def _read(record: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip
         properties["first_open"] = record.get("FirstOpen")
     elif kind == "Click":
         event_type, when = "email_click", record.get("ReceivedAt")
-        properties.update(page_properties(record.get("OriginalLink")))
     elif kind in ("Bounce", "SpamComplaint"):
         email, when = record.get("Email"), record.get("BouncedAt")
         bounce = record.get("Type")
@@ -110,6 +109,7 @@ def _read(record: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip
         properties=properties,
         extra=record.get("Metadata"),
         user_agent=record.get("UserAgent"),
+        link=record.get("OriginalLink"),
     )
 
 

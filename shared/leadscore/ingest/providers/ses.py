@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
-from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
+from leadscore.ingest.normalize import occurred_at, parse_time
 from leadscore.ingest.providers.common import (
     EmailItem,
     add_email_item,
@@ -313,8 +313,6 @@ def _add_ses_event(
             else False
         ):
             event_type = "email_unsubscribe"
-    elif kind == "Click":
-        properties.update(page_properties(detail.get("link")))
     elif kind == "Complaint":
         properties["feedback_type"] = detail.get("complaintFeedbackType")
     if event_type is None:
@@ -339,6 +337,7 @@ def _add_ses_event(
             if isinstance(tags, dict)
             else None,
             user_agent=detail.get("userAgent"),
+            link=detail.get("link"),
         )
         add_email_item(result, index, item, request)
 
