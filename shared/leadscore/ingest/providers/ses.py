@@ -98,6 +98,17 @@ def set_subscribe_fetcher(fetcher: Fetcher | None) -> None:
     _fetchers["subscribe"] = fetcher or _urllib_fetch
 
 
+def _fetch(fetcher: str, url: str, *, refused: str, unavailable: str) -> bytes:
+    """GET ``url`` (already checked) through the ``fetcher`` in use: 401 ``refused`` when AWS answers 4xx,
+    503 ``unavailable`` (SNS retries) when it cannot be reached."""
+    try:
+        return _fetchers[fetcher](url)
+    except LookupError:
+        raise SignatureError(refused) from None
+    except Exception as exc:
+        raise UpstreamUnavailableError(unavailable) from exc
+
+
 def check_aws_url(url: Any, field: str) -> str:
     """``url`` if it is https on an SNS host (``sns.<region>.amazonaws.com``); else 401."""
     if not isinstance(url, str):
@@ -120,14 +131,12 @@ def _certificate_key(url: str) -> Any:
         if url in _certificates:
             _certificates.move_to_end(url)
             return _certificates[url]
-    try:
-        pem = _fetchers["certificate"](url)
-    except LookupError:
-        raise SignatureError("the SNS signing certificate does not exist") from None
-    except Exception as exc:
-        raise UpstreamUnavailableError(
-            "the SNS signing certificate could not be fetched; retry later"
-        ) from exc
+    pem = _fetch(
+        "certificate",
+        url,
+        refused="the SNS signing certificate does not exist",
+        unavailable="the SNS signing certificate could not be fetched; retry later",
+    )
     try:
         key = load_pem_x509_certificate(pem).public_key()
     except ValueError:
@@ -210,14 +219,12 @@ class SesProvider:
         kind = envelope.get("Type")
         if kind == "SubscriptionConfirmation":
             url = check_aws_url(envelope.get("SubscribeURL"), "SubscribeURL")
-            try:
-                _fetchers["subscribe"](url)
-            except LookupError:
-                raise SignatureError("the SubscribeURL was refused by SNS") from None
-            except Exception as exc:
-                raise UpstreamUnavailableError(
-                    "the subscription could not be confirmed; retry later"
-                ) from exc
+            _fetch(
+                "subscribe",
+                url,
+                refused="the SubscribeURL was refused by SNS",
+                unavailable="the subscription could not be confirmed; retry later",
+            )
             result.ignore(0, "subscription confirmed")
             return result
         if kind == "UnsubscribeConfirmation":
