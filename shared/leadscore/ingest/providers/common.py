@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from leadscore.ingest.body import JSON, parse_json, require_content_type
+from leadscore.ingest.body import FORM_URLENCODED, JSON, parse_json, parse_urlencoded, require_content_type
 from leadscore.ingest.bots import bot_reason
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
@@ -164,6 +164,13 @@ def json_document(request: IngestRequest) -> Any:
     """The JSON body (``application/json``, ``text/plain`` or no content type); 415/400 otherwise."""
     require_content_type(request.content_type, (JSON, "text/plain"), default=JSON)
     return parse_json(request.body)
+
+
+def urlencoded_params(request: IngestRequest) -> list[tuple[str, str]]:
+    """The parameters of an ``application/x-www-form-urlencoded`` body (the default content type; 415
+    otherwise), in order: Mailchimp's and Mandrill's webhooks."""
+    content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
+    return parse_urlencoded(request.body, content_type.charset)
 
 
 def embedded_json(raw: str, invalid: str) -> Any:

@@ -17,11 +17,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.normalize import occurred_at
-from leadscore.ingest.providers.common import add_email_event, add_submission, require_url_key
+from leadscore.ingest.providers.common import (
+    add_email_event,
+    add_submission,
+    require_url_key,
+    urlencoded_params,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType, content_event_id
@@ -71,8 +75,7 @@ class MailchimpProvider:
         self.authenticate(request, config)
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
-        pairs = parse_urlencoded(request.body, content_type.charset)
+        pairs = urlencoded_params(request)
         top: dict[str, str] = {}
         data: dict[str, str] = {}
         merges: dict[str, str] = {}

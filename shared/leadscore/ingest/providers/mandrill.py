@@ -20,7 +20,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.normalize import occurred_at
@@ -33,6 +32,7 @@ from leadscore.ingest.providers.common import (
     section,
     text,
     typed_event,
+    urlencoded_params,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -63,15 +63,10 @@ def sign(url: str, params: list[tuple[str, str]], key: str) -> str:
     return hmac_digest(key.encode(), signed_data(url, params), algorithm="sha1", encoding="base64")
 
 
-def _params(request: IngestRequest) -> list[tuple[str, str]]:
-    content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
-    return parse_urlencoded(request.body, content_type.charset)
-
-
 def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
     signature = required_header(request, SIGNATURE_HEADER)
     url = config.setting(URL_SETTING) or request.public_url()
-    return signed_data(url, _params(request)), signature
+    return signed_data(url, urlencoded_params(request)), signature
 
 
 class MandrillProvider:
@@ -93,7 +88,7 @@ class MandrillProvider:
         """Mandrill's HEAD when the webhook is added: nothing to verify, nothing is ingested."""
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        fields = dict(_params(request))
+        fields = dict(urlencoded_params(request))
         raw = fields.get("mandrill_events")
         if raw is None:
             raise MalformedBodyError("a Mandrill webhook body has a mandrill_events field")
