@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leadscore.alerts import sns_message
-from leadscore.dal.eventbus import PublishFailed, PublishRefused, Result
 from leadscore.dal.items import due_time
 from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
 from leadscore.dal.outbox import DueKey, Finished
+from leadscore.dal.topic import PublishFailed, PublishRefused, Result
 from leadscore.scoring.state import AlertEntry, EventEntry, LeadState, OutboxEntry
 
 MAX_ATTEMPTS = 48
