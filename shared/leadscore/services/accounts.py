@@ -51,7 +51,7 @@ from leadscore.scoring.accounts import (
     without,
 )
 from leadscore.scoring.state import LeadState
-from leadscore.services.delivery import Delivered, Publisher, due, publish_pending
+from leadscore.services.delivery import Delivered, Publisher, Sns, deliver_entries, due
 
 MAX_ATTEMPTS_PER_ITEM = 12
 Changes = dict[str, dict[int, dict[str, Member | None]]]  # domain -> shard -> lead id -> member
@@ -318,11 +318,11 @@ def deliver_account(
 ) -> Delivered:
     """Publish every pending alert of an account summary that may be attempted now: the lead alerts'
     lifecycle (claim with a lease, publish, mark sent / back off / failed) on the account's item."""
-    return publish_pending(
+    return deliver_entries(
         account.domain,
         account.pending_alerts,
         outbox,
-        topic,
+        Sns(topic),
         now,
         lambda alert: render(account, alert),
         check,

@@ -257,8 +257,9 @@ def deliver_entries[E: OutboxEntry](
     return loop.report
 
 
-class _Sns:
-    """SNS as a channel: one message a request."""
+class Sns:
+    """SNS as a delivery channel: one message a request, so each alert is published and marked
+    before the next is claimed."""
 
     name = "SNS"
     max_batch = 1
@@ -277,21 +278,6 @@ class _Sns:
         return results
 
 
-def publish_pending[E: OutboxEntry](
-    key: str,
-    entries: Iterable[E],
-    outbox: Outbox,
-    topic: Publisher,
-    now: Callable[[], int],
-    render: Callable[[E], dict[str, Any]],
-    check: Check,
-    tracker: Tracker,
-) -> Delivered:
-    """The delivery of SNS alerts (a lead's, an account's): :func:`deliver_entries`, one message at
-    a time, so each alert is published and marked before the next is claimed."""
-    return deliver_entries(key, entries, outbox, _Sns(topic), now, render, check, tracker)
-
-
 def deliver(
     state: LeadState,
     outbox: Outbox,
@@ -304,11 +290,11 @@ def deliver(
     """Publish every pending alert of ``state`` that may be attempted now (``link_template``: the
     ``LeadUrlTemplate`` the alerts link to the lead with; ``tracked``: shared with the delivery of
     the lead's events that follows, so the due key stays movable)."""
-    return publish_pending(
+    return deliver_entries(
         state.lead_id,
         state.pending_alerts,
         outbox,
-        topic,
+        Sns(topic),
         now,
         lambda alert: sns_message(state, alert, link_template),
         check,
