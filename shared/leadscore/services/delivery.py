@@ -18,6 +18,7 @@ mark. Its ``alert_id`` (lead id / alert id) is stable, so a subscriber drops tha
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,12 +101,12 @@ def _no_check(_: dict[str, Any]) -> list[str]:
     return []
 
 
-class Tracked:
-    """The lead as this delivery leaves it, and its item version while nobody else writes it."""
+class Tracker(ABC):
+    """What a delivery knows of the item it updates: its version while nobody else writes it, and
+    the due key once an entry is in its new state (a lead's :class:`Tracked`, an account's)."""
 
-    def __init__(self, state: LeadState) -> None:
-        self.state = state.model_copy(update={"outbox": dict(state.outbox), "events": dict(state.events)})
-        self.ver: int | None = state.ver
+    def __init__(self, ver: int | None) -> None:
+        self.ver = ver
 
     def claimed(self) -> None:
         self.ver = None if self.ver is None else self.ver + 1
@@ -113,6 +114,21 @@ class Tracked:
     def lost(self) -> None:
         """Another delivery or writer changed the item: its version is no longer known."""
         self.ver = None
+
+    @abstractmethod
+    def due(self, entry: Any) -> DueKey | None:
+        """The due key once ``entry`` is in its new state (set before this call)."""
+
+    def finished(self, how: Finished) -> None:
+        self.ver = self.ver + 1 if (how == "moved" and self.ver is not None) else None
+
+
+class Tracked(Tracker):
+    """The lead as this delivery leaves it, and its item version while nobody else writes it."""
+
+    def __init__(self, state: LeadState) -> None:
+        super().__init__(state.ver)
+        self.state = state.model_copy(update={"outbox": dict(state.outbox), "events": dict(state.events)})
 
     def due(self, alert: AlertEntry | EventEntry) -> DueKey | None:
         """The due key once ``alert`` (or a lead event) is in its new state (set before this call)."""
@@ -124,19 +140,6 @@ class Tracked:
             return None
         lead_id = self.state.lead_id
         return DueKey(ver=self.ver, pk=due_pk(shard_of(lead_id, DUE_SHARDS)), at=due_time(self.state))
-
-    def finished(self, how: Finished) -> None:
-        self.ver = self.ver + 1 if (how == "moved" and self.ver is not None) else None
-
-
-class Tracker(Protocol):
-    """What a delivery knows of the item it updates: its version while nobody else writes it, and
-    the due key once an entry is in its new state (a lead's :class:`Tracked`, an account's)."""
-
-    def claimed(self) -> None: ...
-    def lost(self) -> None: ...
-    def due(self, entry: Any) -> DueKey | None: ...
-    def finished(self, how: Finished) -> None: ...
 
 
 @dataclass
