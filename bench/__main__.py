@@ -134,23 +134,19 @@ def storage_goals(s: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, An
         )
     )
     meta = s["meta"]
-    stretch = s["lambda_cpu_stretch"]
-    costs = cost.per_million(
-        spread,
-        s["ingest"],
-        hd["log_bytes_per_batch"],
-        meta["design"]["memory_mb"]["ScorerFunction"],
-        stretch,
-        s["latency_ms"]["sqs.SendMessageBatch"],
-    )
-    burst_costs = cost.per_million(
-        bursty,
-        s["ingest"],
-        hd["log_bytes_per_batch"],
-        meta["design"]["memory_mb"]["ScorerFunction"],
-        stretch,
-        s["latency_ms"]["sqs.SendMessageBatch"],
-    )
+
+    def per_million(window: dict[str, Any]) -> dict[str, Any]:
+        """The cost model for one traffic shape; the rest (ingest, logs, memory, stretch) is shared."""
+        return cost.per_million(
+            window,
+            s["ingest"],
+            hd["log_bytes_per_batch"],
+            meta["design"]["memory_mb"]["ScorerFunction"],
+            s["lambda_cpu_stretch"],
+            s["latency_ms"]["sqs.SendMessageBatch"],
+        )
+
+    costs, burst_costs = per_million(spread), per_million(bursty)
     r = costs["ratio_http_api_vs_floor"]
     goals.append(
         _goal(

@@ -1,26 +1,24 @@
 """Listing cold leads: what indexing them would cost per event, against what a Scan costs per listing.
 
-Runs the real scorer (``score_batch``) on ``bench.workload.mixed`` traffic (Zipf over leads, email
-blasts, retries) against the metered DynamoDB stand-in (``bench.meter``, billed as DynamoDB bills),
-twice: as deployed (cold leads off the ``hot`` index) and with cold leads indexed like the other
-tiers. Then it prices one full Scan of the table it left (every item: leads, history, dedupe pages;
-eventually consistent, 4 KB per read unit) and one page of ``GET /leads?tier=cold`` at its bound
-(``leadscore.dal.cold``: 4 Scan calls of 500 items).
+Runs the real scorer (``score_batch``) on ``bench.sim.window`` traffic (a long-tailed population,
+strangers, redeliveries; batched as the template's event source batches it) against the metered DynamoDB
+stand-in (``bench.meter``, billed as DynamoDB bills), twice: as deployed (cold leads off the ``hot``
+index) and with cold leads indexed like the other tiers. Then it prices one full Scan of the table it
+left (every item: leads, history, dedupe pages; eventually consistent, 4 KB per read unit) and one page
+of ``GET /leads?tier=cold`` at its bound (``leadscore.dal.cold``: 4 Scan calls of 500 items).
 
     .venv/bin/python -m bench.cold_listing [--events 20000] [--leads 5000]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import subprocess
 import sys
 from collections import Counter
 from typing import Any
 
-from bench import storage, workload
+from bench import common, sim, storage
 
 
 def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
@@ -30,13 +28,15 @@ def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
     saved = items.UNLISTED_TIERS
     items.UNLISTED_TIERS = frozenset() if index_cold else saved  # type: ignore[misc]
     try:
-        stream = workload.mixed(events, leads=leads, seed=20261203)
+        from bench.template import design
+
+        d = design()
+        traffic = sim.window(sim.population(leads, 20261203), events, storage.RATE, 20261203, ctx.epoch0)
         repo = storage.repository()
-        t = ctx.epoch0
-        for batch in workload.batches(stream, 100):
-            t += 1.0
-            storage.score(ctx, repo, [e.body for e in batch], t)
-            storage.deliver_alerts(ctx, t)
+        for batch in sim.sqs_batches(traffic.events, d.batch_size, d.batching_window_s, 1):
+            ctx.meter.now = batch.closes_at
+            storage.score(ctx, repo, [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
+            storage.deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
         bill = ctx.meter.snapshot()
     finally:
         items.UNLISTED_TIERS = saved  # type: ignore[misc]
@@ -48,7 +48,7 @@ def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
         tiers[state.card.tier if state.card else "unscored"] += 1
     sizes = list(m.sizes.values())
     return {
-        "events": len(stream),
+        "events": len(traffic.events),
         "table_wcu": bill.wcu.get("table", 0),
         "hot_index_wcu": bill.wcu.get("index:hot", 0),
         "due_index_wcu": bill.wcu.get("index:due", 0),
@@ -59,22 +59,14 @@ def run(events: int, leads: int, index_cold: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--leads", type=int, default=5_000)
-    parser.add_argument("--one", choices=["deployed", "cold_indexed"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = common.design_args(__doc__, ("deployed", "cold_indexed"), argv)
     if args.one:  # one design per process: the meter patches botocore once
-        json.dump(run(args.events, args.leads, index_cold=args.one == "cold_indexed"), sys.stdout)
+        common.print_design(run(args.events, args.leads, index_cold=args.one == "cold_indexed"))
         return 0
 
-    def one(mode: str) -> dict[str, Any]:
-        command = [sys.executable, "-m", "bench.cold_listing", "--events", str(args.events)]
-        command += ["--leads", str(args.leads), "--one", mode]
-        result: dict[str, Any] = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
-        return result
-
-    deployed, indexed = one("deployed"), one("cold_indexed")
+    deployed, indexed = (
+        common.run_design("cold_listing", args, mode) for mode in ("deployed", "cold_indexed")
+    )
     n = deployed["events"]
     extra = indexed["hot_index_wcu"] - deployed["hot_index_wcu"]
     full_scan_rcu = math.ceil(deployed["table_bytes"] / 4096) / 2  # eventually consistent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -113,3 +114,29 @@ def main_for(run: Callable[[], dict[str, Any]]) -> None:
         Path(sys.argv[1]).write_text(text)
     else:
         print(text)
+
+
+# ----------------------------------------------------------------- two designs, each in its own process
+def design_args(doc: str, modes: tuple[str, str], argv: list[str] | None) -> argparse.Namespace:
+    """``--events``, ``--leads`` and the hidden ``--one MODE`` of a benchmark that compares two designs
+    of the same traffic, each run by :func:`run_design` in a fresh process (the meter patches botocore
+    once per process)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--leads", type=int, default=5_000)
+    parser.add_argument("--one", choices=list(modes), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def print_design(result: dict[str, Any]) -> None:
+    """What a ``--one MODE`` process prints: its result as the last line (logs may come before)."""
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+
+
+def run_design(module: str, args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """``python -m bench.<module> --one MODE`` with the same traffic; the result it printed."""
+    command = [sys.executable, "-m", f"bench.{module}", "--events", str(args.events)]
+    command += ["--leads", str(args.leads), "--one", mode]
+    out = subprocess.run(command, check=True, capture_output=True).stdout.decode().strip()
+    result: dict[str, Any] = json.loads(out.splitlines()[-1])
+    return result

@@ -12,15 +12,12 @@ two UpdateItem per event, each billed by the item's size.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import subprocess
-import sys
 from collections import Counter
 from typing import Any
 
-from bench import sim, storage
+from bench import common, sim, storage
 
 
 def run(events: int, leads: int, detect: bool) -> dict[str, Any]:
@@ -66,24 +63,12 @@ def run(events: int, leads: int, detect: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--leads", type=int, default=5_000)
-    parser.add_argument("--one", choices=["on", "off"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = common.design_args(__doc__, ("on", "off"), argv)
     if args.one:  # one design per process: the meter patches botocore once
-        result = run(args.events, args.leads, detect=args.one == "on")
-        sys.stdout.write("\n" + json.dumps(result) + "\n")  # the last line: logs may come before
+        common.print_design(run(args.events, args.leads, detect=args.one == "on"))
         return 0
 
-    def one(mode: str) -> dict[str, Any]:
-        command = [sys.executable, "-m", "bench.lead_events", "--events", str(args.events)]
-        command += ["--leads", str(args.leads), "--one", mode]
-        out = subprocess.run(command, check=True, capture_output=True).stdout.decode().strip()
-        result: dict[str, Any] = json.loads(out.splitlines()[-1])
-        return result
-
-    on, off = one("on"), one("off")
+    on, off = (common.run_design("lead_events", args, mode) for mode in ("on", "off"))
     n = on["events"]
     recorded = sum(on["lead_events"].values())
     unit = max(1.0, on["item_bytes_p50"] / 1024)

@@ -51,7 +51,7 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real moto server on 127.0.0.1 (threads and processes talk to it over HTTP); yields its URL."""
     from moto.server import ThreadedMotoServer
 
-    from tools.local.runner import free_port
+    from tools.local.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

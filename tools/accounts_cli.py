@@ -11,12 +11,18 @@ Query on the ``hot`` index), with the same code and JSON as the Lead API's ``GET
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from tools.leads_cli import LeadsCliError, _num, _positive, table_from_stack
+from tools.leads_cli import (
+    LeadsCliError,
+    _num,
+    _positive,
+    add_targets,
+    command_group,
+    emit,
+    guarded,
+    table_from_stack,
+)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -87,8 +93,7 @@ def format_card(card: dict[str, Any]) -> list[str]:
 
 
 def cmd_hot(args: argparse.Namespace) -> int:
-    rows = hot_accounts(args)
-    print(json.dumps(rows, indent=1, ensure_ascii=False) if args.json else "\n".join(format_hot(rows)))
+    emit(hot_accounts(args), args.json, format_hot)
     return 0
 
 
@@ -102,47 +107,26 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise LeadsCliError(f"no account {args.domain}", 1) from None
     except InvalidFieldError as exc:
         raise LeadsCliError(str(exc)) from None
-    print(json.dumps(card, indent=1, ensure_ascii=False) if args.json else "\n".join(format_card(card)))
+    emit(card, args.json, format_card)
     return 0
-
-
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except LeadsCliError as exc:
-            print(f"leadscore accounts: {exc}", file=sys.stderr)
-            return exc.code
-
-    return run
-
-
-def _targets(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stack", metavar="NAME", help="a deployed stack: its LeadsTableName output")
-    group.add_argument("--table", metavar="NAME", help="a leads table, by name")
 
 
 def add_parser(groups: Any) -> argparse.ArgumentParser:
     """Register ``accounts`` (hot, show) on the ``leadscore`` command's sub-parsers."""
-    parser: argparse.ArgumentParser = groups.add_parser(
-        "accounts",
-        help="the account hot list, or one account's card",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser, commands = command_group(
+        groups, "accounts", "the account hot list, or one account's card", __doc__
     )
-    commands = parser.add_subparsers(dest="command", required=True)
     hot = commands.add_parser("hot", help="the account hot list, highest score first")
     hot.add_argument("--tier", help="sales_ready and/or warm, comma-separated (default both)")
     hot.add_argument("--limit", type=_positive, default=20, help="how many accounts (default 20)")
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /accounts rows)")
-    _targets(hot)
-    hot.set_defaults(func=_guarded(cmd_hot))
+    add_targets(hot, local=False)
+    hot.set_defaults(func=guarded("accounts", cmd_hot))
     show = commands.add_parser("show", help="one account's card: score, members, committee, activity")
     show.add_argument("domain", help="the company domain, e.g. contoso.com")
     show.add_argument(
         "--json", action="store_true", help="the card as JSON (the API's GET /accounts/{domain})"
     )
-    _targets(show)
-    show.set_defaults(func=_guarded(cmd_show))
+    add_targets(show, local=False)
+    show.set_defaults(func=guarded("accounts", cmd_show))
     return parser

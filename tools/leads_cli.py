@@ -395,21 +395,18 @@ def format_hot(rows: list[dict[str, Any]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- commands
+def emit(value: Any, as_json: bool, lines: Callable[[Any], list[str]]) -> None:
+    """A command's result on stdout: the API's JSON with --json, else ``lines(value)`` for a person."""
+    print(json.dumps(value, indent=1, ensure_ascii=False) if as_json else "\n".join(lines(value)))
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    card = source_for(args).card(args.lead, args.history)
-    if args.json:
-        print(json.dumps(card, indent=1, ensure_ascii=False))
-    else:
-        print("\n".join(format_card(card)))
+    emit(source_for(args).card(args.lead, args.history), args.json, format_card)
     return 0
 
 
 def cmd_hot(args: argparse.Namespace) -> int:
-    rows = list(hot_rows(source_for(args), args.tier, args.limit))
-    if args.json:
-        print(json.dumps(rows, indent=1, ensure_ascii=False))
-    else:
-        print("\n".join(format_hot(rows)))
+    emit(list(hot_rows(source_for(args), args.tier, args.limit)), args.json, format_hot)
     return 0
 
 
@@ -569,12 +566,15 @@ def _progress(job: str, total: int, segments: list[Any]) -> str:
     )
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def guarded(group: str, command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` of ``leadscore <group>``, a LeadsCliError printed as ``leadscore <group>: ...`` and
+    returned as the exit code (``leads`` and ``accounts`` alike)."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
         except LeadsCliError as exc:
-            print(f"leadscore leads: {exc}", file=sys.stderr)
+            print(f"leadscore {group}: {exc}", file=sys.stderr)
             return exc.code
 
     return run
@@ -590,32 +590,40 @@ def _positive(text: str) -> int:
     return value
 
 
-def _targets(parser: argparse.ArgumentParser) -> None:
+def add_targets(parser: argparse.ArgumentParser, *, local: bool = True) -> None:
+    """Where a command reads: one of --stack NAME or --table NAME, and (``local``) --local [--url]."""
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--local", action="store_true", help="the `make serve` stack (its /_local endpoints)")
+    if local:
+        group.add_argument(
+            "--local", action="store_true", help="the `make serve` stack (its /_local endpoints)"
+        )
     group.add_argument("--stack", metavar="NAME", help="a deployed stack: its LeadsTableName output")
     group.add_argument("--table", metavar="NAME", help="a leads table, by name")
-    parser.add_argument(
-        "--url", help=f"with --local: the server's URL (default ${LOCAL_URL_ENV} or {DEFAULT_LOCAL_URL})"
+    if local:
+        parser.add_argument(
+            "--url", help=f"with --local: the server's URL (default ${LOCAL_URL_ENV} or {DEFAULT_LOCAL_URL})"
+        )
+
+
+def command_group(groups: Any, name: str, help: str, doc: str | None) -> tuple[argparse.ArgumentParser, Any]:
+    """``leadscore <name>`` on the ``leadscore`` command's sub-parsers, its module's docstring as the
+    description (kept as written), and its required sub-commands: (the parser, its sub-parsers)."""
+    parser: argparse.ArgumentParser = groups.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    return parser, parser.add_subparsers(dest="command", required=True)
 
 
 def add_parser(groups: Any) -> argparse.ArgumentParser:
     """Register ``leads`` (show, hot) on the ``leadscore`` command's sub-parsers."""
-    parser: argparse.ArgumentParser = groups.add_parser(
-        "leads",
-        help="show a lead's score card, or the hot list",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser, commands = command_group(groups, "leads", "show a lead's score card, or the hot list", __doc__)
     show = commands.add_parser("show", help="one lead's score card, reasons and recent history")
     show.add_argument("lead", help="an email address or a lead id")
     show.add_argument("--json", action="store_true", help="the card as JSON (the API's GET /leads/{lead})")
     show.add_argument("--history", type=_positive, default=25, help="recent events to show (default 25)")
     show.add_argument("--rules", help="rules file explaining per-rule contributions (default: the stack's)")
-    _targets(show)
-    show.set_defaults(func=_guarded(cmd_show))
+    add_targets(show)
+    show.set_defaults(func=guarded("leads", cmd_show))
     hot = commands.add_parser("hot", help="the hot list, highest score first")
     hot.add_argument(
         "--tier",
@@ -625,8 +633,8 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     hot.add_argument("--limit", type=_positive, default=20, help="how many leads (default 20)")
     hot.add_argument("--json", action="store_true", help="the rows as JSON (the API's GET /leads rows)")
     hot.add_argument("--rules", help="rules file explaining the rows (default: the stack's)")
-    _targets(hot)
-    hot.set_defaults(func=_guarded(cmd_hot))
+    add_targets(hot)
+    hot.set_defaults(func=guarded("leads", cmd_hot))
     rescore = commands.add_parser(
         "rescore", help="rebuild a lead (or, with --all, every lead) from its history"
     )
@@ -640,14 +648,14 @@ def add_parser(groups: Any) -> argparse.ArgumentParser:
     rescore.add_argument("--status", metavar="JOB", help="show a job's progress")
     rescore.add_argument("--wait", type=int, default=0, help="seconds to follow the progress (default 0)")
     rescore.add_argument("--poll", type=float, default=5.0, help="seconds between progress lines")
-    _targets(rescore)
-    rescore.set_defaults(func=_guarded(cmd_rescore))
+    add_targets(rescore)
+    rescore.set_defaults(func=guarded("leads", cmd_rescore))
     from tools.leads_export import cmd_export
 
     export = commands.add_parser(
         "export", help="every lead and its history as JSON lines (what rules test and rules diff read)"
     )
     export.add_argument("-o", "--output", help="the file to write (default: stdout)")
-    _targets(export)
-    export.set_defaults(func=_guarded(cmd_export))
+    add_targets(export)
+    export.set_defaults(func=guarded("leads", cmd_export))
     return parser

@@ -26,7 +26,7 @@ from typing import Any
 
 from leadscore.rules.compiler import CompiledRules
 
-from tools.review.report import _CSS, PAD, H, W, _axis, _e, _svg, _sx, _sy, _table
+from tools.review.report import _CSS, PAD, H, W, _axis, _category_axes, _e, _svg, _sx, _sy, _table
 from tools.rules_eval import Lead, score_leads, stamp
 
 BAR = 24  # characters of the longest text bar
@@ -220,14 +220,7 @@ def chart_tiers(report: dict[str, Any]) -> str:
     tiers = report["tiers"]
     top = _ticks_top(max([t["before"] for t in tiers] + [t["after"] for t in tiers] + [1]))
     slot = (W - 10 - PAD) / max(len(tiers), 1)
-    parts = [
-        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#889"/>',
-        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#889"/>',
-        f'<text x="12" y="{H / 2}" transform="rotate(-90 12 {H / 2})" text-anchor="middle">leads</text>',
-    ]
-    for i in range(5):
-        py = H - PAD - (H - PAD - 10) * i / 4
-        parts.append(f'<text x="{PAD - 4}" y="{py + 4:.1f}" text-anchor="end">{top * i // 4}</text>')
+    parts = _category_axes([str(top * i // 4) for i in range(5)], ylabel="leads")
     for i, t in enumerate(tiers):
         x = PAD + slot * i
         w = max(slot * 0.4, 1)

@@ -23,22 +23,33 @@ from leadscore.models.event import CanonicalEvent
 GroupHandler = Callable[[Sequence[CanonicalEvent], LambdaContext | None], dict[str, Exception]]
 
 
-class CoalescingSqsProcessor(BatchProcessor):
+Results = list[tuple[Any, ...]]
+
+
+class ParseEachSqsProcessor(BatchProcessor):
+    """A processor that first runs the record handler on each SQS record alone, so a record that
+    cannot be used fails alone, then acts on the parsed records together (subclasses)."""
+
+    def parse_each(self) -> tuple[Results, list[tuple[SQSRecord, Any]]]:
+        """The failed records' results, and each parsed record with what the handler made of it."""
+        results: Results = []
+        parsed: list[tuple[SQSRecord, Any]] = []
+        for raw in self.records:
+            record = SQSRecord(raw)
+            try:
+                parsed.append((record, self.handler(record=record)))
+            except Exception:
+                results.append(self.failure_handler(record=record, exception=sys.exc_info()))
+        return results, parsed
+
+
+class CoalescingSqsProcessor(ParseEachSqsProcessor):
     def __init__(self, group_handler: GroupHandler) -> None:
         super().__init__(event_type=EventType.SQS)
         self.group_handler = group_handler
 
-    def process(self) -> list[tuple[Any, ...]]:
-        results: list[tuple[Any, ...]] = []
-        parsed: list[tuple[SQSRecord, CanonicalEvent]] = []
-        for raw in self.records:
-            record = SQSRecord(raw)
-            try:
-                event = self.handler(record=record)
-            except Exception:
-                results.append(self.failure_handler(record=record, exception=sys.exc_info()))
-                continue
-            parsed.append((record, event))
+    def process(self) -> Results:
+        results, parsed = self.parse_each()
         if not parsed:
             return results
         try:

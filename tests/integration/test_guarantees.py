@@ -20,7 +20,7 @@ from leadscore.scoring.state import LeadState
 
 from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
 from tests.support.faults import Faults
-from tools.local.runner import resign_sendgrid
+from tools.local.replay import resign_sendgrid
 
 SAMPLE_TIME = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()

@@ -25,7 +25,7 @@ from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json
 from tests.support.crm import HUBSPOT_TOKEN, create_secrets
 from tests.support.fake_hubspot import FakeHubSpot
 from tests.support.fake_salesforce import FakeSalesforce
-from tools.local.runner import resign_sendgrid
+from tools.local.replay import resign_sendgrid
 
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

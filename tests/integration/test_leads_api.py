@@ -425,7 +425,8 @@ def test_unknown_routes_and_methods_are_json_4xx(scored: Stack) -> None:
 
 def test_the_local_server_refuses_unsigned_requests_and_serves_signed_ones(scored: Stack) -> None:
     """`make serve`'s HTTP server applies the template's AWS_IAM authorizer the local way."""
-    from tools.local.runner import LOCAL_AUTHORIZATION, http_get
+    from tools.local.replay import http_get
+    from tools.local.settings import LOCAL_AUTHORIZATION
 
     with serving(scored) as base:
         port = int(base.rsplit(":", 1)[1])

@@ -278,7 +278,7 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 # ---------------------------------------------------------------------------------------------- --local
 @pytest.fixture
 def local_server(stack: Stack, leads: LeadRepository) -> Iterator[str]:
-    """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
+    """The `make serve` HTTP server (tools.local.stack) in front of this test's in-process stack."""
     with serving(stack) as base:
         yield base
 
@@ -298,7 +298,7 @@ def test_local_reads_through_the_serve_endpoints(
 def test_local_without_a_server_says_so(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tools.local.runner import free_port
+    from tools.local.stack import free_port
 
     monkeypatch.setenv("LEADSCORE_LOCAL_URL", f"http://127.0.0.1:{free_port()}")
     code, out, err = run(capsys, "hot", "--local")

@@ -83,7 +83,7 @@ def test_export_of_a_table_scores_back_to_the_stacks_own_cards(
 
 @pytest.fixture
 def local_url(scored: Stack) -> Iterator[str]:
-    """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
+    """The `make serve` HTTP server (tools.local.stack) in front of this test's in-process stack."""
     with serving(scored) as base:
         yield base
 
@@ -101,7 +101,7 @@ def test_export_of_the_local_stack_to_stdout(
 
 
 def test_export_without_a_server_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    from tools.local.runner import free_port
+    from tools.local.stack import free_port
 
     assert main(["leads", "export", "--local", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
     assert "is `make serve` running?" in capsys.readouterr().err

@@ -22,7 +22,9 @@ from leadscore.dal.clients import reset_clients
 from leadscore.ingest.providers import ses
 
 from tests.support import EVENTS, ROOT, load_event
-from tools.local.runner import Console, LocalStack, http_get, replay_request
+from tools.local.console import Console
+from tools.local.replay import http_get, replay_request
+from tools.local.stack import LocalStack
 from tools.localstack import local_env
 from tools.signing import sign_sns_message
 

@@ -330,7 +330,7 @@ def test_drain_runs_queue_then_stream_until_idle(stack, monkeypatch):
 def test_stack_against_a_moto_server(monkeypatch):
     from moto.server import ThreadedMotoServer
 
-    from tools.local.runner import free_port
+    from tools.local.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

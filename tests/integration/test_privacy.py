@@ -16,7 +16,7 @@ from leadscore.dal.leads import LeadRepository, erase_lead
 from leadscore.models.event import lead_id_for_anonymous, lead_id_for_email
 
 from tests.support import EVENTS, ROOT, TEMPLATE, Stack, example_rules_json, pinned_clock_at
-from tools.local.runner import resign_sendgrid
+from tools.local.replay import resign_sendgrid
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 PUBLIC_KEY = (EVENTS / "keys" / "sendgrid-test-public.b64").read_text().strip()

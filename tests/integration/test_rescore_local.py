@@ -24,7 +24,7 @@ def form(stack: Stack, sid: str, **fields: Any) -> None:
 
 @pytest.fixture
 def served(stack: Stack) -> Iterator[str]:
-    """The `make serve` HTTP server (tools.local.runner) in front of this test's in-process stack."""
+    """The `make serve` HTTP server (tools.local.stack) in front of this test's in-process stack."""
     stack.upload_rules(example_rules_json())
     form(stack, "f1", job_title="CTO", industry="Software", company_size=800, country="US")
     form(stack, "f2", form="Request a demo")
@@ -76,7 +76,7 @@ def test_rescore_local_all_uses_the_rules_in_force(
 def test_rescore_local_of_an_unknown_lead_and_without_a_server(
     served: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tools.local.runner import free_port
+    from tools.local.stack import free_port
 
     rules = str(RULES_EXAMPLE_YAML)
     assert main(["leads", "rescore", "nobody@x.io", "--local", "--url", served, "--rules", rules]) == 1

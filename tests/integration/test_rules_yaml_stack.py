@@ -14,8 +14,10 @@ import pytest
 from leadscore import clock
 
 from tests.support import ROOT, RULES_EXAMPLE_YAML, load_event, reset_caches
+from tools.local import leads
 from tools.local.__main__ import main as local_main
-from tools.local.runner import Console, LocalStack
+from tools.local.console import Console
+from tools.local.stack import LocalStack
 
 DANA = "dana.reyes@northwindlabs.io"  # events/http-01-form-json.json: "VP of Engineering"
 
@@ -41,7 +43,7 @@ def _score_of_dana(rules: Path) -> float:
         local.start()
         local.stack.invoke("IngestFunction", event)
         local.stack.drain(timeout=20)
-        lead = local.lead(DANA)
+        lead = leads.lead(local.stack, DANA)
         assert lead is not None and lead.card is not None
         return float(lead.card.score)
     finally:

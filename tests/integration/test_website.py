@@ -25,7 +25,7 @@ URLENCODED = {"content-type": "application/x-www-form-urlencoded"}
 
 
 class Site:
-    """The local HTTP server (tools.local.runner) in front of a stack made with a site's parameters."""
+    """The local HTTP server (tools.local.stack) in front of a stack made with a site's parameters."""
 
     def __init__(self, stack: Stack, port: int) -> None:
         self.stack = stack

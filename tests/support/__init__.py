@@ -77,9 +77,10 @@ def example_rules() -> Any:
 
 @contextlib.contextmanager
 def serving(stack: Stack, root: Path = ROOT) -> Iterator[str]:
-    """`make serve`'s HTTP server (tools.local.runner) in front of an already-created stack, on a
+    """`make serve`'s HTTP server (tools.local.stack) in front of an already-created stack, on a
     free port; yields its base URL and stops it afterwards."""
-    from tools.local.runner import Console, LocalStack
+    from tools.local.console import Console
+    from tools.local.stack import LocalStack
 
     with open(os.devnull, "w") as sink:
         local = LocalStack(root, Console(sink))

@@ -289,11 +289,7 @@ class Stack:
         ]
         if not topics:
             return
-        sqs = self._client("sqs")
-        self._inbox_url = sqs.create_queue(QueueName=f"{self.name}-{INBOX_QUEUE}")["QueueUrl"]
-        inbox_arn = sqs.get_queue_attributes(QueueUrl=self._inbox_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        self._inbox_url, inbox_arn = self._local_queue(INBOX_QUEUE)
         for topic_arn in topics:
             self._client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
 
@@ -319,11 +315,7 @@ class Stack:
         ]
         if not buses:
             return
-        sqs = self._client("sqs")
-        self._lead_events_url = sqs.create_queue(QueueName=f"{self.name}-{LEAD_EVENTS_INBOX}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self._lead_events_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        self._lead_events_url, arn = self._local_queue(LEAD_EVENTS_INBOX)
         events = self._client("events")
         for bus in buses:
             rule = f"{self.name}-lead-events-drain"
@@ -333,16 +325,29 @@ class Stack:
     def lead_events(self) -> list[dict[str, Any]]:
         """Lead events put on the stack's buses since the last call (EventBridge envelopes, with
         ``detail-type`` and ``detail``), in the order they were put."""
-        if not self._lead_events_url:
+        return self._drain_local_queue(self._lead_events_url)
+
+    def _local_queue(self, suffix: str) -> tuple[str, str]:
+        """A queue of the local harness (not of the template), named after the stack: its URL and ARN."""
+        sqs = self._client("sqs")
+        url: str = sqs.create_queue(QueueName=f"{self.name}-{suffix}")["QueueUrl"]
+        arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return url, arn
+
+    def _drain_local_queue(self, url: str) -> list[dict[str, Any]]:
+        """Every message of a :meth:`_local_queue` (none before it exists), its JSON body, deleted."""
+        if not url:
             return []
         sqs = self._client("sqs")
         received: list[dict[str, Any]] = []
-        while messages := sqs.receive_message(
-            QueueUrl=self._lead_events_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", []):
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        ):
             received += [json.loads(m["Body"]) for m in messages]
             sqs.delete_message_batch(
-                QueueUrl=self._lead_events_url,
+                QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
         return received
@@ -841,32 +846,17 @@ class Stack:
         Each is the SNS envelope's ``Subject``, ``Message``, ``MessageAttributes``
         (``{name: {Type, Value}}``), ``TopicArn``, ``MessageId`` and ``Timestamp``.
         """
-        if not self._inbox_url:
-            return []
-        sqs = self._client("sqs")
-        notifications: list[dict[str, Any]] = []
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=self._inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                notifications.append(
-                    {
-                        "Subject": envelope.get("Subject"),
-                        "Message": envelope.get("Message", ""),
-                        "MessageAttributes": envelope.get("MessageAttributes") or {},
-                        "TopicArn": envelope.get("TopicArn", ""),
-                        "MessageId": envelope.get("MessageId", ""),
-                        "Timestamp": envelope.get("Timestamp", ""),
-                    }
-                )
-            sqs.delete_message_batch(
-                QueueUrl=self._inbox_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+        notifications = [
+            {
+                "Subject": envelope.get("Subject"),
+                "Message": envelope.get("Message", ""),
+                "MessageAttributes": envelope.get("MessageAttributes") or {},
+                "TopicArn": envelope.get("TopicArn", ""),
+                "MessageId": envelope.get("MessageId", ""),
+                "Timestamp": envelope.get("Timestamp", ""),
+            }
+            for envelope in self._drain_local_queue(self._inbox_url)
+        ]
         notifications.sort(key=lambda n: str(n["Timestamp"]))
         return notifications
 

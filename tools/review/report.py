@@ -182,6 +182,25 @@ def _axis(x0: float, x1: float, y0: float, y1: float, xlabel: str, ylabel: str, 
     return "".join(parts)
 
 
+def _category_axes(yticks: list[str], *, xlabel: str = "", ylabel: str = "") -> list[str]:
+    """The axes of a bar chart over categories (score bands, tiers): both lines, the labels given and
+    the five y tick labels from 0 to the top, bottom up; the bars label their own slots."""
+    parts = [
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#889"/>',
+        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#889"/>',
+    ]
+    if xlabel:
+        parts.append(f'<text x="{W / 2}" y="{H - 6}" text-anchor="middle">{_e(xlabel)}</text>')
+    if ylabel:
+        parts.append(
+            f'<text x="12" y="{H / 2}" transform="rotate(-90 12 {H / 2})" text-anchor="middle">{_e(ylabel)}</text>'
+        )
+    for i, label in enumerate(yticks):
+        py = H - PAD - (H - PAD - 10) * i / (len(yticks) - 1)
+        parts.append(f'<text x="{PAD - 4}" y="{py + 4:.1f}" text-anchor="end">{label}</text>')
+    return parts
+
+
 def _svg(body: str, chart_id: str, title: str) -> str:
     return (
         f'<figure><svg id="{chart_id}" class="chart" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
@@ -228,14 +247,7 @@ def chart_bands(report: dict[str, Any]) -> str:
     top = max([b["conversion"] for b in bands] + [0.01])
     n = len(bands)
     slot = (W - 10 - PAD) / max(n, 1)
-    parts = [
-        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#889"/>',
-        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#889"/>',
-        f'<text x="{W / 2}" y="{H - 6}" text-anchor="middle">score band (hand rules)</text>',
-    ]
-    for i in range(5):
-        fy = top * i / 4
-        parts.append(f'<text x="{PAD - 4}" y="{_sy(fy, 0, top) + 4:.1f}" text-anchor="end">{fy:.0%}</text>')
+    parts = _category_axes([f"{top * i / 4:.0%}" for i in range(5)], xlabel="score band (hand rules)")
     for i, b in enumerate(bands):
         x = PAD + i * slot + 2
         y = _sy(b["conversion"], 0, top)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from leadscore.dal import clients
-from leadscore.dal.topic import PublishFailed, PublishRefused
+from leadscore.dal.topic import PublishFailed, PublishRefused, Result, call
 
 __all__ = ["MAX_BATCH", "MAX_REQUEST_BYTES", "EventBus", "PublishFailed", "PublishRefused", "Result"]
 
@@ -25,8 +23,6 @@ REFUSED_ENTRY = frozenset({"MalformedDetail", "InvalidArgument", "ValidationExce
 # Whole-request error codes a retry cannot fix (the request itself is malformed).
 REFUSED_REQUEST = frozenset({"ValidationException", "InvalidArgument"})
 
-Result = PublishFailed | PublishRefused | None  # per entry: None when EventBridge accepted it
-
 
 class EventBus:
     def __init__(self, name: str) -> None:
@@ -35,15 +31,7 @@ class EventBus:
     def put(self, entries: Sequence[dict[str, Any]]) -> list[Result]:
         """Send up to ``MAX_BATCH`` entries in one request; one result per entry, in order. A request
         that fails as a whole raises :class:`PublishFailed` or :class:`PublishRefused`."""
-        try:
-            response = clients.events().put_events(Entries=list(entries))
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-            if code in REFUSED_REQUEST:
-                raise PublishRefused(code) from None
-            raise PublishFailed(code) from None
-        except BotoCoreError as exc:
-            raise PublishFailed(type(exc).__name__) from None
+        response = call(lambda: clients.events().put_events(Entries=list(entries)), REFUSED_REQUEST)
         results: list[Result] = []
         answered = list(response.get("Entries", []))
         for index in range(len(entries)):

@@ -39,6 +39,16 @@ class SyncResult:
         self.failed.update(other.failed)
 
 
+def in_batches(
+    records: Sequence[CrmRecord], size: int, batch: Callable[[list[CrmRecord]], SyncResult]
+) -> SyncResult:
+    """Send ``records`` as consecutive requests of at most ``size`` (a CRM's batch limit)."""
+    result = SyncResult()
+    for start in range(0, len(records), size):
+        result.merge(batch(list(records[start : start + size])))
+    return result
+
+
 def trace_id(record: CrmRecord) -> str:
     return f"{record.lead_id}:{record.ver}"
 
@@ -59,10 +69,7 @@ class HubSpot:
         return response
 
     def upsert(self, records: Sequence[CrmRecord]) -> SyncResult:
-        result = SyncResult()
-        for start in range(0, len(records), MAX_BATCH):
-            result.merge(self._batch(list(records[start : start + MAX_BATCH])))
-        return result
+        return in_batches(records, MAX_BATCH, self._batch)
 
     def _batch(self, records: list[CrmRecord]) -> SyncResult:
         inputs = [{**hubspot_input(r), "objectWriteTraceId": trace_id(r)} for r in records]

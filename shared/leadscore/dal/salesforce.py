@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from leadscore.crm.mapping import SALESFORCE_EXTERNAL_ID, CrmRecord, salesforce_record
 from leadscore.dal.crm_http import CrmAuthError, CrmConfigError, CrmHttp, CrmUnavailable, Response, error_code
 from leadscore.dal.crm_secrets import SalesforceSecret
-from leadscore.dal.hubspot import SyncResult
+from leadscore.dal.hubspot import SyncResult, in_batches
 
 MAX_BATCH = 200
 API_VERSION = "v62.0"
@@ -74,10 +74,7 @@ class Salesforce:
         return response
 
     def upsert(self, records: Sequence[CrmRecord]) -> SyncResult:
-        result = SyncResult()
-        for start in range(0, len(records), MAX_BATCH):
-            result.merge(self._batch(list(records[start : start + MAX_BATCH])))
-        return result
+        return in_batches(records, MAX_BATCH, self._batch)
 
     def _batch(self, records: list[CrmRecord], *, creating: bool = False) -> SyncResult:
         body = {

@@ -14,7 +14,7 @@ non-number (``sales_ready: 1e309`` was stored as a null threshold).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -37,6 +37,18 @@ ListEntry = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=Tru
 Scalar = str | int | Annotated[float, Field(allow_inf_nan=True)] | bool
 
 RULE_ID = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+
+
+def _rule_ids[T: Iterable[str]](names: T, what: str, shown: int | None = None) -> T:
+    """``names`` if each is an id like a rule's (``RULE_ID``), else a ValueError naming ``what`` and
+    the first that is not (its first ``shown`` characters)."""
+    import re
+
+    for name in names:
+        if not re.match(RULE_ID, name):
+            raise ValueError(f"{what} '{name[:shown]}' must be lower-case letters, digits, '-' or '_'")
+    return names
+
 
 # Fields a fit rule may test: the lead's profile plus what is derived from the email.
 PROFILE_FIELDS = (
@@ -421,12 +433,7 @@ class ScoringModel(_Strict):
     @field_validator("categories")
     @classmethod
     def _category_names(cls, categories: dict[str, CategoryThreshold]) -> dict[str, CategoryThreshold]:
-        import re
-
-        for name in categories:
-            if not re.match(RULE_ID, name):
-                raise ValueError(f"category '{name}' must be lower-case letters, digits, '-' or '_'")
-        return categories
+        return _rule_ids(categories, "category")
 
 
 class Bots(_Strict):
@@ -454,13 +461,7 @@ class Lifecycle(_Strict):
     @field_validator("rejection_reasons")
     @classmethod
     def _reason_ids(cls, reasons: list[str]) -> list[str]:
-        import re
-
-        for reason in reasons:
-            if not re.match(RULE_ID, reason):
-                raise ValueError(
-                    f"rejection reason '{reason[:64]}' must be lower-case letters, digits, '-' or '_'"
-                )
+        _rule_ids(reasons, "rejection reason", shown=64)
         if len(set(reasons)) != len(reasons):
             raise ValueError("rejection reasons must be distinct")
         return reasons
@@ -645,12 +646,7 @@ class Committee(_Strict):
     @field_validator("roles")
     @classmethod
     def _role_names(cls, roles: dict[str, Condition]) -> dict[str, Condition]:
-        import re
-
-        for name in roles:
-            if not re.match(RULE_ID, name):
-                raise ValueError(f"role name '{name}' must be lower-case letters, digits, '-' or '_'")
-        return roles
+        return _rule_ids(roles, "role name")
 
 
 class Accounts(_Strict):
@@ -688,12 +684,7 @@ class RulesDocument(_Strict):
     @field_validator("lists")
     @classmethod
     def _list_names(cls, lists: dict[str, list[ListEntry]]) -> dict[str, list[ListEntry]]:
-        import re
-
-        for name in lists:
-            if not re.match(RULE_ID, name):
-                raise ValueError(f"list name '{name}' must be lower-case letters, digits, '-' or '_'")
-        return lists
+        return _rule_ids(lists, "list name")
 
 
 AllCondition.model_rebuild()

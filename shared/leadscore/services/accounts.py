@@ -31,7 +31,7 @@ from leadscore.dal.accounts import (
     shard_to_item,
 )
 from leadscore.dal.keys import DUE_SHARDS, due_pk, shard_of
-from leadscore.dal.outbox import DueKey, Finished
+from leadscore.dal.outbox import DueKey
 from leadscore.rules.accounts import CompiledAccounts
 from leadscore.scoring.accounts import (
     Account,
@@ -51,7 +51,7 @@ from leadscore.scoring.accounts import (
     without,
 )
 from leadscore.scoring.state import LeadState
-from leadscore.services.delivery import Delivered, Publisher, due, publish_pending
+from leadscore.services.delivery import Delivered, Publisher, Sns, Tracker, deliver_entries, due
 
 MAX_ATTEMPTS_PER_ITEM = 12
 Changes = dict[str, dict[int, dict[str, Member | None]]]  # domain -> shard -> lead id -> member
@@ -286,26 +286,17 @@ def _due_key(account: Account, ver: int | None) -> DueKey | None:
     return DueKey(ver=ver, pk=due_pk(shard_of(account.domain, DUE_SHARDS)), at=min(times) if times else None)
 
 
-class _Tracked:
+class _Tracked(Tracker):
     """The account summary as this delivery leaves it, and its version while nobody else writes it."""
 
     def __init__(self, account: Account) -> None:
+        super().__init__(account.ver)
         self.account = account
         self.outboxed = dict(account.outbox)
-        self.ver: int | None = account.ver
-
-    def claimed(self) -> None:
-        self.ver = None if self.ver is None else self.ver + 1
-
-    def lost(self) -> None:
-        self.ver = None
 
     def due(self, alert: AccountAlert) -> DueKey | None:
         self.outboxed[alert.id] = alert
         return _due_key(self.account.model_copy(update={"outbox": self.outboxed}), self.ver)
-
-    def finished(self, how: Finished) -> None:
-        self.ver = self.ver + 1 if how == "moved" and self.ver is not None else None
 
 
 def deliver_account(
@@ -318,11 +309,11 @@ def deliver_account(
 ) -> Delivered:
     """Publish every pending alert of an account summary that may be attempted now: the lead alerts'
     lifecycle (claim with a lease, publish, mark sent / back off / failed) on the account's item."""
-    return publish_pending(
+    return deliver_entries(
         account.domain,
         account.pending_alerts,
         outbox,
-        topic,
+        Sns(topic),
         now,
         lambda alert: render(account, alert),
         check,

@@ -16,15 +16,14 @@ the mark; its ``detail.id`` is stable, so consumers drop the repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from leadscore.alerts import lead_link
-from leadscore.dal.eventbus import MAX_BATCH, MAX_REQUEST_BYTES, PublishFailed, PublishRefused, Result
+from leadscore.dal.eventbus import MAX_BATCH, MAX_REQUEST_BYTES, Result
 from leadscore.scoring.changes import entry_problems, entry_size, put_events_entry
-from leadscore.scoring.state import EventEntry, LeadState
-from leadscore.services.delivery import MAX_ATTEMPTS, Delivered, Outbox, Tracked, backoff, due
+from leadscore.scoring.state import LeadState
+from leadscore.services.delivery import Delivered, Outbox, Tracked, deliver_entries
 
 
 class Bus(Protocol):
@@ -33,83 +32,28 @@ class Bus(Protocol):
     def put(self, entries: Sequence[dict[str, Any]]) -> list[Result]: ...
 
 
-@dataclass
-class _Claimed:
-    entry: EventEntry
-    token: str
-    request: dict[str, Any]
+class _PutEvents:
+    """EventBridge as a delivery channel: ``PutEvents`` requests of up to ``MAX_BATCH`` entries and
+    ``MAX_REQUEST_BYTES``, one result per entry."""
+
+    name = "EventBridge"
+    max_batch = MAX_BATCH
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def fits(self, batch: Sequence[dict[str, Any]], request: dict[str, Any]) -> bool:
+        size = sum(entry_size(entry) for entry in batch)
+        return size + entry_size(request) <= MAX_REQUEST_BYTES
+
+    def send(self, batch: Sequence[dict[str, Any]]) -> list[Result]:
+        return self.bus.put(batch)
 
 
-def batches(claimed: Sequence[_Claimed]) -> Iterator[list[_Claimed]]:
-    """Requests of at most ``MAX_BATCH`` entries and ``MAX_REQUEST_BYTES``, in order."""
-    batch: list[_Claimed] = []
-    size = 0
-    for item in claimed:
-        cost = entry_size(item.request)
-        if batch and (len(batch) >= MAX_BATCH or size + cost > MAX_REQUEST_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(item)
-        size += cost
-    if batch:
-        yield batch
-
-
-def _claim(
-    state: LeadState,
-    outbox: Outbox,
-    bus: Bus,
-    now: Callable[[], int],
-    link: str | None,
-    tracked: Tracked,
-    report: Delivered,
-) -> list[_Claimed]:
-    claimed: list[_Claimed] = []
-    for entry in sorted(state.pending_events, key=lambda e: (e.created_at, e.id)):
-        at = now()
-        if not due(entry, at):
-            report.skipped += 1
-            continue
-        token = outbox.claim(state.lead_id, entry.id, at)
-        if token is None:
-            report.skipped += 1  # sent, leased or backing off since this state was read
-            tracked.ver = None
-            continue
-        tracked.claimed()
-        claimed.append(_Claimed(entry, token, put_events_entry(state.lead_id, entry, bus.name, link)))
-    return claimed
-
-
-def _finish(
-    lead_id: str,
-    item: _Claimed,
-    result: Result,
-    outbox: Outbox,
-    now: Callable[[], int],
-    tracked: Tracked,
-    report: Delivered,
-) -> None:
-    entry, token = item.entry, item.token
-    reason: str | None = None
-    if isinstance(result, PublishRefused):
-        reason = f"refused by EventBridge: {result.code}"
-    elif isinstance(result, PublishFailed):
-        attempts = entry.attempts + 1
-        if attempts < MAX_ATTEMPTS:
-            retry = now() + backoff(attempts)
-            key = tracked.due(entry.model_copy(update={"status": "pending", "next_attempt_at": retry}))
-            tracked.finished(outbox.back_off(lead_id, entry.id, token, attempts, retry, key))
-            report.backing_off.append(entry.id)
-            return
-        reason = f"gave up after {attempts} attempts (last: {result.code})"
-    if reason is not None:
-        key = tracked.due(entry.model_copy(update={"status": "failed"}))
-        tracked.finished(outbox.fail(lead_id, entry.id, token, reason, key))
-        report.failed[entry.id] = reason
-        return
-    key = tracked.due(entry.model_copy(update={"status": "sent"}))
-    tracked.finished(outbox.mark_sent(lead_id, entry.id, token, now(), key))
-    report.sent.append(entry.id)
+def _refused(request: dict[str, Any]) -> list[str]:
+    """An entry EventBridge would refuse, failed before sending, with the reason it would give."""
+    problems = entry_problems(request)
+    return [f"refused by EventBridge: {'; '.join(problems)}"] if problems else []
 
 
 def deliver_events(
@@ -120,23 +64,15 @@ def deliver_events(
     link_template: str = "",
     tracked: Tracked | None = None,
 ) -> Delivered:
-    """Send every pending event of ``state`` that may be attempted now."""
-    report = Delivered()
-    tracked = tracked or Tracked(state)
+    """Send every pending event of ``state`` that may be attempted now, oldest first."""
     link = lead_link(link_template, state.lead_id)
-    claimed = _claim(state, outbox, bus, now, link, tracked, report)
-    ready: list[_Claimed] = []
-    for item in claimed:
-        problems = entry_problems(item.request)
-        if problems:
-            _finish(state.lead_id, item, PublishRefused("; ".join(problems)), outbox, now, tracked, report)
-        else:
-            ready.append(item)
-    for batch in batches(ready):
-        try:
-            results = bus.put([item.request for item in batch])
-        except (PublishFailed, PublishRefused) as exc:
-            results = [exc] * len(batch)
-        for item, result in zip(batch, results, strict=True):
-            _finish(state.lead_id, item, result, outbox, now, tracked, report)
-    return report
+    return deliver_entries(
+        state.lead_id,
+        sorted(state.pending_events, key=lambda e: (e.created_at, e.id)),
+        outbox,
+        _PutEvents(bus),
+        now,
+        lambda entry: put_events_entry(state.lead_id, entry, bus.name, link),
+        _refused,
+        tracked or Tracked(state),
+    )

@@ -27,6 +27,19 @@ def _check(request: dict[str, Any]) -> list[str]:
     return publish_problems(request)
 
 
+def _count(
+    delivered: Delivered, sent: str, backing_off: str = "AlertPublishFailed", failed: str = "AlertFailed"
+) -> None:
+    """The metrics of a delivery's outcomes (the names of a lead's alerts, its events, an account's)."""
+    for name, value in (
+        (sent, len(delivered.sent)),
+        (backing_off, len(delivered.backing_off)),
+        (failed, len(delivered.failed)),
+    ):
+        if value:
+            count(name, value)
+
+
 def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
     """Deliver the lead's due alerts; count and log what happened (lead and alert ids only)."""
     settings = get_settings()
@@ -39,13 +52,7 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
         bus = EventBus(require(settings.lead_events_bus, "LEAD_EVENTS_BUS"))
         delivered.events = deliver_events(state, outbox, bus, now, link, tracked)
         _report_events(state, delivered.events)
-    for name, value in (
-        ("AlertsSent", len(delivered.sent)),
-        ("AlertPublishFailed", len(delivered.backing_off)),
-        ("AlertFailed", len(delivered.failed)),
-    ):
-        if value:
-            count(name, value)
+    _count(delivered, "AlertsSent")
 
     def keys(alert_id: str) -> dict[str, str | None]:
         """Lead and alert ids, and the correlation id of the request whose event raised the alert."""
@@ -64,13 +71,7 @@ def deliver_alerts(state: LeadState, now: Callable[[], int]) -> Delivered:
 
 def _report_events(state: LeadState, delivered: Delivered) -> None:
     """Count and log what happened to the lead's events (lead and event ids only)."""
-    for name, value in (
-        ("LeadEventsSent", len(delivered.sent)),
-        ("LeadEventPublishFailed", len(delivered.backing_off)),
-        ("LeadEventFailed", len(delivered.failed)),
-    ):
-        if value:
-            count(name, value)
+    _count(delivered, "LeadEventsSent", "LeadEventPublishFailed", "LeadEventFailed")
     for event_id in delivered.backing_off:
         logger.warning(
             "lead event put failed, backing off", extra={"lead_id": state.lead_id, "event_id": event_id}
@@ -90,13 +91,7 @@ def deliver_account_alerts(account: Account, now: Callable[[], int]) -> Delivere
     outbox = AccountOutbox(require(settings.leads_table, "LEADS_TABLE"))
     topic = Topic(require(settings.alerts_topic_arn, "ALERTS_TOPIC_ARN"))
     delivered = deliver_account(account, outbox, topic, now, lambda _, a: account_sns_message(a), _check)
-    for name, value in (
-        ("AccountAlertsSent", len(delivered.sent)),
-        ("AlertPublishFailed", len(delivered.backing_off)),
-        ("AlertFailed", len(delivered.failed)),
-    ):
-        if value:
-            count(name, value)
+    _count(delivered, "AccountAlertsSent")
     for alert_id in delivered.sent:
         logger.info("account alert sent", extra={"account": account.domain, "alert_id": alert_id})
     for alert_id, why in delivered.failed.items():

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch import EventType
 
+from leadscore.batch import ParseEachSqsProcessor, Results
 from leadscore.models.event import CanonicalEvent
 
 Enqueue = Callable[[Sequence[CanonicalEvent]], None]
 
 
-class RelaySqsProcessor(BatchProcessor):
+class RelaySqsProcessor(ParseEachSqsProcessor):
     """``handler(record)`` returns the record's events (``[]``: valid, nothing to score) or raises."""
 
     def __init__(self, enqueue: Enqueue) -> None:
@@ -32,19 +31,10 @@ class RelaySqsProcessor(BatchProcessor):
         self.accepted = 0
         self.ignored = 0
 
-    def process(self) -> list[tuple[Any, ...]]:
-        results: list[tuple[Any, ...]] = []
-        parsed: list[tuple[SQSRecord, Sequence[CanonicalEvent]]] = []
+    def process(self) -> Results:
         self.accepted = self.ignored = 0
-        for raw in self.records:
-            record = SQSRecord(raw)
-            try:
-                events = self.handler(record=record)
-            except Exception:
-                results.append(self.failure_handler(record=record, exception=sys.exc_info()))
-                continue
-            parsed.append((record, events))
-        events = [event for _, record_events in parsed for event in record_events]
+        results, parsed = self.parse_each()
+        events: list[CanonicalEvent] = [event for _, record_events in parsed for event in record_events]
         try:
             self.enqueue(events)
         except Exception:

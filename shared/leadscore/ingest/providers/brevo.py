@@ -21,19 +21,18 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BearerOrBasicAuthError, MalformedBodyError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
-    event_name,
     json_document,
-    not_scored,
-    required_secrets,
+    require_credential,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import basic_credentials, matches_any
+from leadscore.ingest.signatures import basic_credentials
 from leadscore.models.event import EventType
 
 SOURCE = "brevo"
@@ -62,16 +61,18 @@ class BrevoProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Brevo", error=BearerOrBasicAuthError)
-        if secrets is None:
-            return
         authorization = (request.header("authorization") or "").strip()
         scheme, _, value = authorization.partition(" ")
         given = value.strip() if scheme.lower() == "bearer" else basic_credentials(authorization)
-        if not given:
-            raise BearerOrBasicAuthError("a bearer token or basic auth credentials are required")
-        if not matches_any(given, secrets):
-            raise BearerOrBasicAuthError("the Brevo webhook credentials are wrong")
+        require_credential(
+            config,
+            CREDENTIAL_VARIABLE,
+            "Brevo",
+            given or None,
+            missing="a bearer token or basic auth credentials are required",
+            wrong="the Brevo webhook credentials are wrong",
+            error=BearerOrBasicAuthError,
+        )
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_document(request)
@@ -85,13 +86,10 @@ class BrevoProvider:
 
 
 def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return not_scored("Brevo", kind)
+    read = typed_event(item, EVENT_TYPES, "Brevo")
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     properties: dict[str, Any] = {
         "message_id": item.get("message-id"),
         "campaign_id": item.get("camp_id"),
@@ -99,8 +97,6 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "tag": item.get("tag"),
         "reason": item.get("reason"),
     }
-    if event_type == "email_click":
-        properties.update(page_properties(item.get("link") or item.get("URL")))
     when = item.get("ts_epoch") or item.get("ts_event") or item.get("date_event") or item.get("date")
     return EmailItem(
         name=kind,
@@ -112,6 +108,7 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         when=occurred_at(when, request.received_at),
         properties=properties,
         user_agent=item.get("user_agent"),
+        link=item.get("link") or item.get("URL"),
         bot="machine open" if "proxy_open" in kind else None,
     )
 

@@ -33,20 +33,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError, UnprocessableError
-from leadscore.ingest.forms import submission_event
+from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
 from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     add_email_event,
-    as_bytes,
+    add_submission,
+    check_hmac,
     json_document,
-    required_secrets,
     text,
     timestamped_signature,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.ingest.signatures import hmac_digest
 from leadscore.models.event import EventType
 
 SOURCE = "hubspot"
@@ -86,18 +85,18 @@ def sign(method: str, uri: str, body: bytes, timestamp_ms: str, secret: str) -> 
     return hmac_digest(secret.encode(), signed_message(method, uri, body, timestamp_ms), encoding="base64")
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    uri = request.public_url(config.setting(BASE_URL_SETTING))
+    return signed_message(request.method, uri, request.body, timestamp), signature
+
+
 class HubSpotProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "HubSpot")
-        if secrets is None:
-            return
-        signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
-        uri = request.public_url(config.setting(BASE_URL_SETTING))
-        message = signed_message(request.method, uri, request.body, timestamp)
-        if not verify_hmac(message, signature, as_bytes(secrets), encoding="base64"):
-            raise SignatureError("the HubSpot v3 signature does not match the request")
+        mismatch = "the HubSpot v3 signature does not match the request"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "HubSpot", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_document(request)
@@ -237,19 +236,16 @@ def _add_submission(
         _add_deal(result, values, request)
         return
     submission = text(values.get("hs_form_submission_id")) or text(values.get("conversion-id"))
-    event, dropped = submission_event(
+    event = add_submission(
+        result,
         pairs,
         request,
         config,
-        source=SOURCE,
-        relayed=True,
         event_id=f"hubspot:{submission}" if submission else None,
         form_name=text(values.get("hs_form_title")) or text(values.get("form_name")),
         submitted_at=values.get("submittedAt") or values.get("hs_form_submission_timestamp"),
         extra_properties={"portal_id": document.get("portalId") or document.get("portal-id")},
     )
-    result.warnings.extend(dropped)
-    result.add(event)
     _add_stage(result, values, event.event_id, request)
 
 

@@ -34,9 +34,8 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, UnprocessableError
-from leadscore.ingest.forms import submission_event
 from leadscore.ingest.normalize import parse_time, snake_key
-from leadscore.ingest.providers.common import json_object, section, text
+from leadscore.ingest.providers.common import add_submission, json_object, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 
@@ -124,11 +123,12 @@ class HubspotFormsProvider:
             or text(request.query_value("formGuid"))
             or "HubSpot form"
         )
-        event, dropped = submission_event(
+        add_submission(
+            result,
             pairs,
             request,
             config,
-            source=SOURCE,
+            relayed=False,
             form_name=form_name[:200],
             extra_properties={
                 **extra,
@@ -137,8 +137,6 @@ class HubspotFormsProvider:
                 "consent_to_process": consent if isinstance(consent, bool) else None,
             },
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 

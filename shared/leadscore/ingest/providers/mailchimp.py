@@ -17,12 +17,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.body import FORM_URLENCODED, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError
-from leadscore.ingest.forms import submission_event
 from leadscore.ingest.normalize import occurred_at
-from leadscore.ingest.providers.common import add_email_event, require_url_key
+from leadscore.ingest.providers.common import (
+    add_email_event,
+    add_submission,
+    require_url_key,
+    urlencoded_params,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType, content_event_id
@@ -72,8 +75,7 @@ class MailchimpProvider:
         self.authenticate(request, config)
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
-        pairs = parse_urlencoded(request.body, content_type.charset)
+        pairs = urlencoded_params(request)
         top: dict[str, str] = {}
         data: dict[str, str] = {}
         merges: dict[str, str] = {}
@@ -96,19 +98,16 @@ class MailchimpProvider:
         if kind == "subscribe":
             fields: list[tuple[str, Any]] = [("email", data.get("email"))]
             fields += [(_MERGE_TAGS.get(tag, tag.lower()), value) for tag, value in merges.items()]
-            event, dropped = submission_event(
+            add_submission(
+                result,
                 fields,
                 request,
                 config,
-                source=SOURCE,
-                relayed=True,
                 event_id=event_id,
                 form_name="mailchimp subscribe",
                 submitted_at=when,
                 extra_properties={"list_id": list_id},
             )
-            result.warnings.extend(dropped)
-            result.add(event)
             return result
         event_type = _EVENT_TYPES.get(kind)
         if event_type is None:

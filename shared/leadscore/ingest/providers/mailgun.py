@@ -24,22 +24,21 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
-    as_bytes,
     email_events,
-    event_name,
     json_object,
-    not_scored,
+    require_hmac,
     required_secrets,
     section,
     text,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import check_timestamp, hmac_digest, verify_hmac
+from leadscore.ingest.signatures import check_timestamp, hmac_digest
 from leadscore.models.event import EventType
 
 SOURCE = "mailgun"
@@ -110,8 +109,8 @@ class MailgunProvider:
         assert isinstance(signature, str)
         window = config.signature_tolerance_seconds
         check_timestamp(timestamp, now=request.now, tolerance_seconds=window, header="signature.timestamp")
-        if not verify_hmac((timestamp + token).encode(), signature, as_bytes(secrets)):
-            raise SignatureError("the Mailgun signature does not match the timestamp and token")
+        mismatch = "the Mailgun signature does not match the timestamp and token"
+        require_hmac((timestamp + token).encode(), signature, secrets, mismatch)
         if not SEEN_TOKENS.check_and_add(token, request.now, 2 * window):
             raise SignatureError("the Mailgun token was already used (replayed request)")
 
@@ -124,15 +123,12 @@ class MailgunProvider:
 
 
 def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(data, "event", "event-data.event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
-    event_type = EVENT_TYPES.get(kind)
-    if kind == "failed":
-        event_type = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
-    if event_type is None:
-        return not_scored("Mailgun", kind)
+    # "failed" is a bounce when permanent, else a deferral.
+    failed: EventType = "email_bounce" if data.get("severity") == "permanent" else "email_deferred"
+    read = typed_event(data, {**EVENT_TYPES, "failed": failed}, "Mailgun", label="event-data.event")
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     client = section(data, "client-info")
     marked = client.get("bot") if kind in ("opened", "clicked") else None
     headers = section(section(data, "message"), "headers")
@@ -143,8 +139,6 @@ def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "reason": data.get("reason") if kind == "failed" else None,
         "severity": data.get("severity"),
     }
-    if kind == "clicked":
-        properties.update(page_properties(data.get("url")))
     event_id = text(data.get("id"))
     return EmailItem(
         name=kind,
@@ -156,6 +150,7 @@ def _read(data: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         properties=properties,
         extra=data.get("user-variables"),
         user_agent=client.get("user-agent"),
+        link=data.get("url"),
         bot=("machine open" if kind == "opened" else f"bot click ({str(marked)[:40]})") if marked else None,
     )
 

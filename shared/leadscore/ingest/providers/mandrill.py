@@ -20,24 +20,23 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from leadscore.ingest.body import FORM_URLENCODED, parse_json, parse_urlencoded, require_content_type
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.errors import MalformedBodyError
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
-    as_bytes,
+    check_hmac,
     email_events,
-    event_name,
-    not_scored,
-    required_secrets,
+    embedded_json,
     section,
     text,
+    typed_event,
+    urlencoded_params,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 from leadscore.models.event import EventType
 
 SOURCE = "mandrill"
@@ -64,41 +63,36 @@ def sign(url: str, params: list[tuple[str, str]], key: str) -> str:
     return hmac_digest(key.encode(), signed_data(url, params), algorithm="sha1", encoding="base64")
 
 
-def _params(request: IngestRequest) -> list[tuple[str, str]]:
-    content_type = require_content_type(request.content_type, (FORM_URLENCODED,), default=FORM_URLENCODED)
-    return parse_urlencoded(request.body, content_type.charset)
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    signature = required_header(request, SIGNATURE_HEADER)
+    url = config.setting(URL_SETTING) or request.public_url()
+    return signed_data(url, urlencoded_params(request)), signature
 
 
 class MandrillProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Mandrill")
-        if secrets is None:
-            return
-        signature = required_header(request, SIGNATURE_HEADER)
-        url = config.setting(URL_SETTING) or request.public_url()
-        if not verify_hmac(
-            signed_data(url, _params(request)),
-            signature,
-            as_bytes(secrets),
+        check_hmac(
+            request,
+            config,
+            CREDENTIAL_VARIABLE,
+            "Mandrill",
+            _signed,
+            "the Mandrill signature does not match the URL and parameters",
             algorithm="sha1",
             encoding="base64",
-        ):
-            raise SignatureError("the Mandrill signature does not match the URL and parameters")
+        )
 
     def check_url(self, request: IngestRequest, config: IngestConfig) -> None:
         """Mandrill's HEAD when the webhook is added: nothing to verify, nothing is ingested."""
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        fields = dict(_params(request))
+        fields = dict(urlencoded_params(request))
         raw = fields.get("mandrill_events")
         if raw is None:
             raise MalformedBodyError("a Mandrill webhook body has a mandrill_events field")
-        try:
-            events = parse_json(raw.encode("utf-8", "surrogatepass"))
-        except MalformedBodyError as exc:
-            raise MalformedBodyError("mandrill_events is not valid JSON", details=exc.details) from exc
+        events = embedded_json(raw, "mandrill_events is not valid JSON")
         if not isinstance(events, list):
             raise MalformedBodyError("mandrill_events is a JSON array")
         return email_events(SOURCE, events, _read, request)
@@ -107,12 +101,10 @@ class MandrillProvider:
 def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
     if text(item.get("event")) is None and "type" in item:
         return Skip("sync events are not scored")
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return not_scored("Mandrill", kind)
+    read = typed_event(item, EVENT_TYPES, "Mandrill", lower=False)
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     msg = section(item, "msg")
     properties: dict[str, Any] = {
         "message_id": msg.get("_id"),
@@ -120,8 +112,6 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         "subject": msg.get("subject"),
         "bounce_description": msg.get("bounce_description"),
     }
-    if kind == "click":
-        properties.update(page_properties(item.get("url")))
     event_id = text(item.get("_id"))
     return EmailItem(
         name=kind,
@@ -134,6 +124,7 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         properties=properties,
         extra=msg.get("metadata"),
         user_agent=item.get("user_agent"),
+        link=item.get("url"),
     )
 
 

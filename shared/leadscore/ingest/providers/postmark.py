@@ -21,18 +21,18 @@ from typing import Any
 
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import BasicAuthError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
     event_name,
     json_object,
-    required_secrets,
+    require_credential,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import basic_credentials, matches_any
+from leadscore.ingest.signatures import basic_credentials
 from leadscore.models.event import EventType
 
 SOURCE = "postmark"
@@ -47,14 +47,15 @@ class PostmarkProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Postmark", error=BasicAuthError)
-        if secrets is None:
-            return
-        credentials = basic_credentials(request.header("authorization"))
-        if credentials is None:
-            raise BasicAuthError("HTTP basic auth credentials are missing")
-        if not matches_any(credentials, secrets):
-            raise BasicAuthError("the basic auth credentials are wrong")
+        require_credential(
+            config,
+            CREDENTIAL_VARIABLE,
+            "Postmark",
+            basic_credentials(request.header("authorization")),
+            missing="HTTP basic auth credentials are missing",
+            wrong="the basic auth credentials are wrong",
+            error=BasicAuthError,
+        )
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         record = json_object(request, "Postmark webhook")
@@ -80,7 +81,6 @@ def _read(record: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip
         properties["first_open"] = record.get("FirstOpen")
     elif kind == "Click":
         event_type, when = "email_click", record.get("ReceivedAt")
-        properties.update(page_properties(record.get("OriginalLink")))
     elif kind in ("Bounce", "SpamComplaint"):
         email, when = record.get("Email"), record.get("BouncedAt")
         bounce = record.get("Type")
@@ -109,6 +109,7 @@ def _read(record: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip
         properties=properties,
         extra=record.get("Metadata"),
         user_agent=record.get("UserAgent"),
+        link=record.get("OriginalLink"),
     )
 
 

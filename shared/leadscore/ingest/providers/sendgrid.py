@@ -25,13 +25,13 @@ from typing import Any
 from leadscore.ingest.body import JSON, parse_json, require_content_type
 from leadscore.ingest.config import SENDGRID_PUBLIC_KEYS_ENV, IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.normalize import occurred_at, page_properties
+from leadscore.ingest.normalize import occurred_at
 from leadscore.ingest.providers.common import (
     EmailItem,
     Skip,
     email_events,
-    event_name,
     timestamped_signature,
+    typed_event,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
@@ -140,20 +140,19 @@ class SendGridProvider:
         return email_events(SOURCE, document, _read, request)
 
 
-def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
-    kind = event_name(item, "event")
-    if isinstance(kind, Skip):
-        return kind
-    kind = kind.lower()
+def _unknown(kind: str) -> Skip:
     if kind in IGNORED_EVENTS:
         return Skip(IGNORED_EVENTS[kind])
-    event_type = EVENT_TYPES.get(kind)
-    if event_type is None:
-        return Skip(f"unknown SendGrid event type {kind[:40]!r}")
+    return Skip(f"unknown SendGrid event type {kind[:40]!r}")
+
+
+def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
+    read = typed_event(item, EVENT_TYPES, "SendGrid", unknown=_unknown)
+    if isinstance(read, Skip):
+        return read
+    kind, event_type = read
     properties: dict[str, Any] = {key: item.get(key) for key in _KEPT}
     properties.update({ours: item.get(theirs) for theirs, ours in _PER_TYPE.get(kind, {}).items()})
-    if kind == "click" and isinstance(item.get("url"), str):
-        properties.update(page_properties(item["url"]))
     sg_event_id = item.get("sg_event_id")
     return EmailItem(
         name=kind,
@@ -165,6 +164,7 @@ def _read(item: Mapping[str, Any], request: IngestRequest) -> EmailItem | Skip:
         properties=properties,
         extra={k: v for k, v in item.items() if k not in _KNOWN and isinstance(k, str)},
         user_agent=item.get("useragent"),
+        link=item.get("url"),
         bot="machine open" if kind == "open" and item.get("sg_machine_open") is True else None,
     )
 

@@ -39,11 +39,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from leadscore.ingest.body import parse_json
 from leadscore.ingest.config import IngestConfig
 from leadscore.ingest.errors import MalformedBodyError, SignatureError, UpstreamUnavailableError
-from leadscore.ingest.normalize import occurred_at, page_properties, parse_time
-from leadscore.ingest.providers.common import EmailItem, add_email_item, json_object, text
+from leadscore.ingest.normalize import occurred_at, parse_time
+from leadscore.ingest.providers.common import (
+    EmailItem,
+    add_email_item,
+    embedded_json,
+    json_object,
+    section,
+    text,
+)
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
 from leadscore.models.event import EventType
@@ -92,6 +98,17 @@ def set_subscribe_fetcher(fetcher: Fetcher | None) -> None:
     _fetchers["subscribe"] = fetcher or _urllib_fetch
 
 
+def _fetch(fetcher: str, url: str, *, refused: str, unavailable: str) -> bytes:
+    """GET ``url`` (already checked) through the ``fetcher`` in use: 401 ``refused`` when AWS answers 4xx,
+    503 ``unavailable`` (SNS retries) when it cannot be reached."""
+    try:
+        return _fetchers[fetcher](url)
+    except LookupError:
+        raise SignatureError(refused) from None
+    except Exception as exc:
+        raise UpstreamUnavailableError(unavailable) from exc
+
+
 def check_aws_url(url: Any, field: str) -> str:
     """``url`` if it is https on an SNS host (``sns.<region>.amazonaws.com``); else 401."""
     if not isinstance(url, str):
@@ -114,14 +131,12 @@ def _certificate_key(url: str) -> Any:
         if url in _certificates:
             _certificates.move_to_end(url)
             return _certificates[url]
-    try:
-        pem = _fetchers["certificate"](url)
-    except LookupError:
-        raise SignatureError("the SNS signing certificate does not exist") from None
-    except Exception as exc:
-        raise UpstreamUnavailableError(
-            "the SNS signing certificate could not be fetched; retry later"
-        ) from exc
+    pem = _fetch(
+        "certificate",
+        url,
+        refused="the SNS signing certificate does not exist",
+        unavailable="the SNS signing certificate could not be fetched; retry later",
+    )
     try:
         key = load_pem_x509_certificate(pem).public_key()
     except ValueError:
@@ -204,14 +219,12 @@ class SesProvider:
         kind = envelope.get("Type")
         if kind == "SubscriptionConfirmation":
             url = check_aws_url(envelope.get("SubscribeURL"), "SubscribeURL")
-            try:
-                _fetchers["subscribe"](url)
-            except LookupError:
-                raise SignatureError("the SubscribeURL was refused by SNS") from None
-            except Exception as exc:
-                raise UpstreamUnavailableError(
-                    "the subscription could not be confirmed; retry later"
-                ) from exc
+            _fetch(
+                "subscribe",
+                url,
+                refused="the SubscribeURL was refused by SNS",
+                unavailable="the subscription could not be confirmed; retry later",
+            )
             result.ignore(0, "subscription confirmed")
             return result
         if kind == "UnsubscribeConfirmation":
@@ -231,10 +244,7 @@ def ses_message_events(raw: Any, sns_message_id: str | None, request: IngestRequ
     result = IngestResult(source=SOURCE)
     if not isinstance(raw, str):
         raise MalformedBodyError("Message: missing or not a string")
-    try:
-        event = parse_json(raw.encode("utf-8", "surrogatepass"))
-    except MalformedBodyError as exc:
-        raise MalformedBodyError("Message is not an SES event (JSON)", details=exc.details) from None
+    event = embedded_json(raw, "Message is not an SES event (JSON)")
     if not isinstance(event, dict):
         raise MalformedBodyError("Message is not an SES event (JSON object)")
     _add_ses_event(result, event, sns_message_id, request)
@@ -251,28 +261,24 @@ _TYPES: Mapping[str, EventType] = {
 }
 
 
-def _section(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = event.get(name)
-    return value if isinstance(value, dict) else {}
+# The events that name their own recipients: the event's section and its list of {"emailAddress": ...}.
+_LISTED_RECIPIENTS = {
+    "Bounce": ("bounce", "bouncedRecipients"),
+    "Complaint": ("complaint", "complainedRecipients"),
+}
 
 
 def _recipients(kind: str, event: Mapping[str, Any], mail: Mapping[str, Any]) -> list[Any]:
-    if kind == "Bounce":
-        listed = _section(event, "bounce").get("bouncedRecipients")
+    if kind in _LISTED_RECIPIENTS:
+        name, key = _LISTED_RECIPIENTS[kind]
+        listed = section(event, name).get(key)
         return (
-            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
-            if isinstance(listed, list)
-            else []
-        )
-    if kind == "Complaint":
-        listed = _section(event, "complaint").get("complainedRecipients")
-        return (
-            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed or []]
+            [r.get("emailAddress") if isinstance(r, dict) else r for r in listed]
             if isinstance(listed, list)
             else []
         )
     if kind == "Delivery":
-        listed = _section(event, "delivery").get("recipients")
+        listed = section(event, "delivery").get("recipients")
         if isinstance(listed, list):
             return listed
     destination = mail.get("destination")
@@ -299,9 +305,9 @@ def _add_ses_event(
     if kind is None:
         result.reject(0, "eventType: missing or not a string")
         return
-    mail = _section(event, "mail")
+    mail = section(event, "mail")
     event_type: EventType | None = _TYPES.get(kind)
-    detail: Mapping[str, Any] = _section(event, kind[:1].lower() + kind[1:])
+    detail: Mapping[str, Any] = section(event, kind[:1].lower() + kind[1:])
     properties: dict[str, Any] = {"ses_message_id": mail.get("messageId")}
     if kind == "Bounce":
         bounce_type = detail.get("bounceType")
@@ -314,8 +320,6 @@ def _add_ses_event(
             else False
         ):
             event_type = "email_unsubscribe"
-    elif kind == "Click":
-        properties.update(page_properties(detail.get("link")))
     elif kind == "Complaint":
         properties["feedback_type"] = detail.get("complaintFeedbackType")
     if event_type is None:
@@ -340,6 +344,7 @@ def _add_ses_event(
             if isinstance(tags, dict)
             else None,
             user_agent=detail.get("userAgent"),
+            link=detail.get("link"),
         )
         add_email_item(result, index, item, request)
 

@@ -15,12 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.forms import submission_event
-from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, text
+from leadscore.ingest.providers.common import add_submission, check_hmac, form_response, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 
 SOURCE = "tally"
 CREDENTIAL_VARIABLE = "TALLY_SIGNING_SECRET"
@@ -31,40 +29,34 @@ def sign(body: bytes, secret: str) -> str:
     return hmac_digest(secret.encode(), body, encoding="base64")
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    return request.body, required_header(request, SIGNATURE_HEADER)
+
+
 class TallyProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Tally")
-        if secrets is None:
-            return
-        signature = required_header(request, SIGNATURE_HEADER)
-        if not verify_hmac(request.body, signature, as_bytes(secrets), encoding="base64"):
-            raise SignatureError("the Tally signature does not match the body")
+        mismatch = "the Tally signature does not match the body"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "Tally", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        document = json_object(request, "Tally webhook")
-        data = document.get("data")
-        if not isinstance(data, dict):
-            raise MalformedBodyError("a Tally webhook body has a data object")
+        read = form_response(request, SOURCE, "Tally", "data", event_key="eventType", event="FORM_RESPONSE")
+        if isinstance(read, IngestResult):
+            return read
+        document, data = read
         result = IngestResult(source=SOURCE)
-        if document.get("eventType", "FORM_RESPONSE") != "FORM_RESPONSE":
-            result.ignore(0, "not a FORM_RESPONSE event")
-            return result
         event_id = text(document.get("eventId")) or text(data.get("responseId"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             list(_pairs(data.get("fields"))),
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"tally:{event_id}" if event_id else None,
             form_name=text(data.get("formName")) or text(data.get("formId")),
             submitted_at=data.get("createdAt") or document.get("createdAt"),
             extra_properties={"form_id": data.get("formId")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.forms import build_alias_index, normalize_field_name, submission_event
-from leadscore.ingest.providers.common import as_bytes, json_object, required_secrets, section, text
+from leadscore.ingest.errors import SignatureError
+from leadscore.ingest.forms import build_alias_index, normalize_field_name
+from leadscore.ingest.providers.common import add_submission, check_hmac, form_response, section, text
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, required_header, verify_hmac
+from leadscore.ingest.signatures import hmac_digest, required_header
 
 SOURCE = "typeform"
 CREDENTIAL_VARIABLE = "TYPEFORM_SECRET"
@@ -50,29 +50,29 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac_digest(secret.encode(), body, encoding="base64")
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    header = required_header(request, SIGNATURE_HEADER)
+    scheme, _, signature = header.strip().partition("=")
+    if scheme != "sha256" or not signature:
+        raise SignatureError(f"the {SIGNATURE_HEADER} header is not sha256=<base64>")
+    return request.body, signature
+
+
 class TypeformProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Typeform")
-        if secrets is None:
-            return
-        header = required_header(request, SIGNATURE_HEADER)
-        scheme, _, signature = header.strip().partition("=")
-        if scheme != "sha256" or not signature:
-            raise SignatureError(f"the {SIGNATURE_HEADER} header is not sha256=<base64>")
-        if not verify_hmac(request.body, signature, as_bytes(secrets), encoding="base64"):
-            raise SignatureError("the Typeform signature does not match the body")
+        mismatch = "the Typeform signature does not match the body"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "Typeform", _signed, mismatch, encoding="base64")
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
-        document = json_object(request, "Typeform webhook")
-        response = document.get("form_response")
-        if not isinstance(response, dict):
-            raise MalformedBodyError("a Typeform webhook body has a form_response object")
+        read = form_response(
+            request, SOURCE, "Typeform", "form_response", event_key="event_type", event="form_response"
+        )
+        if isinstance(read, IngestResult):
+            return read
+        document, response = read
         result = IngestResult(source=SOURCE)
-        if document.get("event_type", "form_response") != "form_response":
-            result.ignore(0, "not a form_response event")
-            return result
         titles = _field_titles(response.get("definition"))
         aliases = build_alias_index(config.field_aliases)
         pairs: list[tuple[str, Any]] = list(_answer_pairs(response.get("answers"), titles, aliases))
@@ -82,19 +82,16 @@ class TypeformProvider:
         definition = response.get("definition")
         form_title = text(definition.get("title")) if isinstance(definition, dict) else None
         event_id = text(document.get("event_id")) or text(response.get("token"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             pairs,
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"typeform:{event_id}" if event_id else None,
             form_name=form_title or text(response.get("form_id")),
             submitted_at=response.get("submitted_at"),
             extra_properties={"form_id": response.get("form_id")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 

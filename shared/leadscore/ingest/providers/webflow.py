@@ -11,18 +11,17 @@ Secret: ``WEBFLOW_SECRET`` / ``WEBFLOW_SECRET_PARAM`` (the app's client secret o
 from __future__ import annotations
 
 from leadscore.ingest.config import IngestConfig
-from leadscore.ingest.errors import MalformedBodyError, SignatureError
-from leadscore.ingest.forms import submission_event
+from leadscore.ingest.errors import MalformedBodyError
 from leadscore.ingest.providers.common import (
-    as_bytes,
+    add_submission,
+    check_hmac,
     json_object,
-    required_secrets,
     text,
     timestamped_signature,
 )
 from leadscore.ingest.request import IngestRequest
 from leadscore.ingest.result import IngestResult
-from leadscore.ingest.signatures import hmac_digest, verify_hmac
+from leadscore.ingest.signatures import hmac_digest
 
 SOURCE = "webflow"
 CREDENTIAL_VARIABLE = "WEBFLOW_SECRET"
@@ -34,17 +33,17 @@ def sign(body: bytes, timestamp_ms: str, secret: str) -> str:
     return hmac_digest(secret.encode(), timestamp_ms.encode() + b":" + body)
 
 
+def _signed(request: IngestRequest, config: IngestConfig) -> tuple[bytes, str]:
+    signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
+    return timestamp.encode() + b":" + request.body, signature
+
+
 class WebflowProvider:
     name = SOURCE
 
     def authenticate(self, request: IngestRequest, config: IngestConfig) -> None:
-        secrets = required_secrets(config, CREDENTIAL_VARIABLE, "Webflow")
-        if secrets is None:
-            return
-        signature, timestamp = timestamped_signature(request, config, SIGNATURE_HEADER, TIMESTAMP_HEADER)
-        message = timestamp.encode() + b":" + request.body
-        if not verify_hmac(message, signature, as_bytes(secrets)):
-            raise SignatureError("the Webflow signature does not match the body and timestamp")
+        mismatch = "the Webflow signature does not match the body and timestamp"
+        check_hmac(request, config, CREDENTIAL_VARIABLE, "Webflow", _signed, mismatch)
 
     def parse(self, request: IngestRequest, config: IngestConfig) -> IngestResult:
         document = json_object(request, "Webflow webhook")
@@ -57,19 +56,16 @@ class WebflowProvider:
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             raise MalformedBodyError("a Webflow form_submission body has payload.data (field name → value)")
         submission_id = text(payload.get("id"))
-        event, dropped = submission_event(
+        add_submission(
+            result,
             [(str(k), v) for k, v in payload["data"].items()],
             request,
             config,
-            source=SOURCE,
-            relayed=True,
             event_id=f"webflow:{submission_id}" if submission_id else None,
             form_name=text(payload.get("name")),
             submitted_at=payload.get("submittedAt"),
             extra_properties={"site_id": payload.get("siteId"), "form_id": payload.get("formId")},
         )
-        result.warnings.extend(dropped)
-        result.add(event)
         return result
 
 
