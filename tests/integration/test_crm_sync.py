@@ -143,7 +143,7 @@ def test_a_bad_token_parks_leads_in_the_dlq_with_a_reason_then_redrives_the_curr
 
 
 def test_a_crm_that_stays_throttled_parks_for_retry_and_the_retry_rereads(crm: CrmSetup) -> None:
-    crm.hubspot.throttle_next(100, retry_after="30")  # longer than the invocation has left
+    crm.hubspot.throttle_next(100, retry_after="90")  # longer than the invocation (60 s) has left
     forms(crm.stack, ["cal@acme.io"])
     crm.stack.pump_queue("EventsQueue")
     crm.stack.pump_stream("LeadsTable", "CrmSyncFunction")
@@ -170,9 +170,10 @@ def test_missing_hubspot_properties_park_with_the_fix_and_create_properties_is_i
     from tools.crm_cli import main
 
     env = {"HUBSPOT_TOKEN_SECRET_ARN": crm.hubspot_secret}
-    assert main(["hubspot", "create-properties"], environ=env) == 0
+    command = ["hubspot", "create-properties", "--requests-per-10s", "100"]  # the fake's limit; no sync runs
+    assert main(command, environ=env) == 0
     assert set(HUBSPOT_PROPERTIES) <= crm.hubspot.properties
-    assert main(["hubspot", "create-properties"], environ=env) == 0  # 409s: already there
+    assert main(command, environ=env) == 0  # 409s: already there
 
 
 def test_salesforce_update_never_overwrites_a_reps_name_or_company(crm: CrmSetup) -> None:
