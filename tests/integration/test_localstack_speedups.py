@@ -44,3 +44,18 @@ def test_a_json_stack_body_skips_pyyaml_and_parses_to_what_json_loads_reads(
         "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}
     }
     assert len(yaml_loads) == 1  # the YAML body only
+
+
+def test_moto_sqs_reads_the_wall_clock_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    speedups.apply()
+    import time
+    from datetime import datetime
+
+    from moto.sqs import models
+
+    unix_time_millis = models.unix_time_millis  # type: ignore[attr-defined]
+    now = time.time() * 1000.0
+    assert abs(unix_time_millis() - now) < 1_000  # the same wall clock as moto's own reading
+    assert unix_time_millis(datetime(1970, 1, 1, 0, 0, 1)) == 1_000.0  # a given time as before
+    monkeypatch.setattr(time, "time", lambda: 1_234.5)
+    assert unix_time_millis() == 1_234_500.0  # read through time.time, not a datetime round trip
