@@ -47,10 +47,7 @@ def samples() -> list[bytes]:
     codec.pack = capture
     try:
         for traffic in (spread, burst):
-            for batch in sim.sqs_batches(traffic.events, d.batch_size, d.batching_window_s, 1):
-                ctx.meter.now = batch.closes_at
-                storage.score(ctx, repo, [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
-                storage.deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
+            storage.replay(ctx, repo, traffic.events, d.batch_size, d.batching_window_s)
     finally:
         codec.pack = real
     return captured

@@ -44,10 +44,7 @@ def run(events: int, leads: int, detect: bool) -> dict[str, Any]:
     population = sim.population(leads, 20261203)
     traffic = sim.window(population, events, storage.RATE, 20261203, ctx.epoch0)
     repo = storage.repository()
-    for batch in sim.sqs_batches(traffic.events, d.batch_size, d.batching_window_s, 1):
-        ctx.meter.now = batch.closes_at
-        storage.score(ctx, repo, [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
-        storage.deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
+    storage.replay(ctx, repo, traffic.events, d.batch_size, d.batching_window_s)
     bill = ctx.meter.snapshot()
     sizes = sorted(ctx.meter.lead_sizes)
     return {

@@ -154,6 +154,15 @@ def score(ctx: Ctx, repo: Any, bodies: list[str], at_epoch: float) -> Any:
     return score_batch(repo, events, ctx.rules, _now(at_epoch), THRESHOLD, TTL_DAYS)
 
 
+def replay(ctx: Ctx, repo: Any, events: list[sim.Event], batch_size: int, window_s: float) -> None:
+    """Score ``events`` in one container as the event source batches them (size or window), each batch
+    at its closing time, and deliver its alerts a second later (as the notifier does)."""
+    for batch in sim.sqs_batches(events, batch_size, window_s, 1):
+        ctx.meter.now = batch.closes_at
+        score(ctx, repo, [e.body for e in batch.events], ctx.epoch0 + batch.closes_at)
+        deliver_alerts(ctx, ctx.epoch0 + batch.closes_at + 1)
+
+
 def repository(read_first: bool = True) -> Any:
     from leadscore.dal.leads import LeadRepository
 
