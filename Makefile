@@ -85,9 +85,11 @@ integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
 # Both in one pytest run, spread over the cores: a file's tests stay on one worker (their fixtures
-# and moto servers are per process), the soak runs beside the rest.
+# and moto servers are per process), the soak runs beside the rest. --no-loadscope-reorder keeps
+# tests/conftest.py's slowest-first order: by default xdist starts the files with the most tests first,
+# which left the soak (one test, minutes) to start last.
 pytest: venv chromium
-	$(VENV)/bin/pytest -q -n auto --dist loadfile
+	$(VENV)/bin/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck validate checkov pytest
 
